@@ -1,0 +1,142 @@
+/**
+ * The only module that reads `process.env`. It validates once at start and hands each part its own typed
+ * slice. CONTRACT.md §7 names the variables; the README's configuration table restates them.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { StoragesSchema, type StorageConfig } from './storage/storage-config.js';
+
+const MiB = 1024 * 1024;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number) => z.coerce.number().int().min(min);
+const list = z
+  .string()
+  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean));
+
+export const EnvSchema = z.object({
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').default('redis://127.0.0.1:6379'),
+  QUEUE_NAME: z.string().min(1).default('asset-metadata'),
+  QUEUE_PREFIX: z.string().min(1).default('bull'),
+  // Extraction is mostly I/O (download) and child processes (ffprobe): a few jobs per core keep it busy.
+  WORKER_CONCURRENCY: int(1).max(256).default(4),
+  // BullMQ's default attempts for jobs the backend enqueues with our helper; the worker honours the job's own.
+  JOB_ATTEMPTS: int(1).max(100).default(5),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://127.0.0.1:5432/test'),
+  // Schema of the postgres sink's table; tests use one per file.
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a plain lower-case SQL identifier').default('public'),
+  RESULT_SINKS: list.pipe(z.array(z.enum(['postgres', 'webhook']))).default(['postgres']),
+  WEBHOOK_URL: z.url().optional(),
+  WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  STORAGES: z.string().optional(),
+  STORAGES_FILE: z.string().optional(),
+  TMP_DIR: z.string().min(1).default(path.join(os.tmpdir(), 'asset-metadata')),
+  MAX_ASSET_BYTES: int(1).default(5 * 1024 * MiB),
+  DOWNLOAD_TIMEOUT_MS: int(1).default(600_000),
+  // A download that receives no byte for this long is abandoned (DOWNLOAD_TIMEOUT), well before the total.
+  DOWNLOAD_STALL_TIMEOUT_MS: int(1).default(30_000),
+  EXTRACT_TIMEOUT_MS: int(1).default(60_000),
+  // V8 heap of one extraction thread; native buffers (sharp, ffprobe's process) are bounded separately.
+  EXTRACT_MAX_HEAP_MB: int(16).default(256),
+  PDF_MAX_PAGE_SIZES: int(0).default(10_000),
+  DICOM_INCLUDE_PHI: bool.default(false),
+  FFPROBE_PATH: z.string().min(1).optional(),
+  URL_ALLOWED_HOSTS: list.default([]),
+  HEALTH_PORT: int(0).max(65535).default(9464),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config {
+  redis: { url: string };
+  queue: { name: string; prefix: string; concurrency: number; attempts: number };
+  postgres: { url: string; schema: string };
+  sinks: Env['RESULT_SINKS'];
+  webhook?: { url: string; secret: string };
+  storages: StorageConfig[];
+  download: { tmpDir: string; maxAssetBytes: number; timeoutMs: number; stallTimeoutMs: number; allowedHosts: string[] };
+  extract: ExtractConfig;
+  healthPort: number;
+  logLevel: Env['LOG_LEVEL'];
+}
+
+/** The slice the extractors get: plain data, so that it can cross into an extraction thread. */
+export interface ExtractConfig {
+  timeoutMs: number;
+  maxHeapMb: number;
+  pdfMaxPageSizes: number;
+  dicomIncludePhi: boolean;
+  ffprobePath?: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (e.RESULT_SINKS.includes('webhook') && (!e.WEBHOOK_URL || !e.WEBHOOK_SECRET)) {
+    throw new ConfigError('invalid configuration:\n  WEBHOOK_URL, WEBHOOK_SECRET: required when RESULT_SINKS has webhook');
+  }
+  return {
+    redis: { url: e.REDIS_URL },
+    queue: { name: e.QUEUE_NAME, prefix: e.QUEUE_PREFIX, concurrency: e.WORKER_CONCURRENCY, attempts: e.JOB_ATTEMPTS },
+    postgres: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA },
+    sinks: e.RESULT_SINKS,
+    ...(e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } } : {}),
+    storages: readStorages(e),
+    download: {
+      tmpDir: e.TMP_DIR,
+      maxAssetBytes: e.MAX_ASSET_BYTES,
+      timeoutMs: e.DOWNLOAD_TIMEOUT_MS,
+      stallTimeoutMs: e.DOWNLOAD_STALL_TIMEOUT_MS,
+      allowedHosts: e.URL_ALLOWED_HOSTS,
+    },
+    extract: {
+      timeoutMs: e.EXTRACT_TIMEOUT_MS,
+      maxHeapMb: e.EXTRACT_MAX_HEAP_MB,
+      pdfMaxPageSizes: e.PDF_MAX_PAGE_SIZES,
+      dicomIncludePhi: e.DICOM_INCLUDE_PHI,
+      ...(e.FFPROBE_PATH ? { ffprobePath: e.FFPROBE_PATH } : {}),
+    },
+    healthPort: e.HEALTH_PORT,
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+function readStorages(e: Env): StorageConfig[] {
+  let raw: string | undefined = e.STORAGES;
+  let source = 'STORAGES';
+  if (!raw && e.STORAGES_FILE) {
+    source = 'STORAGES_FILE';
+    try {
+      raw = readFileSync(e.STORAGES_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`invalid configuration:\n  STORAGES_FILE: cannot read ${e.STORAGES_FILE}: ${(err as Error).message}`);
+    }
+  }
+  if (!raw) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n  ${source}: not JSON: ${(err as Error).message}`);
+  }
+  const parsed = StoragesSchema.safeParse(json);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${source}[${i.path.join('.')}]: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,74 @@
+/**
+ * Stage: bytes → data type. The content decides, never the name or the job's hint (CONTRACT.md §3).
+ * file-type reads the magic numbers; what it does not know is sniffed here: DICOM without its preamble,
+ * SVG and other text.
+ */
+import { open } from 'node:fs/promises';
+import { fileTypeFromBuffer } from 'file-type';
+import type { DataType } from '../contract.js';
+import { UnsupportedTypeError } from '../errors.js';
+import type { Detected } from '../extractors/extractor.js';
+import { sniffDicom } from './dicom-sniff.js';
+import { sniffText } from './text-sniff.js';
+
+/** How much of the head detection reads: file-type needs ~4 KiB; more lets the text check see past a header line. */
+export const detectHeadBytes = 64 * 1024;
+
+/** file-type's MIME types that belong to a data type other than their top-level MIME type says. */
+const mimeOverrides: Record<string, DataType | null> = {
+  'application/pdf': 'pdf',
+  'application/dicom': 'dicom',
+  'application/ogg': 'audio',
+  'video/ogg': 'video',
+  'application/x-mpegurl': null,
+  'image/x-canon-cr2': null,
+  'image/x-canon-cr3': null,
+  'image/x-nikon-nef': null,
+  'image/x-sony-arw': null,
+  'image/x-adobe-dng': 'image',
+  'image/x-panasonic-rw2': null,
+  'image/x-olympus-orf': null,
+  'image/x-fujifilm-raf': null,
+};
+
+function byMime(mime: string): DataType | null {
+  if (mime in mimeOverrides) return mimeOverrides[mime] ?? null;
+  const top = mime.split('/')[0];
+  if (top === 'image' || top === 'video' || top === 'audio' || top === 'text') return top;
+  return null;
+}
+
+export async function readHead(path: string, bytes = detectHeadBytes): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Detects the data type of a file from its first bytes; throws UNSUPPORTED_TYPE when none fits. */
+export async function detect(path: string): Promise<Detected> {
+  const head = await readHead(path);
+  return detectBuffer(head);
+}
+
+export async function detectBuffer(head: Uint8Array): Promise<Detected> {
+  if (head.length === 0) throw new UnsupportedTypeError('empty file');
+  const ft = await fileTypeFromBuffer(head);
+  if (ft) {
+    const dataType = byMime(ft.mime);
+    if (dataType && dataType !== 'text') return { dataType, mimeType: ft.mime, ext: ft.ext };
+    // XML (SVG) and other text-like signatures fall through to the text check.
+    if (ft.mime !== 'application/xml' && !dataType) {
+      throw new UnsupportedTypeError(`unsupported type ${ft.mime}`);
+    }
+  }
+  const dicom = sniffDicom(head);
+  if (dicom) return dicom;
+  const text = sniffText(head);
+  if (text) return text;
+  throw new UnsupportedTypeError('unrecognised binary content');
+}

@@ -1,0 +1,7 @@
+/** Placeholder until this data type's extractor lands: fails the asset with UNSUPPORTED_TYPE. */
+import { UnsupportedTypeError } from '../errors.js';
+import type { Extractor } from './extractor.js';
+
+export const extractAudio: Extractor = async (input) => {
+  throw new UnsupportedTypeError(`audio assets are not supported yet (${input.mimeType})`);
+};

@@ -1,0 +1,15 @@
+/**
+ * Detect, then extract: what runs on one local file of untrusted bytes. The pipeline runs it in an
+ * isolated thread (isolate.ts); `asset-meta probe` and the tests call the same function.
+ */
+import { stat } from 'node:fs/promises';
+import type { ExtractConfig } from '../config.js';
+import { detect } from '../detect/detect.js';
+import type { Extracted } from './extractor.js';
+import { extractors } from './registry.js';
+
+export async function extractFile(path: string, config: ExtractConfig): Promise<Extracted> {
+  const [detected, st] = await Promise.all([detect(path), stat(path)]);
+  const extractor = await extractors[detected.dataType]();
+  return extractor({ ...detected, path, sizeBytes: st.size }, config);
+}

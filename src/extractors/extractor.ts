@@ -1,0 +1,30 @@
+/**
+ * The one interface every data type's extractor implements. Extractors know nothing of queues, storage
+ * or sinks: they get a local file that holds untrusted bytes and return one contract section.
+ *
+ * Raw library shapes (sharp, ffprobe, pdf.js, dicom-parser) never leave their extractor: each maps them
+ * to the contract's section, in the contract's vocabulary (CONTRACT.md §3).
+ */
+import type { DataType, SectionByType } from '../contract.js';
+import type { ExtractConfig } from '../config.js';
+
+/** What detection found out about the bytes (see src/detect.ts). */
+export interface Detected {
+  dataType: DataType;
+  mimeType: string;
+  /** Short format name from the signature (file-type's ext, or ours: 'svg', 'txt', 'dcm'). */
+  ext: string;
+}
+
+export interface ExtractInput extends Detected {
+  /** A local file, read-only, holding untrusted bytes. */
+  path: string;
+  sizeBytes: number;
+}
+
+/** One section, tagged by the type it belongs to. An extractor may re-classify (an audio-only MP4 is audio). */
+export type Extracted = {
+  [K in DataType]: { dataType: K; mimeType: string; section: SectionByType[K] };
+}[DataType];
+
+export type Extractor = (input: ExtractInput, config: ExtractConfig) => Promise<Extracted>;

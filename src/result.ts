@@ -1,0 +1,55 @@
+/**
+ * Builds the contract's AssetResult (CONTRACT.md §3), for success and failure alike.
+ */
+import type { AssetResult, Timings } from './contract.js';
+import { AssetError, CorruptAssetError, messageOf } from './errors.js';
+import type { Extracted } from './extractors/extractor.js';
+
+export interface Downloaded {
+  sizeBytes: number;
+  sha256: string;
+}
+
+export function okResult(assetId: string, file: Downloaded, extracted: Extracted, timingsMs: Timings): AssetResult {
+  return {
+    schemaVersion: 1,
+    assetId,
+    status: 'ok',
+    dataType: extracted.dataType,
+    mimeType: extracted.mimeType,
+    sizeBytes: file.sizeBytes,
+    sha256: file.sha256,
+    [extracted.dataType]: extracted.section,
+    timingsMs,
+    processedAt: new Date().toISOString(),
+  } as AssetResult;
+}
+
+export function failedResult(
+  assetId: string,
+  error: AssetError,
+  timingsMs: Timings,
+  file?: Partial<Downloaded>,
+): AssetResult {
+  return {
+    schemaVersion: 1,
+    assetId,
+    status: 'failed',
+    ...(file?.sizeBytes !== undefined ? { sizeBytes: file.sizeBytes } : {}),
+    ...(file?.sha256 ? { sha256: file.sha256 } : {}),
+    error: error.toJSON(),
+    timingsMs,
+    processedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * An error thrown while reading untrusted bytes that is not one of ours is the parser's complaint about
+ * the file: CORRUPT_ASSET, with the parser's message kept.
+ */
+export function asExtractError(err: unknown): AssetError {
+  if (err instanceof AssetError) return err;
+  return new CorruptAssetError(messageOf(err), { cause: err });
+}
+
+export const zeroTimings = (): Timings => ({ sign: 0, download: 0, extract: 0, total: 0 });

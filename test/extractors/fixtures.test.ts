@@ -1,0 +1,41 @@
+/**
+ * One table over every fixture: each file in fixtures/<type>/ is run through detection and extraction and
+ * compared with its `<file>.expected.json`, written by hand from how the file was made.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AssetResultSchema } from '../../src/contract.js';
+import { compareExpected, type Expected } from '../../src/replay/compare.js';
+import { probeFile } from '../../src/probe.js';
+import { fixturesDir, listFixtures, testExtractConfig } from '../helpers/fixtures.js';
+
+const fixtures = listFixtures();
+
+describe('every fixture matches its expected.json', () => {
+  it('has fixtures', () => {
+    expect(fixtures.length).toBeGreaterThan(5);
+  });
+  it.each(fixtures.map((f) => [path.relative(fixturesDir, f), f]))('%s', async (_name, file) => {
+    const expected = JSON.parse(readFileSync(`${file}.expected.json`, 'utf8')) as Expected;
+    const result = await probeFile(file, testExtractConfig());
+    expect(() => AssetResultSchema.parse(result)).not.toThrow();
+    expect(compareExpected(expected, result)).toEqual([]);
+    if (result.status === 'ok') {
+      const sections = ['image', 'video', 'audio', 'pdf', 'dicom', 'text'].filter((k) => k in result);
+      expect(sections).toEqual([result.dataType]);
+    }
+  });
+});
+
+// Keep the unused import honest: listFixtures must see every expected file.
+it('every expected.json has its fixture', () => {
+  const dirs = readdirSync(fixturesDir, { withFileTypes: true }).filter((d) => d.isDirectory());
+  for (const d of dirs) {
+    for (const f of readdirSync(path.join(fixturesDir, d.name))) {
+      if (f.endsWith('.expected.json')) {
+        expect(fixtures).toContain(path.join(fixturesDir, d.name, f.slice(0, -'.expected.json'.length)));
+      }
+    }
+  }
+});
