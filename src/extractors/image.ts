@@ -7,6 +7,7 @@ import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../contract.js';
 import { CorruptAssetError, messageOf } from '../errors.js';
 import type { Extractor } from './extractor.js';
+import { jpegTruncation } from './image-jpeg-end.js';
 
 const bitsByDepth: Record<string, number> = {
   uchar: 8, char: 8, ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64,
@@ -35,7 +36,8 @@ export async function readWithSharp(path: string): Promise<ImageInfo> {
   const meta = await sharp(path, { limitInputPixels: false, failOn: 'none' }).metadata();
   if (!meta.width || !meta.height) throw new CorruptAssetError(`image header has no size (${meta.format})`);
   const orientation = meta.orientation && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
-  const bits = meta.bitsPerSample ?? bitsByDepth[meta.depth];
+  // A palette's index depth (GIF, palette PNG) is not a sample depth: its entries are 8-bit samples.
+  const bits = meta.isPalette ? 8 : (meta.bitsPerSample ?? bitsByDepth[meta.depth]);
   const colorSpace = colorSpaceByVips[meta.space] ?? meta.space;
   return {
     format: formatName(meta),
@@ -54,6 +56,10 @@ export async function readWithSharp(path: string): Promise<ImageInfo> {
 export const extractImage: Extractor = async (input) => {
   try {
     const image = await readWithSharp(input.path);
+    if (image.format === 'jpeg') {
+      const truncated = await jpegTruncation(input.path);
+      if (truncated) throw new CorruptAssetError(truncated);
+    }
     return { dataType: 'image', mimeType: input.mimeType, section: image };
   } catch (err) {
     if (err instanceof CorruptAssetError) throw err;
