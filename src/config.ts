@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { StoragesSchema, type StorageConfig } from './storage/storage-config.js';
+import { StoragesSchema, resolveStorage, type ResolvedStorage } from './storage/storage-config.js';
 
 const MiB = 1024 * 1024;
 
@@ -26,6 +26,10 @@ export const EnvSchema = z.object({
   WORKER_CONCURRENCY: int(1).max(256).default(4),
   // BullMQ's default attempts for jobs the backend enqueues with our helper; the worker honours the job's own.
   JOB_ATTEMPTS: int(1).max(100).default(5),
+  // How long a replica holds a job without renewing its lock; a replica that died is noticed after about
+  // this plus STALLED_INTERVAL_MS, and its job is taken by another (BullMQ's stalled-job check).
+  JOB_LOCK_DURATION_MS: int(1_000).default(30_000),
+  STALLED_INTERVAL_MS: int(1_000).default(30_000),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').default('postgres://127.0.0.1:5432/test'),
   // Schema of the postgres sink's table; tests use one per file.
   DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a plain lower-case SQL identifier').default('public'),
@@ -54,11 +58,11 @@ export type Env = z.infer<typeof EnvSchema>;
 
 export interface Config {
   redis: { url: string };
-  queue: { name: string; prefix: string; concurrency: number; attempts: number };
+  queue: { name: string; prefix: string; concurrency: number; attempts: number; lockDurationMs: number; stalledIntervalMs: number };
   postgres: { url: string; schema: string };
   sinks: Env['RESULT_SINKS'];
   webhook?: { url: string; secret: string };
-  storages: StorageConfig[];
+  storages: ResolvedStorage[];
   download: { tmpDir: string; maxAssetBytes: number; timeoutMs: number; stallTimeoutMs: number; allowedHosts: string[] };
   extract: ExtractConfig;
   healthPort: number;
@@ -91,11 +95,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return {
     redis: { url: e.REDIS_URL },
-    queue: { name: e.QUEUE_NAME, prefix: e.QUEUE_PREFIX, concurrency: e.WORKER_CONCURRENCY, attempts: e.JOB_ATTEMPTS },
+    queue: {
+      name: e.QUEUE_NAME,
+      prefix: e.QUEUE_PREFIX,
+      concurrency: e.WORKER_CONCURRENCY,
+      attempts: e.JOB_ATTEMPTS,
+      lockDurationMs: e.JOB_LOCK_DURATION_MS,
+      stalledIntervalMs: e.STALLED_INTERVAL_MS,
+    },
     postgres: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA },
     sinks: e.RESULT_SINKS,
     ...(e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } } : {}),
-    storages: readStorages(e),
+    storages: readStorages(e, env),
     download: {
       tmpDir: e.TMP_DIR,
       maxAssetBytes: e.MAX_ASSET_BYTES,
@@ -115,7 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-function readStorages(e: Env): StorageConfig[] {
+function readStorages(e: Env, env: NodeJS.ProcessEnv): ResolvedStorage[] {
   let raw: string | undefined = e.STORAGES;
   let source = 'STORAGES';
   if (!raw && e.STORAGES_FILE) {
@@ -138,5 +149,11 @@ function readStorages(e: Env): StorageConfig[] {
     const lines = parsed.error.issues.map((i) => `  ${source}[${i.path.join('.')}]: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
-  return parsed.data;
+  return parsed.data.map((entry) => {
+    const resolved = resolveStorage(entry, env);
+    if ('missing' in resolved) {
+      throw new ConfigError(`invalid configuration:\n  ${resolved.missing}: not set, named by storage "${entry.id}"`);
+    }
+    return resolved.storage;
+  });
 }

@@ -42,3 +42,31 @@ export const StoragesSchema = z.array(StorageConfigSchema).superRefine((list, ct
 export type S3StorageConfig = z.infer<typeof S3StorageSchema>;
 export type SignerStorageConfig = z.infer<typeof SignerStorageSchema>;
 export type StorageConfig = z.infer<typeof StorageConfigSchema>;
+
+/** An entry with the secrets it names read from the environment (by config.ts, the only reader of env). */
+export type ResolvedS3Storage = S3StorageConfig & { credentials?: { accessKeyId: string; secretAccessKey: string } };
+export type ResolvedSignerStorage = SignerStorageConfig & { token?: string };
+export type ResolvedStorage = ResolvedS3Storage | ResolvedSignerStorage;
+
+/** Reads the secrets an entry names; returns the name of a variable that is missing, if any. */
+export function resolveStorage(
+  entry: StorageConfig,
+  env: Record<string, string | undefined>,
+): { storage: ResolvedStorage } | { missing: string } {
+  if (entry.kind === 's3') {
+    if (!entry.accessKeyIdEnv && !entry.secretAccessKeyEnv) return { storage: entry };
+    for (const name of [entry.accessKeyIdEnv, entry.secretAccessKeyEnv]) {
+      if (!name || !env[name]) return { missing: name ?? 'accessKeyIdEnv/secretAccessKeyEnv (both or neither)' };
+    }
+    return {
+      storage: {
+        ...entry,
+        credentials: { accessKeyId: env[entry.accessKeyIdEnv!]!, secretAccessKey: env[entry.secretAccessKeyEnv!]! },
+      },
+    };
+  }
+  if (!entry.tokenEnv) return { storage: entry };
+  const token = env[entry.tokenEnv];
+  if (!token) return { missing: entry.tokenEnv };
+  return { storage: { ...entry, token } };
+}

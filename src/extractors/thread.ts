@@ -1,0 +1,41 @@
+/**
+ * Entry point of one extraction thread: detect and extract files the parent names, one at a time.
+ * Untrusted bytes are parsed here, away from the worker's event loop (so BullMQ's lock renewal never
+ * starves) and inside a V8 heap limit; the parent kills this thread when it runs over its time.
+ */
+import { parentPort } from 'node:worker_threads';
+import sharp from 'sharp';
+import type { ExtractConfig } from '../config.js';
+import { isAssetError, messageOf } from '../errors.js';
+import { extractFile } from './extract-file.js';
+
+export interface ThreadRequest {
+  id: number;
+  path: string;
+  config: ExtractConfig;
+}
+
+export type ThreadReply =
+  | { id: number; ok: true; value: Awaited<ReturnType<typeof extractFile>> }
+  | { id: number; ok: false; error: { code: string; message: string } };
+
+// Process-wide settings for this thread: no cache of decoded data, one libvips thread per job.
+sharp.cache(false);
+sharp.concurrency(1);
+
+const port = parentPort;
+if (!port) throw new Error('thread.ts runs as a worker thread only');
+
+port.on('message', (req: ThreadRequest) => {
+  extractFile(req.path, req.config).then(
+    (value) => port.postMessage({ id: req.id, ok: true, value } satisfies ThreadReply),
+    (err: unknown) =>
+      port.postMessage({
+        id: req.id,
+        ok: false,
+        error: isAssetError(err)
+          ? { code: err.code, message: err.message }
+          : { code: 'CORRUPT_ASSET', message: messageOf(err) },
+      } satisfies ThreadReply),
+  );
+});

@@ -1,0 +1,51 @@
+/**
+ * JSON lines with pino. Signed URLs, tokens and secrets never reach a log line: known fields are redacted
+ * by path, and any URL in a message loses its query string.
+ */
+import { pino, type Logger } from 'pino';
+import { redactUrlsIn } from '../storage/redact.js';
+
+export type { Logger };
+
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'asset-metadata-worker', pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: [
+          'url', '*.url', 'source.url', '*.source.url', 'job.source.url',
+          'token', '*.token', 'secret', '*.secret', 'password', '*.password',
+          'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
+          'accessKeyId', 'secretAccessKey', '*.secretAccessKey', 'credentials', '*.credentials',
+        ],
+        censor: '[redacted]',
+      },
+      formatters: {
+        log(object) {
+          return scrub(object) as Record<string, unknown>;
+        },
+      },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((a) => (typeof a === 'string' ? redactUrlsIn(a) : a)) as Parameters<typeof method>);
+        },
+      },
+    },
+    destination,
+  );
+}
+
+/** Every string value in a log object loses URL query strings (error messages, stacks). */
+function scrub(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactUrlsIn(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) {
+    return { type: value.name, message: redactUrlsIn(value.message), stack: value.stack && redactUrlsIn(value.stack) };
+  }
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = scrub(v, depth + 1);
+  return out;
+}

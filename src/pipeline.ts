@@ -1,0 +1,98 @@
+/**
+ * One asset, end to end: sign → download → detect + extract → result. One function per stage call; the
+ * stages know nothing of the queue or the sinks. Every path ends with a result, and the temp file is
+ * deleted as soon as extraction ends, whatever happened.
+ */
+import type { AssetResult, ExtractJob, Timings } from './contract.js';
+import type { ExtractConfig } from './config.js';
+import { AssetError, messageOf, StorageUnavailableError } from './errors.js';
+import type { Extracted } from './extractors/extractor.js';
+import { asExtractError, failedResult, okResult } from './result.js';
+import { ForbiddenError, type DownloadedFile, type Downloader, type DownloadLimits } from './storage/download.js';
+import { redactUrlsIn } from './storage/redact.js';
+import type { StorageRegistry } from './storage/storage.js';
+import type { TempDir } from './storage/temp-dir.js';
+
+export interface PipelineDeps {
+  storages: StorageRegistry;
+  /** For URLs the worker signed (trusted endpoints). */
+  signedDownloader: Downloader;
+  /** For `url` sources from the job (untrusted: SSRF-guarded). */
+  urlDownloader: Downloader;
+  temp: TempDir;
+  limits: DownloadLimits;
+  extractConfig: ExtractConfig;
+  extract(path: string, config: ExtractConfig): Promise<Extracted>;
+  /** Called as each stage ends (metrics). */
+  onStage?(stage: 'sign' | 'download' | 'extract', ms: number): void;
+  onBytes?(bytes: number): void;
+}
+
+type Stage = 'sign' | 'download' | 'extract';
+
+/** Runs one job. Coded errors become a failed result; the caller decides whether to retry. */
+export async function processAsset(job: ExtractJob, deps: PipelineDeps): Promise<AssetResult> {
+  const timings: Timings = { sign: 0, download: 0, extract: 0, total: 0 };
+  const started = performance.now();
+  const timed = async <T>(stage: Stage, fn: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await fn();
+    } finally {
+      const ms = performance.now() - t0;
+      timings[stage] += ms;
+      deps.onStage?.(stage, ms);
+    }
+  };
+  const done = () => ({ ...timings, total: performance.now() - started });
+
+  let file: DownloadedFile | undefined;
+  try {
+    const limits = { ...deps.limits, maxBytes: Math.min(deps.limits.maxBytes, job.maxBytes ?? Infinity) };
+    file = await fetchObject(job, deps, limits, timed);
+    deps.onBytes?.(file.sizeBytes);
+    const path = file.path;
+    const extracted = await timed('extract', () => deps.extract(path, deps.extractConfig)).catch((err: unknown) => {
+      throw asExtractError(err);
+    });
+    return okResult(job.assetId, file, extracted, done());
+  } catch (err) {
+    return failedResult(job.assetId, toAssetError(err), done(), file);
+  } finally {
+    if (file) await deps.temp.remove(file.path);
+  }
+}
+
+async function fetchObject(
+  job: ExtractJob,
+  deps: PipelineDeps,
+  limits: DownloadLimits,
+  timed: <T>(stage: Stage, fn: () => Promise<T>) => Promise<T>,
+): Promise<DownloadedFile> {
+  const source = job.source;
+  if (source.type === 'url') {
+    return timed('download', () => deps.urlDownloader.download(source.url, deps.temp, limits));
+  }
+  const storage = deps.storages(source.storageId);
+  const ref = { assetId: job.assetId, key: source.key, ...(source.versionId ? { versionId: source.versionId } : {}) };
+  for (let attempt = 0; ; attempt++) {
+    const signed = await timed('sign', () => storage.sign(ref));
+    try {
+      return await timed('download', () => deps.signedDownloader.download(signed.url, deps.temp, limits));
+    } catch (err) {
+      // A URL that expired before or during the download is signed again, once (CONTRACT.md §2).
+      if (err instanceof ForbiddenError && attempt === 0) continue;
+      throw err;
+    }
+  }
+}
+
+/** Anything uncoded that escaped a stage: a fault of ours or the network's; retry rather than lose the job. */
+function toAssetError(err: unknown): AssetError {
+  if (err instanceof AssetError) {
+    // Messages are saved in results: no signed URL, ever.
+    err.message = redactUrlsIn(err.message);
+    return err;
+  }
+  return new StorageUnavailableError(redactUrlsIn(messageOf(err)), { cause: err });
+}

@@ -1,0 +1,72 @@
+/**
+ * For backends written in TypeScript: enqueue an asset and wait for its result with the policies the
+ * worker expects (CONTRACT.md §1). Backends in other languages use the JSON Schema in schema/.
+ */
+import { QueueEvents, type JobsOptions, type Queue } from 'bullmq';
+import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
+import { JOB_NAME } from './worker.js';
+
+/** Attempts and backoff for transient failures (storage 5xx, timeouts): 5 tries over about 30 s. */
+export const defaultJobOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2_000 },
+  // Results live in the sinks; the queue keeps a bounded history for the dashboard and debugging.
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
+} satisfies JobsOptions;
+
+/**
+ * Adds one job. The jobId is the asset id, so enqueuing the same asset twice while the first is kept
+ * is deduplicated; pass `assetId: "<id>:<version>"` to process a new version of an asset.
+ */
+export async function enqueueAsset(queue: Queue, job: ExtractJob, options: JobsOptions = {}): Promise<string> {
+  const data = ExtractJobSchema.parse(job);
+  const added = await queue.add(JOB_NAME, data, { ...defaultJobOptions, ...options, jobId: jobIdFor(data.assetId) });
+  return added.id!;
+}
+
+/**
+ * The BullMQ job id of an asset. BullMQ refuses custom ids that are integers ("12345", a common asset id)
+ * or contain ':' ("id:version", the contract's versioned form), so the id is prefixed and those characters
+ * escaped: `asset.` + the asset id with '%' → '%25' and ':' → '%3A'. One asset, one job id, and back.
+ */
+export function jobIdFor(assetId: string): string {
+  return `asset.${assetId.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
+}
+
+/**
+ * Waits until the asset's job ends and returns its result: the return value when it succeeded, or a
+ * failed result rebuilt from the failure reason when it did not. Throws on timeout.
+ */
+export async function waitForResult(queue: Queue, assetId: string, timeoutMs = 60_000): Promise<AssetResult> {
+  const events = new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
+  try {
+    await events.waitUntilReady();
+    const job = await queue.getJob(jobIdFor(assetId));
+    if (!job) throw new Error(`no job for asset ${assetId}`);
+    try {
+      const value = await job.waitUntilFinished(events, timeoutMs);
+      return AssetResultSchema.parse(value);
+    } catch (err) {
+      const failed = await queue.getJob(jobIdFor(assetId));
+      if (failed && (await failed.isFailed())) return failureFromReason(assetId, failed.failedReason);
+      throw err;
+    }
+  } finally {
+    await events.close();
+  }
+}
+
+function failureFromReason(assetId: string, reason: string): AssetResult {
+  const match = /^([A-Z_]+): ([\s\S]*)$/.exec(reason);
+  const parsedCode = AssetResultSchema.shape.error.unwrap().shape.code.safeParse(match?.[1]);
+  const code = parsedCode.success ? parsedCode.data : 'STORAGE_UNAVAILABLE';
+  return {
+    schemaVersion: 1,
+    assetId,
+    status: 'failed',
+    error: { code, message: match?.[2] ?? reason, retriable: false },
+    timingsMs: { sign: 0, download: 0, extract: 0, total: 0 },
+    processedAt: new Date().toISOString(),
+  };
+}

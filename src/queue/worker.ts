@@ -1,0 +1,103 @@
+/**
+ * BullMQ wiring: validates the payload, runs the pipeline, saves the result, and decides the retry policy
+ * in one place. Permanent errors fail at once (UnrecoverableError); retriable ones retry with the job's
+ * backoff; a sink that cannot be written delays the job without using up its attempts, keeping the
+ * finished result in the job so the asset is not fetched again.
+ */
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
+import { InvalidJobError, ResultSinkUnavailableError } from '../errors.js';
+import { failedResult, zeroTimings } from '../result.js';
+import { saveAll, type ResultSink } from '../sinks/sink.js';
+
+export const JOB_NAME = 'extract';
+
+export interface QueueWorkerOptions {
+  connection: Redis;
+  queueName: string;
+  prefix: string;
+  concurrency: number;
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  process(job: ExtractJob): Promise<AssetResult>;
+  sinks: ResultSink[];
+  /** Called once per job outcome that is final or retried (logs, metrics). */
+  onOutcome?(outcome: JobOutcome): void;
+}
+
+export interface JobOutcome {
+  jobId: string;
+  attempt: number;
+  result: AssetResult;
+  /** What happens next: done (saved), retry (attempts left), delayed (a sink was down). */
+  next: 'done' | 'retry' | 'delayed';
+}
+
+/** How long a job waits when a sink is down: grows with the time since it was enqueued, 1 s to 60 s. */
+export function sinkRetryDelayMs(enqueuedAt: number, now = Date.now()): number {
+  return Math.min(60_000, Math.max(1_000, Math.round((now - enqueuedAt) / 4)));
+}
+
+/** The result a previous attempt finished but could not save, kept in the job's data. */
+const pendingKey = 'pendingResult';
+
+export function createQueueWorker(options: QueueWorkerOptions): Worker {
+  const processor = async (job: Job, token?: string): Promise<AssetResult> => {
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const pending = AssetResultSchema.safeParse((job.data as Record<string, unknown>)?.[pendingKey]);
+    const result = pending.success ? pending.data : await run(job);
+
+    const retriable = result.status === 'failed' && result.error?.retriable === true;
+    if (retriable && attempt < maxAttempts) {
+      options.onOutcome?.({ jobId: String(job.id), attempt, result, next: 'retry' });
+      throw new Error(`${result.error!.code}: ${result.error!.message}`);
+    }
+    try {
+      await saveAll(options.sinks, result, { attempt });
+    } catch (err) {
+      if (!(err instanceof ResultSinkUnavailableError) || !token) throw err;
+      const failed = failedResult(result.assetId, err, result.timingsMs);
+      options.onOutcome?.({ jobId: String(job.id), attempt, result: failed, next: 'delayed' });
+      await job.updateData({ ...(job.data as object), [pendingKey]: result });
+      await job.moveToDelayed(Date.now() + sinkRetryDelayMs(job.timestamp), token);
+      throw new DelayedError();
+    }
+    options.onOutcome?.({ jobId: String(job.id), attempt, result, next: 'done' });
+    if (result.status === 'failed') {
+      const reason = `${result.error!.code}: ${result.error!.message}`;
+      throw result.error!.retriable ? new Error(reason) : new UnrecoverableError(reason);
+    }
+    return result;
+  };
+
+  const run = async (job: Job): Promise<AssetResult> => {
+    if (job.name !== JOB_NAME) {
+      return failedResult(assetIdOf(job), new InvalidJobError(`unknown job name "${job.name}", expected "${JOB_NAME}"`), zeroTimings());
+    }
+    const parsed = ExtractJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      return failedResult(assetIdOf(job), new InvalidJobError(`invalid job payload: ${detail}`), zeroTimings());
+    }
+    return options.process(parsed.data);
+  };
+
+  return new Worker(options.queueName, processor, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    lockDuration: options.lockDurationMs,
+    stalledInterval: options.stalledIntervalMs,
+    // A job whose replica died twice mid-way is failed rather than crashing replicas forever.
+    maxStalledCount: 2,
+    autorun: false,
+  });
+}
+
+/** The asset id to file a failure under: the payload's if it is a usable string, else the job id. */
+function assetIdOf(job: Job): string {
+  const id = (job.data as { assetId?: unknown } | undefined)?.assetId;
+  return typeof id === 'string' && id.length > 0 && id.length <= 256 ? id : `job:${job.id}`;
+}

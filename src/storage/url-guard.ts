@@ -1,0 +1,85 @@
+/**
+ * SSRF guard for `url` sources (CONTRACT.md §4 URL_NOT_ALLOWED): http and https only, and every address a
+ * host resolves to must be public, unless the operator names the host in URL_ALLOWED_HOSTS. The check runs
+ * before each request and again inside the connection's DNS lookup, so a name that resolves to a public
+ * address for the check and a private one for the connection (DNS rebinding) is still refused.
+ */
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { StorageUnavailableError, UrlNotAllowedError } from '../errors.js';
+
+/** Ranges that are not the public internet (IANA special-purpose registries, RFC 6890). */
+const blocked = new BlockList();
+for (const [net, prefix] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16],
+  ['172.16.0.0', 12], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16],
+  ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) {
+  blocked.addSubnet(net, prefix, 'ipv4');
+}
+for (const [net, prefix] of [
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
+  ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+] as const) {
+  blocked.addSubnet(net, prefix, 'ipv6');
+}
+
+/** True for loopback, private, link-local, metadata and other non-public addresses (IPv4-mapped too). */
+export function isPrivateAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 0) return true;
+  // BlockList matches an IPv4-mapped IPv6 address (::ffff:a.b.c.d) against the IPv4 rules.
+  return blocked.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+export interface UrlGuard {
+  /** Throws URL_NOT_ALLOWED for a scheme or host that may not be fetched. */
+  check(url: URL): Promise<void>;
+  /** A DNS lookup for the HTTP client that refuses private answers for hosts not allowed. */
+  lookup: LookupFunction;
+}
+
+export function createUrlGuard(allowedHosts: string[]): UrlGuard {
+  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
+  const isAllowed = (host: string) => allowed.has(host.toLowerCase().replace(/^\[|\]$/g, ''));
+
+  const refuse = (host: string, address: string) =>
+    new UrlNotAllowedError(`host ${host} resolves to a non-public address (${address}); add it to URL_ALLOWED_HOSTS to allow it`);
+
+  const lookup: LookupFunction = (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
+      if (err) return callback(err, '', 0);
+      if (!isAllowed(hostname)) {
+        const bad = addresses.find((a) => isPrivateAddress(a.address));
+        if (bad) return callback(refuse(hostname, bad.address) as unknown as NodeJS.ErrnoException, '', 0);
+      }
+      if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
+      const first = addresses[0];
+      if (!first) return callback(new Error(`no address for ${hostname}`) as NodeJS.ErrnoException, '', 0);
+      callback(null, first.address, first.family);
+    });
+  };
+
+  return {
+    lookup,
+    async check(url) {
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new UrlNotAllowedError(`scheme ${url.protocol} is not allowed (http and https only)`);
+      }
+      if (url.username || url.password) throw new UrlNotAllowedError('URLs with credentials are not allowed');
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      if (isAllowed(host)) return;
+      if (isIP(host)) {
+        if (isPrivateAddress(host)) throw refuse(host, host);
+        return;
+      }
+      const addresses = await new Promise<LookupAddress[]>((resolve, reject) =>
+        dnsLookup(host, { all: true }, (err, a) => (err ? reject(err) : resolve(a))),
+      ).catch((err: unknown) => {
+        throw new StorageUnavailableError(`host ${host} does not resolve: ${(err as Error).message}`);
+      });
+      const bad = addresses.find((a) => isPrivateAddress(a.address));
+      if (bad) throw refuse(host, bad.address);
+    },
+  };
+}
