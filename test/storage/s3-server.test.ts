@@ -1,0 +1,245 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+
+// 256 distinct-ish bytes, so a wrong range shows up as wrong content, not only a wrong length.
+const body = Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 7 + 3) % 256));
+const key = 'dir/photo one+two.bin'; // a space and a plus: the path must be signed as sent
+
+const opened: S3Server[] = [];
+const clients: S3Client[] = [];
+let server: S3Server;
+
+function clientFor(s: S3Server, credentials = { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey }) {
+  const client = new S3Client({ endpoint: s.endpoint, region: s.region, forcePathStyle: true, credentials, maxAttempts: 1 });
+  clients.push(client);
+  return client;
+}
+
+function presignGet(objectKey = key, options: { expiresIn?: number; secretAccessKey?: string; accessKeyId?: string } = {}) {
+  const client = clientFor(server, {
+    accessKeyId: options.accessKeyId ?? server.accessKeyId,
+    secretAccessKey: options.secretAccessKey ?? server.secretAccessKey,
+  });
+  return getSignedUrl(client, new GetObjectCommand({ Bucket: server.bucket, Key: objectKey }), {
+    expiresIn: options.expiresIn ?? 60,
+  });
+}
+
+async function errorCode(response: Response): Promise<string | undefined> {
+  return /<Code>([^<]+)<\/Code>/.exec(await response.text())?.[1];
+}
+
+beforeAll(async () => {
+  server = await startS3Server();
+  opened.push(server);
+  await server.putObject(key, body);
+});
+
+afterAll(async () => {
+  for (const client of clients) client.destroy();
+  await Promise.all(opened.map((s) => s.close().catch(() => undefined)));
+});
+
+describe('startS3Server: presigned GET', () => {
+  it('serves a correctly presigned URL', async () => {
+    const response = await fetch(await presignGet());
+    expect(response.status).toBe(200);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(body);
+  });
+
+  it('refuses a URL with one character of the signature changed', async () => {
+    const url = new URL(await presignGet());
+    const signature = url.searchParams.get('X-Amz-Signature')!;
+    const flipped = (signature[0] === 'a' ? 'b' : 'a') + signature.slice(1);
+    url.searchParams.set('X-Amz-Signature', flipped);
+    const response = await fetch(url);
+    expect(response.status).toBe(403);
+    expect(await errorCode(response)).toBe('SignatureDoesNotMatch');
+  });
+
+  it('refuses a URL signed with a wrong secret', async () => {
+    const response = await fetch(await presignGet(key, { secretAccessKey: `${server.secretAccessKey}x` }));
+    expect(response.status).toBe(403);
+    expect(await errorCode(response)).toBe('SignatureDoesNotMatch');
+  });
+
+  it('refuses an unknown access key', async () => {
+    const response = await fetch(await presignGet(key, { accessKeyId: 'AKNOTAKEY' }));
+    expect(response.status).toBe(403);
+    expect(await errorCode(response)).toBe('InvalidAccessKeyId');
+  });
+
+  it('refuses a URL whose X-Amz-Expires was edited', async () => {
+    const url = new URL(await presignGet(key, { expiresIn: 60 }));
+    url.searchParams.set('X-Amz-Expires', '3600');
+    const response = await fetch(url);
+    expect(response.status).toBe(403);
+    expect(await errorCode(response)).toBe('SignatureDoesNotMatch');
+  });
+
+  it('refuses a URL after it expired', async () => {
+    const url = await presignGet(key, { expiresIn: 1 });
+    await sleep(2_000);
+    const response = await fetch(url);
+    expect(response.status).toBe(403);
+    const text = await response.text();
+    expect(text).toContain('<Code>AccessDenied</Code>');
+    expect(text).toContain('Request has expired');
+  });
+
+  it('refuses an unsigned request', async () => {
+    const response = await fetch(`${server.endpoint}/${server.bucket}/${encodeURI(key)}`);
+    expect(response.status).toBe(403);
+    expect(await errorCode(response)).toBe('AccessDenied');
+  });
+
+  it('answers 404 NoSuchKey for a missing key', async () => {
+    const response = await fetch(await presignGet('no/such/key.bin'));
+    expect(response.status).toBe(404);
+    expect(await errorCode(response)).toBe('NoSuchKey');
+  });
+});
+
+describe('startS3Server: ranges', () => {
+  it('answers bytes=0-9 with 206 and the first 10 bytes', async () => {
+    const response = await fetch(await presignGet(), { headers: { range: 'bytes=0-9' } });
+    expect(response.status).toBe(206);
+    expect(response.headers.get('content-range')).toBe(`bytes 0-9/${body.length}`);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(body.subarray(0, 10));
+  });
+
+  it('answers a suffix range with the last N bytes', async () => {
+    const response = await fetch(await presignGet(), { headers: { range: 'bytes=-7' } });
+    expect(response.status).toBe(206);
+    expect(response.headers.get('content-range')).toBe(`bytes ${body.length - 7}-${body.length - 1}/${body.length}`);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(body.subarray(body.length - 7));
+    expect(server.requests.at(-1)).toMatchObject({ method: 'GET', range: 'bytes=-7', status: 206, bytesSent: 7 });
+  });
+
+  it('answers a suffix longer than the object with the whole object', async () => {
+    const response = await fetch(await presignGet(), { headers: { range: 'bytes=-1000' } });
+    expect(response.status).toBe(206);
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(body);
+  });
+});
+
+describe('startS3Server: header-signed requests (AWS SDK)', () => {
+  it('accepts a PutObject signed with the right secret and serves the object back', async () => {
+    await server.putObject('written.txt', 'hello');
+    const response = await fetch(await presignGet('written.txt'));
+    expect(await response.text()).toBe('hello');
+    await server.deleteObject('written.txt');
+    expect((await fetch(await presignGet('written.txt'))).status).toBe(404);
+  });
+
+  it('refuses a PutObject signed with a wrong secret', async () => {
+    const client = clientFor(server, { accessKeyId: server.accessKeyId, secretAccessKey: 'wrong-secret' });
+    const put = client.send(new PutObjectCommand({ Bucket: server.bucket, Key: 'forged.txt', Body: 'x' }));
+    await expect(put).rejects.toMatchObject({ name: 'SignatureDoesNotMatch', $metadata: { httpStatusCode: 403 } });
+    expect((await fetch(await presignGet('forged.txt'))).status).toBe(404);
+  });
+
+  it('accepts a presigned PUT', async () => {
+    const client = clientFor(server);
+    const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: server.bucket, Key: 'up.txt' }), { expiresIn: 60 });
+    expect((await fetch(url, { method: 'PUT', body: 'uploaded' })).status).toBe(200);
+    expect(await (await fetch(await presignGet('up.txt'))).text()).toBe('uploaded');
+  });
+});
+
+describe('startS3Server: faults and the request log', () => {
+  it('logs the path without the query string', async () => {
+    const url = await presignGet();
+    await (await fetch(url, { headers: { range: 'bytes=5-6' } })).arrayBuffer();
+    const entry = server.requests.at(-1)!;
+    expect(entry).toEqual({ method: 'GET', path: new URL(url).pathname, range: 'bytes=5-6', status: 206, bytesSent: 2 });
+    expect(entry.path).not.toContain('?');
+  });
+
+  it('failNext 503 fails once, then serves', async () => {
+    const url = await presignGet();
+    server.failNext({ status: 503 });
+    const failed = await fetch(url);
+    expect(failed.status).toBe(503);
+    expect(await errorCode(failed)).toBe('SlowDown');
+    const ok = await fetch(url);
+    expect(ok.status).toBe(200);
+    expect(Buffer.from(await ok.arrayBuffer())).toEqual(body);
+    expect(server.requests.slice(-2).map((r) => r.status)).toEqual([503, 200]);
+  });
+
+  it('failNext 500 with a count fails that many requests', async () => {
+    const url = await presignGet();
+    server.failNext({ status: 500, count: 2 });
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(url)).status);
+    expect(statuses).toEqual([500, 500, 200]);
+  });
+
+  it('does not spend a fault on a request with a bad signature', async () => {
+    const url = new URL(await presignGet());
+    server.failNext({ status: 503 });
+    url.searchParams.set('X-Amz-Expires', '61');
+    expect((await fetch(url)).status).toBe(403);
+    expect((await fetch(await presignGet())).status).toBe(503);
+  });
+
+  it('resetAfterBytes cuts the body after that many bytes', async () => {
+    server.failNext({ resetAfterBytes: 100 });
+    const response = await fetch(await presignGet());
+    expect(response.status).toBe(200);
+    await expect(response.arrayBuffer()).rejects.toThrow();
+    expect(server.requests.at(-1)).toMatchObject({ status: 200, bytesSent: 100 });
+  });
+
+  it('stallAfterBytes pauses the body, then completes it', async () => {
+    server.failNext({ stallAfterBytes: 50, stallMs: 600 });
+    const started = Date.now();
+    const response = await fetch(await presignGet());
+    expect(Buffer.from(await response.arrayBuffer())).toEqual(body);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550);
+  });
+
+  it('delayMs delays the response', async () => {
+    server.failNext({ delayMs: 400 });
+    const started = Date.now();
+    const response = await fetch(await presignGet());
+    expect(response.status).toBe(200);
+    await response.arrayBuffer();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+  });
+});
+
+describe('startS3Server: lifecycle', () => {
+  it('uses the given credentials, region and buckets', async () => {
+    const custom = await startS3Server({
+      accessKeyId: 'AKCUSTOM',
+      secretAccessKey: 'custom-secret',
+      region: 'eu-west-1',
+      buckets: ['first', 'second'],
+    });
+    opened.push(custom);
+    expect(custom).toMatchObject({ accessKeyId: 'AKCUSTOM', region: 'eu-west-1', bucket: 'first' });
+    await custom.putObject('k', 'in second', 'second');
+    const url = await getSignedUrl(clientFor(custom), new GetObjectCommand({ Bucket: 'second', Key: 'k' }));
+    expect(await (await fetch(url)).text()).toBe('in second');
+  });
+
+  it('close() frees the port and removes the data directory', async () => {
+    const temporary = await startS3Server();
+    opened.push(temporary);
+    const port = Number(new URL(temporary.endpoint).port);
+    expect(existsSync(temporary.directory)).toBe(true);
+    await temporary.close();
+    expect(existsSync(temporary.directory)).toBe(false);
+    await expect(fetch(temporary.endpoint)).rejects.toThrow();
+    const probe = createServer();
+    await new Promise<void>((resolve, reject) => probe.once('error', reject).listen(port, '127.0.0.1', resolve));
+    await new Promise((resolve) => probe.close(resolve));
+  });
+});
