@@ -9,7 +9,7 @@ import type { DataType } from '../contract.js';
 import { UnsupportedTypeError } from '../errors.js';
 import type { Detected } from '../extractors/extractor.js';
 import { sniffDicom } from './dicom-sniff.js';
-import { sniffText } from './text-sniff.js';
+import { bomOf, sniffText } from './text-sniff.js';
 
 /** How much of the head detection reads: file-type needs ~4 KiB; more lets the text check see past a header line. */
 export const detectHeadBytes = 64 * 1024;
@@ -20,7 +20,10 @@ const mimeOverrides: Record<string, DataType | null> = {
   'application/dicom': 'dicom',
   'application/ogg': 'audio',
   'video/ogg': 'video',
-  'application/x-mpegurl': null,
+  // Text formats file-type knows by their first line; the text extractor reads them (never ffprobe: an
+  // HLS playlist names other files and URLs).
+  'application/xml': 'text',
+  'application/x-mpegurl': 'text',
   'image/x-canon-cr2': null,
   'image/x-canon-cr3': null,
   'image/x-nikon-nef': null,
@@ -55,20 +58,26 @@ export async function detect(path: string): Promise<Detected> {
   return detectBuffer(head);
 }
 
+/**
+ * Detects the data type of a file's head. file-type's signatures come first; DICOM without a preamble and
+ * text (SVG included) are sniffed here; whatever file-type names but no data type takes is refused.
+ */
 export async function detectBuffer(head: Uint8Array): Promise<Detected> {
   if (head.length === 0) throw new UnsupportedTypeError('empty file');
-  const ft = await fileTypeFromBuffer(head);
-  if (ft) {
-    const dataType = byMime(ft.mime);
-    if (dataType && dataType !== 'text') return { dataType, mimeType: ft.mime, ext: ft.ext };
-    // XML (SVG) and other text-like signatures fall through to the text check.
-    if (ft.mime !== 'application/xml' && !dataType) {
-      throw new UnsupportedTypeError(`unsupported type ${ft.mime}`);
-    }
+  // A BOM followed by text is text, before file-type matches its FF FE as an MPEG audio frame header.
+  if (bomOf(head)) {
+    const text = sniffText(head);
+    if (text) return text;
   }
+  const ft = await fileTypeFromBuffer(head);
+  const ftType = ft ? byMime(ft.mime) : null;
+  if (ft && ftType && ftType !== 'text') return { dataType: ftType, mimeType: ft.mime, ext: ft.ext };
+  if (ft && !ftType) throw new UnsupportedTypeError(`unsupported type ${ft.mime}`);
   const dicom = sniffDicom(head);
   if (dicom) return dicom;
   const text = sniffText(head);
-  if (text) return text;
-  throw new UnsupportedTypeError('unrecognised binary content');
+  if (!text) throw new UnsupportedTypeError('unrecognised binary content');
+  // Keep file-type's more precise name for text it knows (application/xml, text/vtt, ...); SVG stays an image.
+  if (ft && text.dataType === 'text') return { dataType: 'text', mimeType: ft.mime, ext: ft.ext };
+  return text;
 }

@@ -1,0 +1,49 @@
+/**
+ * Counts code points and lines of decoded text fed in pieces (CONTRACT.md §3): `charCount` counts Unicode
+ * code points; `lineCount` counts lines ended by LF, CRLF or a lone CR, plus a last unterminated
+ * non-empty line. A CRLF split between two pieces is one line end, not two.
+ *
+ * Work per piece is native string search (indexOf) for line ends and one pass for surrogate pairs: no
+ * regular expression runs over the text.
+ */
+export class TextCounter {
+  private codeUnits = 0;
+  private surrogatePairs = 0;
+  private lineEnds = 0;
+  /** The previous piece ended with CR: a LF starting the next piece completes that CRLF. */
+  private pendingCr = false;
+  /** The last code unit seen, to know whether a last line is unterminated. */
+  private lastUnit = -1;
+
+  push(text: string): void {
+    const n = text.length;
+    if (n === 0) return;
+    this.codeUnits += n;
+    // TextDecoder in stream mode never splits a code point between outputs, so pairs are whole here.
+    let high = 0;
+    for (let i = 0; i < n; i++) {
+      if ((text.charCodeAt(i) & 0xfc00) === 0xd800) high++;
+    }
+    this.surrogatePairs += high;
+
+    let start = 0;
+    if (this.pendingCr && text.charCodeAt(0) === 0x0a) start = 1; // the LF of a CRLF counted at its CR
+    for (let i = text.indexOf('\n', start); i !== -1; i = text.indexOf('\n', i + 1)) this.lineEnds++;
+    for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1)) {
+      // A CR ends a line; a LF right after it belongs to the same end and was counted above: undo it.
+      this.lineEnds++;
+      if (i + 1 < n && text.charCodeAt(i + 1) === 0x0a) this.lineEnds--;
+    }
+    this.pendingCr = text.charCodeAt(n - 1) === 0x0d;
+    this.lastUnit = text.charCodeAt(n - 1);
+  }
+
+  get charCount(): number {
+    return this.codeUnits - this.surrogatePairs;
+  }
+
+  get lineCount(): number {
+    const unterminated = this.lastUnit !== -1 && this.lastUnit !== 0x0a && this.lastUnit !== 0x0d;
+    return this.lineEnds + (unterminated ? 1 : 0);
+  }
+}
