@@ -1,0 +1,197 @@
+/**
+ * Runs ffprobe on one local file of untrusted bytes and returns its JSON, bounded in time and output.
+ *
+ * Why the binary is spawned here rather than through fluent-ffmpeg's `ffprobe()`: that call has no
+ * timeout and can wait forever on a stuck process (fluent-ffmpeg issue #1089), cannot kill what it
+ * started, and parses ffprobe's INI output itself (dropping the display-matrix side data we read for the
+ * rotation). Spawning it ourselves gives a hard deadline with a kill, bounded buffers, JSON output and
+ * the exact argument list the security rules below need.
+ *
+ * Security: ffprobe is told it may use the `file` protocol only and only the demuxers we accept
+ * (`acceptedDemuxers`). The protocol whitelist alone is not enough: an HLS playlist or an ffconcat file
+ * that names a sibling *file* is still followed; with the demuxer whitelist the hls and concat demuxers
+ * are refused before anything else is opened. The whitelist is inherited by nested demuxers.
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { CorruptAssetError, ExtractTimeoutError } from '../errors.js';
+
+/** One stream as ffprobe's JSON writer prints it (only the fields we read). */
+export interface FfprobeStream {
+  index: number;
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  duration?: string;
+  nb_frames?: string;
+  /** Present only with `-count_packets`. */
+  nb_read_packets?: string;
+  sample_rate?: string;
+  channels?: number;
+  bits_per_sample?: number;
+  bits_per_raw_sample?: string;
+  disposition?: { attached_pic?: number };
+  tags?: Record<string, string>;
+  side_data_list?: { side_data_type?: string; rotation?: number }[];
+}
+
+export interface FfprobeFormat {
+  format_name?: string;
+  duration?: string;
+  bit_rate?: string;
+  tags?: Record<string, string>;
+}
+
+export interface FfprobeResult {
+  streams: FfprobeStream[];
+  format: FfprobeFormat;
+}
+
+/**
+ * FFmpeg demuxers ffprobe may use (`-format_whitelist`). A demuxer matches when any of its names is
+ * listed ("mov" admits "mov,mp4,m4a,3gp,3g2,mj2"). Deliberately absent: hls, dash, concat, and every
+ * other demuxer that opens further files or URLs named inside the input.
+ */
+export const acceptedDemuxers = [
+  'mov', 'matroska', 'avi', 'mpegts', 'mpeg', 'flv', 'ogg', 'asf',
+  'mp3', 'aac', 'flac', 'wav', 'aiff',
+] as const;
+
+/** ffprobe prints a few KB per stream; more than this is a crafted file, not a video. */
+export const ffprobeMaxStdoutBytes = 8 * 1024 * 1024;
+/** Only the end of stderr is kept: the error that made ffprobe fail is its last line. */
+const maxStderrBytes = 64 * 1024;
+/** After a kill, how long to wait for the process to be reaped before giving up on it. */
+const reapWaitMs = 2_000;
+
+/** The binary shipped by ffprobe-static (a CommonJS package without types, hence `require`). */
+export function defaultFfprobePath(): string {
+  const require = createRequire(import.meta.url);
+  return (require('ffprobe-static') as { path: string }).path;
+}
+
+/**
+ * ffprobe's own deadline: a little less than the extraction's, so that ffprobe is killed (and reported
+ * as EXTRACT_TIMEOUT) by us before the thread running the extractor is torn down around it.
+ */
+export function ffprobeTimeoutMs(extractTimeoutMs: number): number {
+  return Math.max(1, extractTimeoutMs - Math.min(1_000, Math.floor(extractTimeoutMs / 10)));
+}
+
+export interface FfprobeOptions {
+  /** The ffprobe binary; ffprobe-static's when absent (FFPROBE_PATH sets it). */
+  ffprobePath?: string | undefined;
+  timeoutMs: number;
+  /** Read every packet and report `nb_read_packets` per stream (reads the whole file). */
+  countPackets?: boolean;
+}
+
+/** The argument list for one probe of `path`: one process, format and streams, JSON. */
+export function ffprobeArgs(path: string, countPackets = false): string[] {
+  return [
+    '-v', 'error',
+    '-hide_banner',
+    '-protocol_whitelist', 'file',
+    '-format_whitelist', acceptedDemuxers.join(','),
+    '-print_format', 'json',
+    '-show_format',
+    '-show_streams',
+    ...(countPackets ? ['-count_packets'] : []),
+    // The `file:` prefix keeps a name with a colon from being read as a protocol.
+    `file:${path}`,
+  ];
+}
+
+/**
+ * Probes `path`. Throws ExtractTimeoutError when the deadline passes (the process group is killed
+ * first), CorruptAssetError when ffprobe refuses the file (with its message, minus the temp path), and a
+ * plain Error when the binary cannot be started at all (a deployment fault, not the asset's).
+ */
+export function runFfprobe(path: string, options: FfprobeOptions): Promise<FfprobeResult> {
+  const bin = options.ffprobePath ?? defaultFfprobePath();
+  return new Promise((resolve, reject) => {
+    // detached: ffprobe leads its own process group, so a kill also reaches anything a wrapper started.
+    // An empty environment: ffprobe needs none, and the worker's credentials are none of its business.
+    const child = spawn(bin, ffprobeArgs(path, options.countPackets), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: {},
+    });
+    const stdout: Buffer[] = [];
+    let stdoutBytes = 0;
+    let stderr = '';
+    let failure: Error | undefined;
+    let settled = false;
+
+    const kill = (why: Error): void => {
+      if (failure) return;
+      failure = why;
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
+      // Normally 'close' settles; if the process cannot be reaped, do not hang the job on it.
+      setTimeout(() => finish(), reapWaitMs).unref();
+    };
+    const finish = (result?: FfprobeResult, err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (failure ?? err) reject(failure ?? err);
+      else resolve(result as FfprobeResult);
+    };
+
+    const timer = setTimeout(
+      () => kill(new ExtractTimeoutError(`ffprobe did not finish within ${options.timeoutMs} ms`)),
+      options.timeoutMs,
+    );
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdoutBytes += chunk.length;
+      if (stdoutBytes > ffprobeMaxStdoutBytes) {
+        kill(new CorruptAssetError(`ffprobe output exceeds ${ffprobeMaxStdoutBytes} bytes`));
+        return;
+      }
+      stdout.push(chunk);
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-maxStderrBytes);
+    });
+    child.on('error', (err) => {
+      finish(undefined, new Error(`cannot run ffprobe (${bin}): ${err.message}`, { cause: err }));
+    });
+    child.on('close', (code, signal) => {
+      if (failure) return finish();
+      if (code !== 0) {
+        const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+        return finish(undefined, new CorruptAssetError(`ffprobe cannot read the file (${how}): ${cleanStderr(stderr, path)}`));
+      }
+      try {
+        const parsed = JSON.parse(Buffer.concat(stdout).toString('utf8')) as Partial<FfprobeResult>;
+        finish({ streams: parsed.streams ?? [], format: parsed.format ?? {} });
+      } catch (err) {
+        finish(undefined, new CorruptAssetError('ffprobe printed no valid JSON', { cause: err }));
+      }
+    });
+  });
+}
+
+/**
+ * ffprobe's complaint without the temp file's path or heap addresses, so that the message is stable
+ * and says nothing about the worker's file system: "[mov,mp4,...] moov atom not found; <input>: Invalid
+ * data found when processing input".
+ */
+export function cleanStderr(stderr: string, path: string): string {
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((l) => l.split(`file:${path}`).join('<input>').split(path).join('<input>'))
+    .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/gi, ']').trim())
+    .filter(Boolean);
+  const text = lines.slice(-3).join('; ');
+  return text.length > 500 ? `${text.slice(0, 500)}...` : text || 'no message';
+}
