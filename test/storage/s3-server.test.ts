@@ -5,6 +5,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { createSigV4Verifier } from '../../src/dev/sigv4-verify.js';
 
 // 256 distinct-ish bytes, so a wrong range shows up as wrong content, not only a wrong length.
 const body = Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 7 + 3) % 256));
@@ -144,11 +145,61 @@ describe('startS3Server: header-signed requests (AWS SDK)', () => {
     expect((await fetch(await presignGet('forged.txt'))).status).toBe(404);
   });
 
+  it('refuses a request signed for another region', async () => {
+    const client = new S3Client({
+      endpoint: server.endpoint,
+      region: 'eu-west-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+      maxAttempts: 1,
+    });
+    clients.push(client);
+    const put = client.send(new PutObjectCommand({ Bucket: server.bucket, Key: 'elsewhere.txt', Body: 'x' }));
+    await expect(put).rejects.toMatchObject({ $metadata: { httpStatusCode: 400 } });
+  });
+
   it('accepts a presigned PUT', async () => {
     const client = clientFor(server);
     const url = await getSignedUrl(client, new PutObjectCommand({ Bucket: server.bucket, Key: 'up.txt' }), { expiresIn: 60 });
     expect((await fetch(url, { method: 'PUT', body: 'uploaded' })).status).toBe(200);
     expect(await (await fetch(await presignGet('up.txt'))).text()).toBe('uploaded');
+  });
+});
+
+describe('createSigV4Verifier: its own clock checks (s3rver would also refuse an expired URL)', () => {
+  const signedAt = new Date('2024-03-01T12:00:00Z');
+  const keys = new Map([['AKCLOCK', 'clock-secret']]);
+  const client = new S3Client({
+    endpoint: 'http://127.0.0.1:9',
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'AKCLOCK', secretAccessKey: 'clock-secret' },
+  });
+  clients.push(client);
+  const atOffset = async (offsetMs: number, expiresIn: number) => {
+    const url = new URL(await getSignedUrl(client, new GetObjectCommand({ Bucket: 'b', Key: 'k' }), { expiresIn, signingDate: signedAt }));
+    const verify = await createSigV4Verifier({ keys, region: 'us-east-1', now: () => signedAt.getTime() + offsetMs });
+    return verify({ method: 'GET', url: url.pathname + url.search, headers: { host: url.host } });
+  };
+
+  it('accepts a URL within its lifetime', async () => {
+    expect(await atOffset(59_000, 60)).toBeUndefined();
+  });
+
+  it('refuses it once the lifetime is over', async () => {
+    expect(await atOffset(61_000, 60)).toEqual({ status: 403, code: 'AccessDenied', message: 'Request has expired' });
+  });
+
+  it('refuses a URL dated far in the future', async () => {
+    expect(await atOffset(-3_600_000, 60)).toMatchObject({ status: 403, code: 'AccessDenied' });
+  });
+
+  it('refuses a lifetime over seven days before checking anything else', async () => {
+    const url = new URL(await getSignedUrl(client, new GetObjectCommand({ Bucket: 'b', Key: 'k' }), { signingDate: signedAt }));
+    url.searchParams.set('X-Amz-Expires', String(8 * 24 * 3600));
+    const verify = await createSigV4Verifier({ keys, region: 'us-east-1', now: () => signedAt.getTime() });
+    const refusal = await verify({ method: 'GET', url: url.pathname + url.search, headers: { host: url.host } });
+    expect(refusal).toMatchObject({ status: 400, code: 'AuthorizationQueryParametersError' });
   });
 });
 
