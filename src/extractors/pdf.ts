@@ -1,7 +1,129 @@
-/** Placeholder until this data type's extractor lands: fails the asset with UNSUPPORTED_TYPE. */
-import { UnsupportedTypeError } from '../errors.js';
+/**
+ * PDF: page count, every page's size and whether the file is encrypted, read with pdf.js (the legacy
+ * build: the default one needs browser globals, see NOTES.md). Nothing is rendered, no font is loaded,
+ * no code is evaluated and nothing is fetched: pdf.js gets its bytes from the local file alone.
+ *
+ * Page sizes are pdf.js's viewport at scale 1: the CropBox (clipped to the MediaBox), /Rotate applied,
+ * in points (ISO 32000-1 §14.11.2, §7.7.3.3).
+ */
+import {
+  getDocument,
+  PDFWorker,
+  type PDFDocumentLoadingTask,
+  type PDFDocumentProxy,
+} from 'pdfjs-dist/legacy/build/pdf.mjs';
+import type { PdfInfo } from '../contract.js';
+import { AssetError, CorruptAssetError, EncryptedAssetError, messageOf } from '../errors.js';
 import type { Extractor } from './extractor.js';
+import { pdfRangeChunkBytes, FileRangeTransport } from './pdf-source.js';
 
-export const extractPdf: Extractor = async (input) => {
-  throw new UnsupportedTypeError(`pdf assets are not supported yet (${input.mimeType})`);
+/** pdf.js's `verbosity: 0`: errors only, and those reach us as rejections anyway. */
+const quiet = 0;
+
+/**
+ * One pdf.js worker per thread. In Node it is a "fake" worker on the calling thread; setting it up once
+ * saves each file the module's message-handler setup (pdf.js supports many documents per worker).
+ */
+let sharedWorker: PDFWorker | undefined;
+function pdfWorker(): PDFWorker {
+  if (!sharedWorker || sharedWorker.destroyed) sharedWorker = new PDFWorker({ verbosity: quiet });
+  return sharedWorker;
+}
+
+function openDocument(transport: FileRangeTransport): PDFDocumentLoadingTask {
+  return getDocument({
+    range: transport,
+    rangeChunkSize: pdfRangeChunkBytes,
+    // Only the ranges the page tree needs: no background download, no streaming of the rest.
+    disableAutoFetch: true,
+    disableStream: true,
+    worker: pdfWorker(),
+    verbosity: quiet,
+    // Untrusted input: no eval of font or function code, no fonts handed to the system, no system fonts,
+    // no WebAssembly decoders, no XFA forms (they would replace the page count with the form's).
+    isEvalSupported: false,
+    disableFontFace: true,
+    useSystemFonts: false,
+    useWasm: false,
+    enableXfa: false,
+    // We never render; should a page's content be parsed, an error is the file's, not something to skip.
+    stopAtErrors: true,
+  });
+}
+
+/**
+ * The document's version: the catalog's /Version when it is later than the header's (ISO 32000-1 §7.7.2).
+ * pdf.js reports the catalog's whenever there is one, even an earlier one, so the header is read here too.
+ */
+function laterVersion(a: string | undefined, b: string | undefined): string | undefined {
+  if (!a || !b) return a ?? b;
+  const [aMajor = 0, aMinor = 0] = a.split('.').map(Number);
+  const [bMajor = 0, bMinor = 0] = b.split('.').map(Number);
+  return aMajor > bMajor || (aMajor === bMajor && aMinor >= bMinor) ? a : b;
+}
+
+/** Sizes of pages 1..limit, one page object at a time (a 10,000-page file keeps none of them). */
+async function pageSizes(doc: PDFDocumentProxy, limit: number): Promise<PdfInfo['pages']> {
+  const pages: PdfInfo['pages'] = [];
+  for (let n = 1; n <= limit; n++) {
+    const page = await doc.getPage(n);
+    const { width, height } = page.getViewport({ scale: 1 });
+    page.cleanup();
+    pages.push({ width, height });
+  }
+  return pages;
+}
+
+/**
+ * Reads the page tree through `transport` (which stays open: the caller closes it). Exported so that a
+ * test can watch the bytes a transport read.
+ */
+export async function readPdfInfo(transport: FileRangeTransport, maxPageSizes: number): Promise<PdfInfo> {
+  const task = openDocument(transport);
+  try {
+    const work = (async (): Promise<PdfInfo> => {
+      const doc = await task.promise;
+      const { info } = await doc.getMetadata();
+      const meta = info as { PDFFormatVersion?: string; EncryptFilterName?: string | null };
+      const pages = await pageSizes(doc, Math.min(doc.numPages, maxPageSizes));
+      // pdf.js takes the count from the tree's /Count and checks only that the last page exists; when the
+      // cap left it out, fetch it here so that a tree broken past the cap is not reported as ok.
+      if (doc.numPages > pages.length) (await doc.getPage(doc.numPages)).cleanup();
+      const version = laterVersion(transport.headerVersion, meta.PDFFormatVersion);
+      return {
+        pageCount: doc.numPages,
+        pages,
+        // pdf.js names the security handler whenever the trailer has /Encrypt, password or not.
+        encrypted: meta.EncryptFilterName != null,
+        ...(version ? { version } : {}),
+      };
+    })();
+    // A failed read leaves pdf.js waiting for bytes for ever: give up on the document instead.
+    return await Promise.race([work, transport.failed]);
+  } catch (err) {
+    throw asPdfError(err);
+  } finally {
+    // Destroying the task also destroys its document and ends pending page requests.
+    await task.destroy();
+  }
+}
+
+/** pdf.js's errors cross its worker boundary as plain objects: their `name` tells them apart. */
+function asPdfError(err: unknown): AssetError {
+  if (err instanceof AssetError) return err;
+  const name = err && typeof err === 'object' && 'name' in err ? String(err.name) : '';
+  if (name === 'PasswordException') {
+    return new EncryptedAssetError('pdf needs a password to open', { cause: err });
+  }
+  return new CorruptAssetError(`cannot read pdf: ${messageOf(err)}`, { cause: err });
+}
+
+export const extractPdf: Extractor = async (input, config) => {
+  const transport = await FileRangeTransport.open(input.path);
+  try {
+    const pdf = await readPdfInfo(transport, config.pdfMaxPageSizes);
+    return { dataType: 'pdf', mimeType: input.mimeType, section: pdf };
+  } finally {
+    await transport.close();
+  }
 };

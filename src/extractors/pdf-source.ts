@@ -1,0 +1,95 @@
+/**
+ * Where pdf.js gets a PDF's bytes: ranges read from the local file on demand, never the whole file at
+ * once. pdf.js asks for the chunks it needs (the header, the trailer and cross-reference table at the
+ * end, then the objects it follows), so a 2 GB scan with a small page tree costs a few reads.
+ *
+ * pdf.js keeps the chunks it received in one buffer the size of the file; untouched parts of it are
+ * never written, so the memory they take is only that of the ranges read.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { PDFDataRangeTransport } from 'pdfjs-dist/legacy/build/pdf.mjs';
+import { CorruptAssetError } from '../errors.js';
+
+/** Size of the ranges pdf.js asks for (its own default); also what is read up front with the header. */
+export const pdfRangeChunkBytes = 64 * 1024;
+
+/**
+ * A PDFDataRangeTransport over a local file. pdf.js takes ownership of (detaches) the buffers it is given. pdf.js calls `requestDataRange` and waits for
+ * `onDataRange`; a failed read cannot be reported through pdf.js, so it rejects `failed` instead and the
+ * caller abandons the document.
+ */
+export class FileRangeTransport extends PDFDataRangeTransport {
+  /** Rejects when a read fails; never resolves. */
+  readonly failed: Promise<never>;
+  #reject!: (err: unknown) => void;
+  #closed = false;
+  /** Bytes read from the file so far, the first chunk included. */
+  bytesRead = 0;
+
+  private constructor(
+    private readonly file: FileHandle,
+    length: number,
+    initialData: Uint8Array,
+    /** The version in the file's header (`%PDF-1.7` → `1.7`), read before pdf.js takes the bytes. */
+    readonly headerVersion: string | undefined,
+  ) {
+    super(length, initialData);
+    this.bytesRead = initialData.byteLength;
+    this.failed = new Promise<never>((_, reject) => {
+      this.#reject = reject;
+    });
+    // Nobody may be listening yet when a read fails; the caller races `failed` against its work.
+    this.failed.catch(() => {});
+  }
+
+  /** Opens `path` and reads its first chunk (the whole file when it is smaller). */
+  static async open(path: string): Promise<FileRangeTransport> {
+    const file = await open(path, 'r');
+    try {
+      const { size } = await file.stat();
+      const initial = await readExactly(file, 0, Math.min(size, pdfRangeChunkBytes));
+      return new FileRangeTransport(file, size, initial, pdfHeaderVersion(initial));
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
+  }
+
+  override requestDataRange(begin: number, end: number): void {
+    readExactly(this.file, begin, end - begin).then(
+      (chunk) => {
+        this.bytesRead += chunk.byteLength;
+        if (!this.#closed) this.onDataRange(begin, chunk);
+      },
+      (err: unknown) => this.#reject(err),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.file.close();
+  }
+}
+
+/** pdf.js looks for the header this far into the file (ISO 32000-1 §7.5.2; readers allow leading bytes). */
+const headerSearchBytes = 1024;
+const headerPattern = /%PDF-([1-9]\.\d)/;
+
+/** The version a PDF's header names, if it has one where pdf.js looks. */
+export function pdfHeaderVersion(head: Uint8Array): string | undefined {
+  const start = Buffer.from(head.buffer, head.byteOffset, Math.min(head.byteLength, headerSearchBytes));
+  return headerPattern.exec(start.toString('latin1'))?.[1];
+}
+
+async function readExactly(file: FileHandle, position: number, length: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(buf, done, length - done, position + done);
+    // pdf.js would wait for the missing bytes for ever: a file that shrank under us is unreadable.
+    if (bytesRead === 0) throw new CorruptAssetError(`pdf file ended at ${position + done} bytes, before ${position + length}`);
+    done += bytesRead;
+  }
+  return buf;
+}
