@@ -126,22 +126,21 @@ function drained(res: ServerResponse): Promise<void> {
 
 /** Streams an upstream body to the client, applying a reset or stall fault at its byte offset. */
 async function relayBody(upstream: IncomingMessage, res: ServerResponse, log: RequestLog, fault: Fault | undefined) {
-  const cutAt = fault && 'resetAfterBytes' in fault ? fault.resetAfterBytes : undefined;
-  const stall = fault && 'stallAfterBytes' in fault ? fault : undefined;
+  const atByte = fault && ('resetAfterBytes' in fault || 'stallAfterBytes' in fault) ? fault : undefined;
+  const limit = atByte && ('resetAfterBytes' in atByte ? atByte.resetAfterBytes : atByte.stallAfterBytes);
   res.on('close', () => upstream.destroy());
   for await (const chunk of upstream as AsyncIterable<Buffer>) {
     let rest = chunk;
-    const limit = cutAt ?? stall?.stallAfterBytes;
-    if (limit !== undefined && log.bytesSent <= limit && log.bytesSent + rest.length > limit) {
+    if (atByte && limit !== undefined && log.bytesSent <= limit && log.bytesSent + rest.length > limit) {
       const head = rest.subarray(0, limit - log.bytesSent);
       log.bytesSent += head.length;
-      if (cutAt !== undefined) {
+      if ('resetAfterBytes' in atByte) {
         // Destroy only once these bytes are flushed, so the client really sees a body cut at `limit`.
         res.write(head, () => res.socket?.destroy());
         return;
       }
       if (!res.write(head)) await drained(res);
-      await sleep(stall!.stallMs);
+      await sleep(atByte.stallMs);
       rest = rest.subarray(head.length);
     }
     if (res.destroyed) return;
@@ -234,6 +233,10 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     upstream.on('error', (error) => {
       if (res.headersSent) res.destroy();
       else sendError(req, res, log, 502, 'InternalError', `s3rver: ${error.message}`);
+    });
+    // A client that gives up mid-upload must not leave s3rver waiting for the rest.
+    req.on('close', () => {
+      if (!req.complete) upstream.destroy();
     });
     req.pipe(upstream);
   }
