@@ -1,0 +1,157 @@
+/**
+ * Formats libvips does not read (NOTES.md: BMP and JPEG 2000 are "unsupported image format"): image-size
+ * gives width and height from the header; the few header fields it does not expose (bit count, component
+ * count, alpha) are read here from the same bytes, each at the offset its specification gives.
+ */
+import { open } from 'node:fs/promises';
+import { imageSize } from 'image-size';
+import type { ImageInfo } from '../contract.js';
+import { CorruptAssetError, UnsupportedTypeError, messageOf } from '../errors.js';
+
+/** Bytes of the head read: the headers and directories of these formats sit in their first few KiB. */
+export const headerBytes = 512 * 1024;
+
+type Samples = Pick<ImageInfo, 'hasAlpha' | 'channels' | 'bitsPerSample' | 'colorSpace'>;
+
+/**
+ * BMP (Microsoft "BITMAPINFOHEADER" and later): bit count at 28, compression at 30; an alpha mask at 66
+ * when the header carries masks (V3+ with BI_BITFIELDS, or BI_ALPHABITFIELDS). Up to 8 bits a pixel is a
+ * palette of 8-bit RGB entries. https://learn.microsoft.com/windows/win32/gdi/bitmap-header-types
+ */
+function bmpSamples(b: Buffer): Samples {
+  const headerSize = b.readUInt32LE(14);
+  const bitCount = headerSize === 12 ? b.readUInt16LE(24) : b.readUInt16LE(28);
+  const compression = headerSize >= 40 ? b.readUInt32LE(30) : 0;
+  const hasMasks = (compression === 3 && headerSize >= 56) || compression === 6;
+  const hasAlpha = hasMasks && b.length >= 70 && b.readUInt32LE(66) !== 0;
+  if (bitCount === 16) return { hasAlpha, channels: hasAlpha ? 4 : 3, colorSpace: 'srgb' };
+  return { hasAlpha, channels: hasAlpha ? 4 : 3, bitsPerSample: 8, colorSpace: 'srgb' };
+}
+
+/**
+ * ICO/CUR: every image carries transparency (an AND mask beside BMP data, or a PNG's alpha), so they are
+ * RGBA; the entry's bit count (offset 6 of its 16-byte directory entry) is 0 for PNG entries.
+ */
+function icoSamples(b: Buffer, index: number): Samples {
+  const bitCount = b.readUInt16LE(6 + index * 16 + 6);
+  return { hasAlpha: true, channels: 4, ...(bitCount >= 8 ? { bitsPerSample: 8 } : {}), colorSpace: 'srgb' };
+}
+
+/** JPEG 2000 enumerated colour spaces (ISO/IEC 15444-1 Table I.10). */
+const jp2ColorSpace: Record<number, string> = { 12: 'cmyk', 16: 'srgb', 17: 'gray', 18: 'sycc' };
+
+/** Boxes inside [start, end): type → content range (ISO/IEC 15444-1 §I.4). */
+function boxes(b: Buffer, start: number, end: number): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  let pos = start;
+  while (pos + 8 <= end) {
+    let length = b.readUInt32BE(pos);
+    const type = b.toString('latin1', pos + 4, pos + 8);
+    let header = 8;
+    if (length === 1 && pos + 16 <= end) {
+      length = Number(b.readBigUInt64BE(pos + 8));
+      header = 16;
+    } else if (length === 0) length = end - pos;
+    if (length < header) break;
+    if (!out.has(type)) out.set(type, [pos + header, Math.min(pos + length, end)]);
+    pos += length;
+  }
+  return out;
+}
+
+/** JP2: ihdr (NC, BPC), colr (EnumCS) and cdef (channel types: 1 and 2 are opacity) inside jp2h. */
+function jp2Samples(b: Buffer): Samples {
+  const jp2h = boxes(b, 0, b.length).get('jp2h');
+  if (!jp2h) throw new CorruptAssetError('JPEG 2000 file has no jp2h header box in its head');
+  const inner = boxes(b, jp2h[0], jp2h[1]);
+  const ihdr = inner.get('ihdr');
+  if (!ihdr || ihdr[1] - ihdr[0] < 14) throw new CorruptAssetError('JPEG 2000 header has no ihdr box');
+  const channels = b.readUInt16BE(ihdr[0] + 8);
+  const bpc = b[ihdr[0] + 10]!;
+  const colr = inner.get('colr');
+  const colorSpace = colr && b[colr[0]] === 1 ? jp2ColorSpace[b.readUInt32BE(colr[0] + 3)] : undefined;
+  let hasAlpha = false;
+  const cdef = inner.get('cdef');
+  if (cdef) {
+    const n = b.readUInt16BE(cdef[0]);
+    for (let i = 0; i < n && cdef[0] + 2 + i * 6 + 6 <= cdef[1]; i++) {
+      const typ = b.readUInt16BE(cdef[0] + 2 + i * 6 + 2);
+      if (typ === 1 || typ === 2) hasAlpha = true;
+    }
+  }
+  // BPC 0xFF: components differ in depth (a bpcc box lists them); no single number then.
+  return { hasAlpha, channels, ...(bpc !== 0xff ? { bitsPerSample: (bpc & 0x7f) + 1 } : {}), ...(colorSpace ? { colorSpace } : {}) };
+}
+
+/** Photoshop: channels at 12, depth at 22, colour mode at 24 (Adobe's PSD File Format Specification). */
+const psdColorSpace: Record<number, string> = { 1: 'gray', 3: 'srgb', 4: 'cmyk', 9: 'lab' };
+function psdSamples(b: Buffer): Samples {
+  const channels = b.readUInt16BE(12);
+  const mode = b.readUInt16BE(24);
+  const colorChannels = mode === 4 ? 4 : mode === 1 || mode === 2 ? 1 : 3;
+  const colorSpace = psdColorSpace[mode];
+  return { hasAlpha: channels > colorChannels, channels, bitsPerSample: b.readUInt16BE(22), ...(colorSpace ? { colorSpace } : {}) };
+}
+
+interface HeaderFormat {
+  /** The contract's format name. */
+  name: string;
+  samples: (head: Buffer, largest: number) => Samples;
+}
+
+/** file-type's ext → how to read it. Formats whose header does not say how many channels they have are left out. */
+const headerFormats: Record<string, HeaderFormat> = {
+  bmp: { name: 'bmp', samples: bmpSamples },
+  ico: { name: 'ico', samples: icoSamples },
+  cur: { name: 'cur', samples: icoSamples },
+  jp2: { name: 'jp2', samples: jp2Samples },
+  jpx: { name: 'jp2', samples: jp2Samples },
+  psd: { name: 'psd', samples: psdSamples },
+};
+
+export function readsHeader(ext: string): boolean {
+  return ext in headerFormats;
+}
+
+/**
+ * Reads an image libvips does not know. ICO/CUR: the size of the largest image, and frames = the number
+ * of images in the icon (its sizes are the "pages" a viewer can show).
+ */
+export async function readWithHeader(path: string, ext: string): Promise<ImageInfo> {
+  const format = headerFormats[ext];
+  if (!format) throw new UnsupportedTypeError(`no header reader for ${ext} images`);
+  const fh = await open(path, 'r');
+  let head: Buffer;
+  try {
+    const buf = Buffer.alloc(headerBytes);
+    const { bytesRead } = await fh.read(buf, 0, headerBytes, 0);
+    head = buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  let size: ReturnType<typeof imageSize>;
+  try {
+    size = imageSize(head);
+  } catch (err) {
+    throw new CorruptAssetError(`cannot read ${format.name} header: ${messageOf(err)}`, { cause: err });
+  }
+  const images = size.images && size.images.length > 0 ? size.images : [size];
+  let largest = 0;
+  images.forEach((im, i) => {
+    const best = images[largest]!;
+    if (im.width * im.height > best.width * best.height) largest = i;
+  });
+  const { width, height } = images[largest]!;
+  if (!(width > 0 && height > 0)) throw new CorruptAssetError(`${format.name} header has no size`);
+  let samples: Samples;
+  try {
+    samples = format.samples(head, largest);
+  } catch (err) {
+    if (err instanceof CorruptAssetError) throw err;
+    throw new CorruptAssetError(`${format.name} header is cut short: ${messageOf(err)}`, { cause: err });
+  }
+  return {
+    format: format.name, width, height, orientation: 1, displayWidth: width, displayHeight: height,
+    frames: images.length, ...samples,
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Formats libvips reads: JPEG, PNG, WebP, GIF, TIFF, AVIF and HEIC. sharp's metadata() parses headers
+ * only, never pixel data (NOTES.md), so a 100,000 x 100,000 scan is answered at no memory cost.
+ */
+import sharp, { type Metadata } from 'sharp';
+import type { ImageInfo } from '../contract.js';
+import { CorruptAssetError } from '../errors.js';
+import { displaySize } from './image-size.js';
+
+/** file-type extensions whose headers libvips reads (SVG is not among them: see image-svg.ts). */
+export const sharpExts = new Set(['jpg', 'png', 'apng', 'webp', 'gif', 'tif', 'avif', 'heic', 'heif']);
+
+const bitsByDepth: Record<string, number> = {
+  uchar: 8, char: 8, ushort: 16, short: 16, uint: 32, int: 32, float: 32, double: 64,
+};
+
+/** libvips' interpretation names → the plain names backends compare. */
+const colorSpaceByVips: Record<string, string> = {
+  srgb: 'srgb', rgb: 'rgb', rgb16: 'srgb', 'b-w': 'gray', grey16: 'gray', cmyk: 'cmyk', lab: 'lab',
+  labs: 'lab', scrgb: 'scrgb', xyz: 'xyz', hsv: 'hsv', lch: 'lch', multiband: 'multiband',
+};
+
+/** libvips calls AVIF and HEIC both "heif"; the compression inside tells them apart. */
+function formatName(meta: Metadata): string {
+  if (meta.format === 'heif') return meta.compression === 'av1' ? 'avif' : 'heic';
+  return meta.format;
+}
+
+export async function readWithSharp(path: string): Promise<ImageInfo> {
+  // metadata() never decodes, so limitInputPixels (a guard for decodes) has nothing to guard here; it
+  // stays at its default so that a later decode added by mistake would still be bounded.
+  const meta = await sharp(path, { failOn: 'none' }).metadata();
+  if (!meta.width || !meta.height) throw new CorruptAssetError(`image header has no size (${meta.format})`);
+  const orientation = meta.orientation && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
+  // A palette's index depth (GIF, palette PNG) is not a sample depth: its entries are 8-bit samples.
+  const bits = meta.isPalette ? 8 : (meta.bitsPerSample ?? bitsByDepth[meta.depth]);
+  const colorSpace = colorSpaceByVips[meta.space] ?? meta.space;
+  return {
+    format: formatName(meta),
+    width: meta.width,
+    height: meta.height,
+    orientation,
+    ...displaySize(meta.width, meta.height, orientation),
+    frames: meta.pages && meta.pages > 0 ? meta.pages : 1,
+    hasAlpha: meta.hasAlpha,
+    channels: meta.channels,
+    ...(bits ? { bitsPerSample: bits } : {}),
+    ...(colorSpace ? { colorSpace } : {}),
+  };
+}
