@@ -1,7 +1,127 @@
-/** Placeholder until this data type's extractor lands: fails the asset with UNSUPPORTED_TYPE. */
-import { UnsupportedTypeError } from '../errors.js';
-import type { Extractor } from './extractor.js';
+/**
+ * Audio: music-metadata (`parseFile` with `duration: true`) for WAV, AIFF, MP3, FLAC, Ogg (Vorbis, Opus)
+ * and ADTS AAC; ffprobe only where music-metadata cannot say:
+ * - MP4/M4A, Matroska/WebM and ASF audio go to ffprobe (the video extractor's path, which also hands
+ *   back a video if the file holds one). music-metadata reads the channel count of an MP4 sample entry,
+ *   which ISO/IEC 14496-12 writers set to 2 for mono AAC, and ignores the edit list that hides the AAC
+ *   priming; ffprobe reads the codec configuration and the edit list.
+ * - An MP3 without a Xing/Info/VBRI header has no stated length: its frames are counted by ffprobe
+ *   (`-count_packets`) rather than estimated (see audio-mp3.ts for why music-metadata's guess is not used).
+ * - A codec music-metadata names in a way we cannot map.
+ *
+ * Choices: `container` uses FFmpeg's short names; an M4A is "mp4" like any ISO BMFF file whose major
+ * brand is not QuickTime's. `bitRate` is the whole file's average (size / duration), as ffprobe computes
+ * it, so both paths agree. `bitsPerSample` is given for PCM and lossless codecs only (a lossy stream has
+ * no sample size). `lossless` follows the codec.
+ *
+ * Truncation: a file is CORRUPT_ASSET when its own header proves it was cut (a WAV data chunk, an MP3
+ * VBR header's byte count, FLAC's stream info with no audio after it). An MP3 without a VBR header that
+ * ends mid-frame is not: nothing in it states a length, every decoder plays the frames present, and
+ * the frames present are what is counted.
+ */
+import { parseFile, type IFormat } from 'music-metadata';
+import type { AudioInfo } from '../contract.js';
+import type { ExtractConfig } from '../config.js';
+import { CorruptAssetError, messageOf } from '../errors.js';
+import { codecFromMusicMetadata, containerFromMusicMetadata } from './audio-names.js';
+import { readMp3Head } from './audio-mp3.js';
+import { readWavFormat, wavCodecName } from './audio-wav.js';
+import type { ExtractInput, Extractor } from './extractor.js';
+import { ffprobeTimeoutMs, runFfprobe } from './ffprobe.js';
+import { audioFromFfprobe, isLosslessCodec, num } from './ffprobe-map.js';
+import { probeVideo } from './video.js';
 
-export const extractAudio: Extractor = async (input) => {
-  throw new UnsupportedTypeError(`audio assets are not supported yet (${input.mimeType})`);
+/** Detected extensions of containers read by ffprobe rather than music-metadata (see above). */
+const ffprobeExts = new Set(['m4a', 'm4b', 'm4p', 'mp4', 'mov', '3gp', '3g2', 'mka', 'mkv', 'webm', 'asf', 'wma', 'wmv']);
+
+interface Stream {
+  container: string;
+  codec: string | undefined;
+  sampleRate: number | undefined;
+  channels: number | undefined;
+  bits: number | undefined;
+  durationSec: number | undefined;
+}
+
+async function withFfprobe(input: ExtractInput, config: ExtractConfig, countPackets = false) {
+  return runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: ffprobeTimeoutMs(config.timeoutMs), countPackets });
+}
+
+/** WAV: codec, rate, channels and size from the header itself; cut short when the data chunk does not fit. */
+async function wavStream(input: ExtractInput, f: IFormat): Promise<Stream> {
+  const wav = await readWavFormat(input.path);
+  if (!wav) throw new CorruptAssetError('WAV without a fmt chunk');
+  if (wav.dataOffset !== undefined && wav.dataBytes !== undefined && wav.dataOffset + wav.dataBytes > input.sizeBytes) {
+    throw new CorruptAssetError(
+      `truncated WAV: the data chunk declares ${wav.dataBytes} bytes, the file holds ${input.sizeBytes - wav.dataOffset}`,
+    );
+  }
+  return {
+    container: 'wav',
+    codec: wavCodecName(wav),
+    sampleRate: wav.sampleRate,
+    channels: wav.channels,
+    bits: wav.validBitsPerSample ?? wav.bitsPerSample,
+    durationSec: f.duration,
+  };
+}
+
+/** MP3: the duration from the VBR header when there is one (checked against the file), else counted. */
+async function mp3Duration(input: ExtractInput, config: ExtractConfig, f: IFormat): Promise<number | undefined> {
+  const head = await readMp3Head(input.path);
+  if (!head) throw new CorruptAssetError('no MPEG audio frame found');
+  if (head.headerBytes !== undefined && head.frameOffset + head.headerBytes > input.sizeBytes) {
+    throw new CorruptAssetError(
+      `truncated MP3: its VBR header declares ${head.headerBytes} bytes, the file holds ${input.sizeBytes - head.frameOffset}`,
+    );
+  }
+  if (head.headerFrames && f.duration !== undefined) return f.duration;
+  const probe = await withFfprobe(input, config, true);
+  const packets = num(probe.streams.find((s) => s.codec_type === 'audio')?.nb_read_packets);
+  const sampleRate = f.sampleRate;
+  return packets !== undefined && sampleRate ? (packets * head.samplesPerFrame) / sampleRate : undefined;
+}
+
+async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: IFormat): Promise<AudioInfo | undefined> {
+  const container = containerFromMusicMetadata(f.container);
+  if (!container) return undefined;
+  const s: Stream =
+    container === 'wav'
+      ? await wavStream(input, f)
+      : {
+          container,
+          codec: codecFromMusicMetadata(f.codec, container, f.bitsPerSample),
+          sampleRate: f.sampleRate,
+          channels: f.numberOfChannels,
+          bits: f.bitsPerSample,
+          durationSec: container === 'mp3' ? await mp3Duration(input, config, f) : f.duration,
+        };
+  if (!s.codec || !s.sampleRate || !s.channels || s.durationSec === undefined) return undefined;
+  // music-metadata's bit rate counts the bytes after the headers: 0 means the audio itself is missing.
+  if (f.bitrate === 0 && s.durationSec > 0) {
+    throw new CorruptAssetError(`truncated ${container}: the header promises ${s.durationSec} s, no audio data follows`);
+  }
+  const lossless = isLosslessCodec(s.codec);
+  return {
+    container: s.container,
+    codec: s.codec,
+    durationSec: s.durationSec,
+    sampleRate: s.sampleRate,
+    channels: s.channels,
+    ...(s.durationSec > 0 ? { bitRate: Math.round((input.sizeBytes * 8) / s.durationSec) } : {}),
+    ...(lossless && s.bits ? { bitsPerSample: s.bits } : {}),
+    lossless,
+  };
+}
+
+export const extractAudio: Extractor = async (input, config) => {
+  if (ffprobeExts.has(input.ext)) return probeVideo(input, config);
+  let format: IFormat;
+  try {
+    format = (await parseFile(input.path, { duration: true, skipCovers: true })).format;
+  } catch (err) {
+    throw new CorruptAssetError(`cannot read audio: ${messageOf(err)}`, { cause: err });
+  }
+  const section = (await fromMusicMetadata(input, config, format)) ?? audioFromFfprobe(await withFfprobe(input, config), input.mimeType);
+  return { dataType: 'audio', mimeType: input.mimeType, section };
 };
