@@ -103,7 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       lockDurationMs: e.JOB_LOCK_DURATION_MS,
       stalledIntervalMs: e.STALLED_INTERVAL_MS,
     },
-    postgres: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA },
+    postgres: { url: withDefaultUser(e.DATABASE_URL), schema: e.DATABASE_SCHEMA },
     sinks: e.RESULT_SINKS,
     ...(e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } } : {}),
     storages: readStorages(e, env),
@@ -156,4 +156,19 @@ function readStorages(e: Env, env: NodeJS.ProcessEnv): ResolvedStorage[] {
     }
     return resolved.storage;
   });
+}
+
+/**
+ * libpq connects as the operating-system user when a URL names none; node-postgres looks only at $USER,
+ * which containers and CI often leave unset. Do what libpq does.
+ */
+function withDefaultUser(url: string): string {
+  const u = new URL(url);
+  if (u.username) return url;
+  try {
+    u.username = os.userInfo().username;
+  } catch {
+    return url;
+  }
+  return u.href;
 }

@@ -137,6 +137,11 @@ async function main(): Promise<void> {
     console.error(err instanceof ConfigError ? err.message : err);
     process.exit(2);
   }
+  await runWorkerProcess(config);
+}
+
+/** Runs a replica until SIGTERM or SIGINT, then drains and exits 0 (a second signal exits at once). */
+export async function runWorkerProcess(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
   const running = await startWorker(config, logger);
   let signals = 0;

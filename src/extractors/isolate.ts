@@ -9,9 +9,15 @@ import { CorruptAssetError, ExtractTimeoutError, fromSerialized } from '../error
 import type { Extracted } from './extractor.js';
 import type { ThreadReply, ThreadRequest } from './thread.js';
 
-const threadUrl = new URL(import.meta.url.endsWith('.ts') ? './thread.ts' : './thread.js', import.meta.url);
-// Under the test runner the sources are TypeScript: the thread needs the same loader.
-const execArgv = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+const fromSource = import.meta.url.endsWith('.ts');
+const threadUrl = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url);
+
+/** Under the test runner the sources are TypeScript: the thread registers the same loader (tsx) first. */
+function spawnThread(options: ConstructorParameters<typeof Worker>[1]): Worker {
+  if (!fromSource) return new Worker(threadUrl, options);
+  const boot = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(threadUrl.href)}); })`;
+  return new Worker(boot, { ...options, eval: true });
+}
 
 interface Slot {
   worker: Worker;
@@ -83,8 +89,7 @@ export class ExtractPool {
     }
     if (this.live < this.size) {
       this.live++;
-      const worker = new Worker(threadUrl, {
-        execArgv,
+      const worker = spawnThread({
         resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: Math.min(64, this.maxHeapMb / 4) },
         stdout: false,
         stderr: false,

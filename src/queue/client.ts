@@ -4,7 +4,7 @@
  */
 import { QueueEvents, type JobsOptions, type Queue } from 'bullmq';
 import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
-import { JOB_NAME } from './worker.js';
+import { JOB_NAME, failedResultKey } from './worker.js';
 
 /** Attempts and backoff for transient failures (storage 5xx, timeouts): 5 tries over about 30 s. */
 export const defaultJobOptions = {
@@ -36,28 +36,36 @@ export function jobIdFor(assetId: string): string {
 
 /**
  * Waits until the asset's job ends and returns its result: the return value when it succeeded, or a
- * failed result rebuilt from the failure reason when it did not. Throws on timeout.
+ * failed result rebuilt from the failure reason (`CODE: message`) when it did not. Throws on timeout.
+ * Pass `events` to share one QueueEvents connection between many waits.
  */
-export async function waitForResult(queue: Queue, assetId: string, timeoutMs = 60_000): Promise<AssetResult> {
-  const events = new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
+export async function waitForResult(
+  queue: Queue,
+  assetId: string,
+  options: { timeoutMs?: number; events?: QueueEvents } = {},
+): Promise<AssetResult> {
+  const events = options.events ?? new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
   try {
     await events.waitUntilReady();
     const job = await queue.getJob(jobIdFor(assetId));
     if (!job) throw new Error(`no job for asset ${assetId}`);
     try {
-      const value = await job.waitUntilFinished(events, timeoutMs);
+      const value = await job.waitUntilFinished(events, options.timeoutMs ?? 60_000);
       return AssetResultSchema.parse(value);
     } catch (err) {
       const failed = await queue.getJob(jobIdFor(assetId));
-      if (failed && (await failed.isFailed())) return failureFromReason(assetId, failed.failedReason);
+      if (failed && (await failed.isFailed())) {
+        const kept = AssetResultSchema.safeParse((failed.data as Record<string, unknown>)[failedResultKey]);
+        return kept.success ? kept.data : failureFromReason(assetId, failed.failedReason);
+      }
       throw err;
     }
   } finally {
-    await events.close();
+    if (!options.events) await events.close();
   }
 }
 
-function failureFromReason(assetId: string, reason: string): AssetResult {
+export function failureFromReason(assetId: string, reason: string): AssetResult {
   const match = /^([A-Z_]+): ([\s\S]*)$/.exec(reason);
   const parsedCode = AssetResultSchema.shape.error.unwrap().shape.code.safeParse(match?.[1]);
   const code = parsedCode.success ? parsedCode.data : 'STORAGE_UNAVAILABLE';

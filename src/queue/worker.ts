@@ -41,6 +41,8 @@ export function sinkRetryDelayMs(enqueuedAt: number, now = Date.now()): number {
 
 /** The result a previous attempt finished but could not save, kept in the job's data. */
 const pendingKey = 'pendingResult';
+/** The final failed result, kept in the job's data (see waitForResult). */
+export const failedResultKey = 'failedResult';
 
 export function createQueueWorker(options: QueueWorkerOptions): Worker {
   const processor = async (job: Job, token?: string): Promise<AssetResult> => {
@@ -66,6 +68,8 @@ export function createQueueWorker(options: QueueWorkerOptions): Worker {
     }
     options.onOutcome?.({ jobId: String(job.id), attempt, result, next: 'done' });
     if (result.status === 'failed') {
+      // BullMQ keeps no return value for a failed job: the result rides in its data for waitForResult.
+      await job.updateData({ ...(job.data as object), [failedResultKey]: result });
       const reason = `${result.error!.code}: ${result.error!.message}`;
       throw result.error!.retriable ? new Error(reason) : new UnrecoverableError(reason);
     }

@@ -73,22 +73,28 @@ async function downloadWith(
     if (guard) await guard.check(current);
     const res = await send(dispatcher, current, total, limits);
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
-      res.body.resume();
+      discard(res.body);
       if (hop >= maxRedirects) throw new StorageUnavailableError(`more than ${maxRedirects} redirects from ${redactUrl(url)}`);
       current = new URL(String(res.headers.location), current);
       continue;
     }
     if (res.statusCode !== 200) {
-      res.body.resume();
+      discard(res.body);
       throw statusError(res.statusCode, current);
     }
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > limits.maxBytes) {
-      res.body.destroy();
+      discard(res.body);
       throw new TooLargeError(`object is ${declared} bytes, over the limit of ${limits.maxBytes}`);
     }
     return streamToFile(res.body, temp, limits.maxBytes, current, total);
   }
+}
+
+/** Drops a response body we will not read; its abort must not surface as an unhandled error. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 async function send(dispatcher: Dispatcher, url: URL, signal: AbortSignal, limits: DownloadLimits) {
@@ -154,6 +160,7 @@ async function streamToFile(
     await pipeline(body, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
     return { path, sizeBytes: size, sha256: hash.digest('hex') };
   } catch (err) {
+    body.on('error', () => {});
     body.destroy();
     await temp.remove(path);
     throw transportError(err, url, signal);

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * asset-meta: the command line (CONTRACT.md §5). Each command is a composition root of its own.
+ */
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { enqueueCommand, enqueueHelp } from './cli/enqueue.js';
+import { probeCommand, probeHelp } from './cli/probe.js';
+import { replayCommand, replayHelp } from './cli/replay.js';
+
+const help = `Usage: asset-meta <command> [options]
+
+Commands:
+  worker                       run one worker replica (same as npm start)
+  probe <path|url|dir>...      extract metadata locally, no queue or database
+  enqueue --storage ID --key K | --url URL [--wait]
+                               add one job to the queue
+  replay [dir] [--update]      run fixtures through the whole pipeline and compare with expected files
+
+Run "asset-meta <command> --help" for a command's options and examples.
+Configuration comes from the environment; see the README's configuration table.`;
+
+const helps: Record<string, string> = { probe: probeHelp, enqueue: enqueueHelp, replay: replayHelp };
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    console.log(help);
+    return command ? 0 : 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    if (helps[command]) {
+      console.log(helps[command]);
+      return 0;
+    }
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    throw err;
+  }
+  switch (command) {
+    case 'worker': {
+      const { runWorkerProcess } = await import('../workers/metadata-worker.js');
+      await runWorkerProcess(config);
+      return -1; // keeps running until a signal
+    }
+    case 'probe':
+      return probeCommand(rest, config);
+    case 'enqueue':
+      return enqueueCommand(rest, config);
+    case 'replay':
+      return replayCommand(rest, config);
+    default:
+      console.error(`unknown command "${command}"\n\n${help}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  },
+);

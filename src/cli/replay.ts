@@ -1,0 +1,204 @@
+/**
+ * `asset-meta replay [dir] [--update]`: the whole pipeline on the fixtures. Each fixture that has an
+ * `<file>.expected.json` is uploaded to a storage, enqueued, processed by a worker and its result compared
+ * with the expected file. With no storage named, an S3-compatible server is started on loopback and a
+ * worker replica runs in this process, so it works on a fresh machine with only Redis and PostgreSQL.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AssetResult } from '../contract.js';
+import type { Config } from '../config.js';
+import { createLogger } from '../observability/logger.js';
+import { enqueueAsset, waitForResult } from '../queue/client.js';
+import { compareExpected, type Difference, type Expected } from '../replay/compare.js';
+import type { ResolvedS3Storage } from '../storage/storage-config.js';
+import { expandPaths } from './files.js';
+import { colours, progress, summary, table } from './format.js';
+
+export const replayHelp = `Usage: asset-meta replay [dir] [--update] [--storage ID] [--external-worker] [--timeout-ms N]
+
+Uploads every fixture under dir (default: fixtures) that has a <file>.expected.json, enqueues one job each,
+waits for the results and compares each with its expected file. Prints a table; exit 1 on any difference.
+
+With no --storage, an S3-compatible server is started on loopback for the run. Without
+--external-worker, a worker replica runs in this process on a queue of its own; with it, the jobs go to
+QUEUE_NAME for the replicas already running.
+
+Options:
+  --update            rewrite each expected file from its result (review the diff before committing)
+  --storage ID        upload to this configured s3 storage instead of a loopback server
+  --external-worker   do not start a worker here; use the running replicas
+  --timeout-ms N      how long to wait for all results (default 120000)
+  -h, --help          this text
+
+Examples:
+  npm run demo
+  asset-meta replay fixtures/image
+  STORAGES_FILE=storages.json asset-meta replay --storage main --external-worker`;
+
+interface Target {
+  storage: ResolvedS3Storage;
+  upload(key: string, body: Buffer): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function loopbackTarget(): Promise<Target> {
+  // A development dependency: loaded only when a replay needs it.
+  const { startS3Server } = await import('../dev/s3-server.js');
+  const server = await startS3Server();
+  return {
+    storage: {
+      id: 'replay',
+      kind: 's3',
+      bucket: server.bucket,
+      region: server.region,
+      endpoint: server.endpoint,
+      forcePathStyle: true,
+      urlTtlSeconds: 300,
+      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
+    },
+    upload: (key, body) => server.putObject(key, body),
+    close: () => server.close(),
+  };
+}
+
+function configuredTarget(config: Config, id: string): Target {
+  const storage = config.storages.find((s) => s.id === id);
+  if (!storage || storage.kind !== 's3') throw new Error(`--storage ${id}: no s3 storage with that id is configured`);
+  const client = new S3Client({
+    region: storage.region,
+    forcePathStyle: storage.forcePathStyle,
+    ...(storage.endpoint ? { endpoint: storage.endpoint } : {}),
+    ...(storage.credentials ? { credentials: storage.credentials } : {}),
+  });
+  return {
+    storage,
+    upload: async (key, body) => {
+      await client.send(new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: body }));
+    },
+    close: async () => client.destroy(),
+  };
+}
+
+/** The fields of a result that an expected file holds: what is known from how the file was made. */
+function expectedFrom(result: AssetResult, previous: Expected): Expected {
+  const out: Expected = {};
+  for (const [k, v] of Object.entries(previous)) if (k.startsWith('$')) out[k] = v;
+  out.status = result.status;
+  if (result.status === 'failed') {
+    out.error = { code: result.error?.code };
+    return out;
+  }
+  out.dataType = result.dataType;
+  out.mimeType = result.mimeType;
+  const section = result.dataType ? result[result.dataType] : undefined;
+  if (result.dataType && section) out[result.dataType] = section;
+  return out;
+}
+
+export async function replayCommand(argv: string[], config: Config): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      update: { type: 'boolean' },
+      storage: { type: 'string' },
+      'external-worker': { type: 'boolean' },
+      'timeout-ms': { type: 'string', default: '120000' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(replayHelp);
+    return 0;
+  }
+  const dir = positionals[0] ?? 'fixtures';
+  const files = (await expandPaths([dir])).filter((f) => existsSync(`${f}.expected.json`));
+  if (files.length === 0) {
+    console.error(`no fixture with an .expected.json under ${dir}`);
+    return 2;
+  }
+  const c = colours();
+  const started = performance.now();
+  const target = values.storage ? configuredTarget(config, values.storage) : await loopbackTarget();
+  const embedded = !values['external-worker'];
+  const queueName = embedded ? `${config.queue.name}-replay-${randomBytes(4).toString('hex')}` : config.queue.name;
+  const runConfig: Config = {
+    ...config,
+    queue: { ...config.queue, name: queueName },
+    storages: [...config.storages.filter((s) => s.id !== target.storage.id), target.storage],
+    healthPort: 0,
+  };
+  const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection, prefix: config.queue.prefix });
+  const events = new QueueEvents(queueName, { connection: connection.duplicate(), prefix: config.queue.prefix });
+  let worker: { close(): Promise<void> } | undefined;
+  try {
+    if (embedded) {
+      const { startWorker } = await import('../../workers/metadata-worker.js');
+      worker = await startWorker(runConfig, createLogger(process.env.LOG_LEVEL ?? 'warn'));
+    }
+    await events.waitUntilReady();
+    const runId = randomBytes(4).toString('hex');
+    const bar = progress(files.length);
+    let done = 0;
+    const outcomes = await Promise.all(
+      files.map(async (file) => {
+        const rel = path.relative(dir, file) || path.basename(file);
+        const key = `replay/${runId}/${rel}`;
+        const assetId = `replay/${runId}/${rel}`;
+        await target.upload(key, await readFile(file));
+        await enqueueAsset(queue, { assetId, source: { type: 'storage', storageId: target.storage.id, key } }, { attempts: 2, backoff: { type: 'fixed', delay: 500 } });
+        const result = await waitForResult(queue, assetId, { timeoutMs: Number(values['timeout-ms']), events });
+        bar.tick(++done);
+        const expected = JSON.parse(await readFile(`${file}.expected.json`, 'utf8')) as Expected;
+        return { file: rel, path: file, result, expected, diffs: compareExpected(expected, result) };
+      }),
+    );
+    bar.end();
+    const seconds = (performance.now() - started) / 1000;
+    console.log(
+      table(
+        ['fixture', 'type', 'status', 'check', 'result'],
+        outcomes.map((o) => [
+          o.file,
+          o.result.dataType ?? '-',
+          o.result.status === 'ok' ? c.green('ok') : c.yellow(o.result.error?.code ?? 'failed'),
+          o.diffs.length === 0 ? c.green('same') : c.red(`${o.diffs.length} diff`),
+          summary(o.result),
+        ]),
+      ),
+    );
+    const changed = outcomes.filter((o) => o.diffs.length > 0);
+    if (changed.length) {
+      console.log(`\n${c.bold('Differences')} (expected → actual)`);
+      console.log(
+        table(
+          ['fixture', 'field', 'expected', 'actual'],
+          changed.flatMap((o) => o.diffs.map((d: Difference) => [o.file, d.path, c.red(JSON.stringify(d.expected) ?? '-'), c.green(JSON.stringify(d.actual) ?? '-')])),
+        ),
+      );
+    }
+    if (values.update) {
+      for (const o of changed) {
+        await writeFile(`${o.path}.expected.json`, `${JSON.stringify(expectedFrom(o.result, o.expected), null, 2)}\n`);
+      }
+      console.log(`\nrewrote ${changed.length} expected file(s); review them with git diff before committing`);
+    }
+    console.log(`\n${outcomes.length} fixtures, ${outcomes.length - changed.length} same, ${changed.length} different, in ${seconds.toFixed(1)} s (${(outcomes.length / seconds).toFixed(1)} files/s)`);
+    return changed.length && !values.update ? 1 : 0;
+  } finally {
+    await worker?.close();
+    if (embedded) await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    await events.close();
+    await connection.quit().catch(() => {});
+    await target.close();
+  }
+}
