@@ -27,9 +27,10 @@ function formatName(meta: Metadata): string {
 }
 
 export async function readWithSharp(path: string): Promise<ImageInfo> {
-  // metadata() never decodes, so limitInputPixels (a guard for decodes) has nothing to guard here; it
-  // stays at its default so that a later decode added by mistake would still be bounded.
-  const meta = await sharp(path, { failOn: 'none' }).metadata();
+  // sharp checks limitInputPixels when it opens the input, even for metadata(), which never decodes:
+  // with the default (268 megapixels) a 20000x20000 header would be refused, and CONTRACT.md §6 wants its
+  // size. This instance is used for metadata() only and is never piped into a decode.
+  const meta = await sharp(path, { limitInputPixels: false, failOn: 'none' }).metadata();
   if (!meta.width || !meta.height) throw new CorruptAssetError(`image header has no size (${meta.format})`);
   const orientation = meta.orientation && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
   // A palette's index depth (GIF, palette PNG) is not a sample depth: its entries are 8-bit samples.
