@@ -1,0 +1,97 @@
+/**
+ * What the fixture table cannot show about the audio extractor: when ffprobe runs (only where
+ * music-metadata cannot say), why MP3 frames are counted, and WAV headers the fixtures do not hold.
+ */
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseFile } from 'music-metadata';
+import { afterAll, describe, expect, it } from 'vitest';
+import { extractFile } from '../../src/extractors/extract-file.js';
+import { readMp3Head } from '../../src/extractors/audio-mp3.js';
+import { readWavFormat } from '../../src/extractors/audio-wav.js';
+import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
+import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
+
+const audio = (name: string) => path.join(fixturesDir, 'audio', name);
+const tmp = mkdtempSync(path.join(tmpdir(), 'audio-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** An ffprobe that logs each start to `log` and then runs the real one. */
+function countingFfprobe(log: string): string {
+  const file = path.join(tmp, `counting-${path.basename(log)}.sh`);
+  writeFileSync(file, `#!/bin/sh\necho run >> '${log}'\nexec '${defaultFfprobePath()}' "$@"\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+function runs(log: string): number {
+  try {
+    return readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+describe('ffprobe runs only where music-metadata cannot say', () => {
+  it.each([
+    ['pcm-s16le-8k-mono.wav', 0],
+    ['pcm-s32le-8k-mono.wav', 0], // WAVE_FORMAT_EXTENSIBLE: named from our own read of the header
+    ['pcm-s16be-8k-mono.aiff', 0],
+    ['s16-8k-mono.flac', 0],
+    ['vorbis-22k-mono.ogg', 0],
+    ['opus-48k-mono.opus', 0],
+    ['aac-24k-mono.aac', 0],
+    ['cbr-32k.mp3', 0], // LAME's Info header states the frame count
+    ['vbr-xing.mp3', 0],
+    ['vbr-no-xing.mp3', 1], // no header: frames counted
+    ['aac-24k-mono.m4a', 1], // MP4: channel count and edit list
+    ['g726-8k-mono.wav', 1], // a codec music-metadata does not name
+  ])('%s: %i ffprobe process(es)', async (name, expected) => {
+    const log = path.join(tmp, `${name}.log`);
+    const out = await extractFile(audio(name), testExtractConfig({ ffprobePath: countingFfprobe(log) }));
+    expect(out.dataType).toBe('audio');
+    expect(runs(log)).toBe(expected);
+  });
+});
+
+describe('MP3 without a VBR header', () => {
+  it('lasts exactly as long as the same stream with its Xing header (the frames are counted)', async () => {
+    const withXing = await extractFile(audio('vbr-xing.mp3'), testExtractConfig());
+    const without = await extractFile(audio('vbr-no-xing.mp3'), testExtractConfig());
+    const head = await readMp3Head(audio('vbr-xing.mp3'));
+    expect(head?.headerFrames).toBeGreaterThan(0);
+    expect(withXing.dataType === 'audio' && withXing.section.durationSec).toBe(((head?.headerFrames ?? 0) * 576) / 22050);
+    expect(without.dataType === 'audio' && without.section.durationSec).toBe(
+      withXing.dataType === 'audio' && withXing.section.durationSec,
+    );
+  });
+
+  it('is where music-metadata alone falls short (why the extractor counts)', async () => {
+    const xing = await readMp3Head(audio('vbr-xing.mp3'));
+    const { format } = await parseFile(audio('vbr-no-xing.mp3'), { duration: true });
+    expect(await readMp3Head(audio('vbr-no-xing.mp3'))).not.toHaveProperty('headerFrames');
+    expect(format.duration).not.toBe(((xing?.headerFrames ?? 0) * 576) / 22050);
+  });
+});
+
+describe('WAV headers', () => {
+  it('reads the subformat of WAVE_FORMAT_EXTENSIBLE (music-metadata says "non-PCM (65534)")', async () => {
+    expect(await readWavFormat(audio('pcm-f32le-8k-mono.wav'))).toMatchObject({ formatTag: 3, bitsPerSample: 32, channels: 1 });
+    expect(await readWavFormat(audio('pcm-s24le-8k-stereo.wav'))).toMatchObject({ formatTag: 1, bitsPerSample: 24, channels: 2 });
+    const { format } = await parseFile(audio('pcm-s32le-8k-mono.wav'));
+    expect(format.codec).toBe('non-PCM (65534)');
+  });
+
+  it('a streamed WAV (sizes left at 0xFFFFFFFF) is not mistaken for a truncated one', async () => {
+    const file = path.join(tmp, 'streamed.wav');
+    copyFileSync(audio('pcm-s16le-8k-mono.wav'), file);
+    const bytes = readFileSync(file);
+    bytes.writeUInt32LE(0xffffffff, 4); // RIFF size
+    bytes.writeUInt32LE(0xffffffff, 40); // data size
+    writeFileSync(file, bytes);
+    expect(await readWavFormat(file)).not.toHaveProperty('dataBytes');
+    const out = await extractFile(file, testExtractConfig());
+    expect(out).toMatchObject({ dataType: 'audio', section: { codec: 'pcm_s16le', durationSec: 0.5, sampleRate: 8000 } });
+  });
+});

@@ -1,0 +1,172 @@
+/**
+ * What the fixture table cannot show about the video extractor: ffprobe's lock-down (playlists and
+ * concat lists that name other files), its deadline and kill, how many ffprobe processes a file costs,
+ * and that another ffprobe build (FFPROBE_PATH) gives the same results.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { detect } from '../../src/detect/detect.js';
+import { CorruptAssetError, ExtractTimeoutError, isAssetError } from '../../src/errors.js';
+import { defaultFfprobePath, ffprobeTimeoutMs, runFfprobe } from '../../src/extractors/ffprobe.js';
+import { extractVideo, probeVideo } from '../../src/extractors/video.js';
+import { probeFile } from '../../src/probe.js';
+import { fixturesDir, listFixtures, testExtractConfig } from '../helpers/fixtures.js';
+
+const video = (name: string) => path.join(fixturesDir, 'video', name);
+const tmp = mkdtempSync(path.join(tmpdir(), 'video-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+/** A script standing in for ffprobe; it runs with an empty environment, as ffprobe does. */
+function fakeFfprobe(name: string, body: string): string {
+  const file = path.join(tmp, name);
+  writeFileSync(file, `#!/bin/sh\nPATH=/usr/bin:/bin\n${body}\n`);
+  chmodSync(file, 0o755);
+  return file;
+}
+
+/** An ffprobe that logs each start to `log` and then runs the real one. */
+function countingFfprobe(log: string): string {
+  return fakeFfprobe(`counting-${path.basename(log)}`, `echo run >> '${log}'\nexec '${defaultFfprobePath()}' "$@"`);
+}
+
+function runs(log: string): number {
+  try {
+    return readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Running, as opposed to gone or a zombie (dead, waiting for its new parent to reap it). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function settle(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => 'resolved',
+    (err: unknown) => err,
+  );
+}
+
+describe('files that name other files are not followed', () => {
+  const opts = { timeoutMs: 10_000 };
+
+  it('an HLS playlist is refused the same way whether the file it names exists or not', async () => {
+    const withSibling = await settle(runFfprobe(video('playlist-sibling.m3u8'), opts));
+    const withMissing = await settle(runFfprobe(video('playlist-missing.m3u8'), opts));
+    expect(withSibling).toBeInstanceOf(CorruptAssetError);
+    expect((withSibling as Error).message).toMatch(/Format not on whitelist/);
+    // Same refusal, word for word: the sibling (or its absence) made no difference, so it was not read.
+    expect((withSibling as Error).message).toBe((withMissing as Error).message);
+  });
+
+  it('without the demuxer whitelist the same ffprobe would have read the sibling (the test above is not vacuous)', async () => {
+    const { stdout } = await promisify(execFile)(defaultFfprobePath(), [
+      '-v', 'quiet', '-protocol_whitelist', 'file', '-print_format', 'json', '-show_format',
+      `file:${video('playlist-sibling.m3u8')}`,
+    ]);
+    const format = (JSON.parse(stdout) as { format: { format_name: string; duration: string } }).format;
+    expect(format.format_name).toMatch(/^hls/);
+    expect(Number(format.duration)).toBe(2); // two 1 s segments: h264.ts, read through the playlist
+  });
+
+  it('an ffconcat list naming a sibling is refused', async () => {
+    const err = await settle(runFfprobe(video('concat-sibling.ffconcat'), opts));
+    expect(err).toBeInstanceOf(CorruptAssetError);
+    expect((err as Error).message).toMatch(/Format not on whitelist/);
+    expect((err as Error).message).not.toContain(fixturesDir);
+  });
+
+  it('detection calls both kinds of list text, so they never reach the video extractor', async () => {
+    for (const f of ['playlist-sibling.m3u8', 'playlist-missing.m3u8', 'concat-sibling.ffconcat']) {
+      expect((await detect(video(f))).dataType).toBe('text');
+    }
+  });
+});
+
+describe('ffprobe deadline', () => {
+  it('kills a hanging ffprobe (and what it started) and reports EXTRACT_TIMEOUT', async () => {
+    const pidFile = path.join(tmp, 'hang.pid');
+    const childFile = path.join(tmp, 'hang.child');
+    const hang = fakeFfprobe('hang.sh', `echo $$ > '${pidFile}'\nsleep 60 &\necho $! > '${childFile}'\nwait`);
+    const started = Date.now();
+    const err = await settle(
+      extractVideo(
+        { path: video('h264-moov-at-end.mp4'), sizeBytes: 1, dataType: 'video', mimeType: 'video/mp4', ext: 'mp4' },
+        testExtractConfig({ timeoutMs: 1_500, ffprobePath: hang }),
+      ),
+    );
+    const elapsed = Date.now() - started;
+    expect(err).toBeInstanceOf(ExtractTimeoutError);
+    expect((err as ExtractTimeoutError).code).toBe('EXTRACT_TIMEOUT');
+    // Its own deadline is a little under the extraction's, so it fires before the thread is torn down.
+    expect(elapsed).toBeGreaterThanOrEqual(ffprobeTimeoutMs(1_500) - 50);
+    expect(elapsed).toBeLessThan(1_500);
+    const pids = [readFileSync(pidFile, 'utf8'), readFileSync(childFile, 'utf8')].map((s) => Number(s.trim()));
+    // The whole process group was killed; give init a moment to reap the orphaned sleep.
+    for (let i = 0; i < 60 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter(alive)).toEqual([]);
+  });
+
+  it('an ffprobe that cannot be started is a deployment fault, not a corrupt asset', async () => {
+    const err = await settle(runFfprobe(video('h264-moov-at-end.mp4'), { timeoutMs: 5_000, ffprobePath: path.join(tmp, 'no-such-ffprobe') }));
+    expect(err).toBeInstanceOf(Error);
+    expect(isAssetError(err)).toBe(false);
+  });
+
+  it('ffprobe errors name no temp path', async () => {
+    const err = await settle(runFfprobe(video('truncated.mp4'), { timeoutMs: 10_000 }));
+    expect(err).toBeInstanceOf(CorruptAssetError);
+    expect((err as Error).message).toMatch(/moov atom not found/);
+    expect((err as Error).message).not.toContain(fixturesDir);
+    expect((err as Error).message).not.toMatch(/0x[0-9a-f]{6,}/);
+  });
+});
+
+describe('ffprobe processes per file', () => {
+  const input = (name: string, mimeType: string) => ({
+    path: video(name), sizeBytes: 1, dataType: 'video' as const, mimeType, ext: path.extname(name).slice(1),
+  });
+
+  it.each([
+    ['h264-moov-at-end.mp4', 'video/mp4', 1], // nb_frames from the sample table
+    ['mpeg4.avi', 'video/vnd.avi', 1], // nb_frames from the index
+    ['h264.mkv', 'video/matroska', 1], // no count stored: counted in the same call
+    ['h264.mkv', 'application/octet-stream', 2], // not known in advance: a second call counts
+  ])('%s as %s: %i process(es), 25 frames', async (name, mimeType, expected) => {
+    const log = path.join(tmp, `runs-${name}-${expected}.log`);
+    const out = await probeVideo(input(name, mimeType), testExtractConfig({ ffprobePath: countingFfprobe(log) }));
+    expect(runs(log)).toBe(expected);
+    expect(out.dataType === 'video' && out.section.frameCount).toBe(25);
+  });
+});
+
+describe('another ffprobe build (FFPROBE_PATH)', () => {
+  const systemFfprobe = execFileSync('sh', ['-c', 'command -v ffprobe'], { encoding: 'utf8' }).trim();
+  const strip = ({ timingsMs: _t, processedAt: _p, assetId: _a, ...rest }: Awaited<ReturnType<typeof probeFile>>) => rest;
+
+  it.each([...listFixtures('video'), ...listFixtures('audio')].map((f) => [path.relative(fixturesDir, f), f]))(
+    '%s reads the same with the system ffprobe',
+    async (_name, file) => {
+      expect(systemFfprobe).not.toBe('');
+      const bundled = await probeFile(file, testExtractConfig());
+      const system = await probeFile(file, testExtractConfig({ ffprobePath: systemFfprobe }));
+      expect(strip(system)).toEqual(strip(bundled));
+    },
+  );
+});
