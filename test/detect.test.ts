@@ -1,0 +1,70 @@
+/**
+ * Detection corner cases as one table: bytes in, data type (or UNSUPPORTED_TYPE) out. The name of a file
+ * never matters, so the cases are buffers.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { detect, detectBuffer } from '../src/detect/detect.js';
+import { UnsupportedTypeError } from '../src/errors.js';
+
+const utf16le = (s: string) => Buffer.from(s, 'utf16le');
+const utf16be = (s: string) => Buffer.from(s, 'utf16le').swap16();
+const pseudoRandom = (n: number) => {
+  const out = Buffer.alloc(n);
+  let x = 12345;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+};
+
+type Case = [name: string, bytes: Buffer, expected: { dataType: string; mimeType?: string } | 'UNSUPPORTED_TYPE'];
+
+const cases: Case[] = [
+  ['empty file', Buffer.alloc(0), 'UNSUPPORTED_TYPE'],
+  ['pseudo-random binary', pseudoRandom(4096), 'UNSUPPORTED_TYPE'],
+  ['zeros', Buffer.alloc(1024), 'UNSUPPORTED_TYPE'],
+  ['ZIP archive', Buffer.from('504b0304140000000800', 'hex'), 'UNSUPPORTED_TYPE'],
+  ['ASCII', Buffer.from('hello world\n'), { dataType: 'text', mimeType: 'text/plain' }],
+  ['UTF-8 with BOM', Buffer.from('\ufeffcafé\n'), { dataType: 'text', mimeType: 'text/plain' }],
+  ['UTF-16LE with BOM (FF FE is also an MPEG audio sync)', Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le('Grüße\n')]), { dataType: 'text' }],
+  ['UTF-16BE with BOM', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be('hello\n')]), { dataType: 'text' }],
+  ['UTF-16LE without BOM', utf16le('id,name\n1,Ann\n2,Bob\n'), { dataType: 'text' }],
+  ['UTF-16BE without BOM', utf16be('just some words here\n'), { dataType: 'text' }],
+  ['windows-1252 bytes', Buffer.from('caf\xe9 \x80 na\xefve\r\n', 'latin1'), { dataType: 'text' }],
+  ['HLS playlist', Buffer.from('#EXTM3U\n#EXT-X-VERSION:3\n#EXTINF:10,\nseg0.ts\n'), { dataType: 'text', mimeType: 'application/vnd.apple.mpegurl' }],
+  ['SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>'), { dataType: 'image', mimeType: 'image/svg+xml' }],
+  ['SVG after XML prolog, comment and DOCTYPE', Buffer.from('<?xml version="1.0"?>\n<!-- c -->\n<!DOCTYPE svg [<!ENTITY a "b">]>\n<svg width="1" height="1"/>'), { dataType: 'image', mimeType: 'image/svg+xml' }],
+  ['SVG in UTF-16LE with BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), utf16le('<svg width="1" height="1"/>')]), { dataType: 'image', mimeType: 'image/svg+xml' }],
+  ['other XML is text', Buffer.from('<?xml version="1.0"?>\n<note><to>x</to></note>\n'), { dataType: 'text', mimeType: 'application/xml' }],
+  ['JSON', Buffer.from('{"a": [1, 2]}'), { dataType: 'text' }],
+  ['PNG signature', Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'), { dataType: 'image', mimeType: 'image/png' }],
+  ['text with a binary control byte run', Buffer.concat([Buffer.from('abc'), Buffer.from([1, 2, 3, 4, 5, 6])]), 'UNSUPPORTED_TYPE'],
+];
+
+describe('detectBuffer', () => {
+  it.each(cases)('%s', async (_name, bytes, expected) => {
+    if (expected === 'UNSUPPORTED_TYPE') {
+      await expect(detectBuffer(bytes)).rejects.toBeInstanceOf(UnsupportedTypeError);
+      return;
+    }
+    const detected = await detectBuffer(bytes);
+    expect(detected.dataType).toBe(expected.dataType);
+    if (expected.mimeType) expect(detected.mimeType).toBe(expected.mimeType);
+  });
+});
+
+describe('detect(path)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'detect-test-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('decides by the bytes, not the name: text named .jpg is text, a PNG named .txt is an image', async () => {
+    writeFileSync(path.join(dir, 'photo.jpg'), 'not a photo\n');
+    writeFileSync(path.join(dir, 'notes.txt'), Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'));
+    expect((await detect(path.join(dir, 'photo.jpg'))).dataType).toBe('text');
+    expect((await detect(path.join(dir, 'notes.txt'))).mimeType).toBe('image/png');
+  });
+});
