@@ -1,7 +1,66 @@
-/** Placeholder until this data type's extractor lands: fails the asset with UNSUPPORTED_TYPE. */
-import { UnsupportedTypeError } from '../errors.js';
+/**
+ * DICOM: image size, frames, identifiers and an allow-list of tags, read with dicom-parser from the data
+ * set before the pixel data (dicom-reader.ts); the pixel data is never read, whatever its compression.
+ * Patient and institution identifiers stay out of the result unless DICOM_INCLUDE_PHI=true
+ * (CONTRACT.md §3, dicom-tags.ts).
+ */
+import type { DataSet } from 'dicom-parser';
+import type { DicomInfo } from '../contract.js';
+import { AssetError, CorruptAssetError, messageOf } from '../errors.js';
+import { allowedTags } from './dicom-tags.js';
+import { readDicomHeader } from './dicom-reader.js';
 import type { Extractor } from './extractor.js';
 
-export const extractDicom: Extractor = async (input) => {
-  throw new UnsupportedTypeError(`dicom assets are not supported yet (${input.mimeType})`);
+/** A DS/IS value, or undefined when absent or not a number. */
+function numberAt(dataSet: DataSet, tag: string, index = 0): number | undefined {
+  const value = Number(dataSet.string(tag, index));
+  return dataSet.string(tag, index) !== undefined && Number.isFinite(value) ? value : undefined;
+}
+
+function text(dataSet: DataSet, tag: string): string | undefined {
+  const value = dataSet.string(tag)?.trim();
+  return value ? value : undefined;
+}
+
+/** Maps dicom-parser's data set to the contract's section; `tags` per the allow-list. */
+export function toDicomInfo(dataSet: DataSet, transferSyntaxUID: string, includePhi: boolean): DicomInfo {
+  const frames = numberAt(dataSet, 'x00280008');
+  const rowSpacing = numberAt(dataSet, 'x00280030', 0);
+  const columnSpacing = numberAt(dataSet, 'x00280030', 1);
+  const bitsAllocated = dataSet.uint16('x00280100');
+  const sliceThickness = numberAt(dataSet, 'x00180050');
+  const optional = {
+    modality: text(dataSet, 'x00080060'),
+    sopClassUID: text(dataSet, 'x00080016'),
+    sopInstanceUID: text(dataSet, 'x00080018'),
+    studyInstanceUID: text(dataSet, 'x0020000d'),
+    seriesInstanceUID: text(dataSet, 'x0020000e'),
+    bitsAllocated: bitsAllocated && bitsAllocated > 0 ? bitsAllocated : undefined,
+    photometricInterpretation: text(dataSet, 'x00280004'),
+    // PixelSpacing (0028,0030) is row spacing \ column spacing, in mm (PS3.3 §10.7.1.3).
+    pixelSpacing: rowSpacing !== undefined && columnSpacing !== undefined ? ([rowSpacing, columnSpacing] as [number, number]) : undefined,
+    sliceThickness,
+  };
+  return {
+    width: dataSet.uint16('x00280011') ?? 0,
+    height: dataSet.uint16('x00280010') ?? 0,
+    // NumberOfFrames is absent on single-frame objects (PS3.3 §C.7.6.6).
+    frames: frames !== undefined && Number.isInteger(frames) && frames > 0 ? frames : 1,
+    transferSyntaxUID,
+    ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined)),
+    tags: allowedTags(dataSet, includePhi),
+  };
+}
+
+export const extractDicom: Extractor = async (input, config) => {
+  try {
+    const { dataSet, transferSyntaxUID } = await readDicomHeader(input.path);
+    if (!transferSyntaxUID) throw new CorruptAssetError('dicom file has no transfer syntax');
+    const dicom = toDicomInfo(dataSet, transferSyntaxUID, config.dicomIncludePhi);
+    return { dataType: 'dicom', mimeType: input.mimeType, section: dicom };
+  } catch (err) {
+    if (err instanceof AssetError) throw err;
+    // dicom-parser throws strings and { exception, dataSet } objects, never Errors.
+    throw new CorruptAssetError(`cannot read dicom: ${messageOf(err)}`, { cause: err });
+  }
 };
