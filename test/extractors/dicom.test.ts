@@ -1,0 +1,133 @@
+/**
+ * What the fixture table cannot show: identifiers hidden unless DICOM_INCLUDE_PHI, a large file read
+ * only as far as its header, and the limits on header size.
+ */
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import dicomParser from 'dicom-parser';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { DicomInfo } from '../../src/contract.js';
+import { extractDicom } from '../../src/extractors/dicom.js';
+import { readDicomHeader } from '../../src/extractors/dicom-reader.js';
+import { identifyingTags } from '../../src/extractors/dicom-tags.js';
+import type { ExtractInput } from '../../src/extractors/extractor.js';
+import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'dicom-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function input(file: string): ExtractInput {
+  return { path: file, sizeBytes: 0, dataType: 'dicom', mimeType: 'application/dicom', ext: 'dcm' };
+}
+
+/** The made-up identifiers scripts/fixtures/dicom.sh writes into every image fixture. */
+const phi = {
+  PatientName: 'Doe^Jane',
+  PatientID: 'FAKE-0001',
+  PatientBirthDate: '19700101',
+  PatientSex: 'F',
+  OtherPatientIDs: 'FAKE-0002',
+  InstitutionName: 'Example Hospital',
+  ReferringPhysicianName: 'Roe^Richard',
+  AccessionNumber: 'ACC0001',
+  StudyID: 'S1',
+  StudyDate: '20240102',
+  StudyTime: '101500',
+  SeriesDescription: 'fixture series',
+  Manufacturer: 'ExampleCorp',
+};
+
+describe('dicom identifiers', () => {
+  const syntaxes = ['explicit-le.dcm', 'implicit-le.dcm', 'explicit-be.dcm', 'deflated.dcm', 'jpeg-baseline.dcm'];
+
+  it.each(syntaxes)('%s: no identifying tag, value or date anywhere in the result by default', async (name) => {
+    const { section } = await extractDicom(input(path.join(fixturesDir, 'dicom', name)), testExtractConfig());
+    const tags = (section as DicomInfo).tags;
+    for (const keyword of Object.keys(identifyingTags)) expect(tags).not.toHaveProperty(keyword);
+    const json = JSON.stringify(section);
+    for (const value of Object.values(phi)) expect(json).not.toContain(value);
+  });
+
+  it.each(syntaxes)('%s: shown with dicomIncludePhi', async (name) => {
+    const config = testExtractConfig({ dicomIncludePhi: true });
+    const { section } = await extractDicom(input(path.join(fixturesDir, 'dicom', name)), config);
+    expect((section as DicomInfo).tags).toMatchObject(phi);
+  });
+});
+
+/**
+ * A multi-frame file of `frames` 512x512 16-bit frames: multiframe.dcm's data set up to its pixel data,
+ * then a PixelData element of the new length; frames are written in 1 MiB blocks.
+ */
+function writeLargeMultiframe(file: string, frames: number): number {
+  const source = readFileSync(path.join(fixturesDir, 'dicom/multiframe.dcm'));
+  const parsed = dicomParser.parseDicom(source, { untilTag: 'x7fe00010' });
+  const pixel = parsed.elements.x7fe00010!;
+  // Explicit VR OW: tag (4), VR (2), reserved (2), length (4) before the value.
+  const headerEnd = pixel.dataOffset - 12;
+  const pixelBytes = frames * 512 * 512 * 2;
+  const element = Buffer.alloc(12);
+  element.writeUInt16LE(0x7fe0, 0);
+  element.writeUInt16LE(0x0010, 2);
+  element.write('OW', 4, 'latin1');
+  element.writeUInt32LE(pixelBytes, 8);
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, source.subarray(0, headerEnd));
+    writeSync(fd, element);
+    const block = Buffer.alloc(1024 * 1024, 0x5a);
+    for (let left = pixelBytes; left > 0; left -= block.length) writeSync(fd, block, 0, Math.min(left, block.length));
+  } finally {
+    closeSync(fd);
+  }
+  return headerEnd + element.length + pixelBytes;
+}
+
+describe('dicom reader', () => {
+  it('reads only the first chunk of a 50 MB multi-frame file', async () => {
+    const file = path.join(tmp, 'large.dcm');
+    const size = writeLargeMultiframe(file, 100);
+    expect(size).toBeGreaterThan(50 * 1024 * 1024);
+    const header = await readDicomHeader(file);
+    expect(header.bytesRead).toBeLessThanOrEqual(64 * 1024);
+    expect(header.dataSet.elements.x7fe00010?.length).toBe(100 * 512 * 512 * 2);
+    const { section } = await extractDicom(input(file), testExtractConfig());
+    expect(section).toMatchObject({ width: 8, height: 6, frames: 3, transferSyntaxUID: '1.2.840.10008.1.2.1' });
+    rmSync(file);
+  });
+
+  it('reads in doubling chunks until the pixel data is reached', async () => {
+    const file = path.join(fixturesDir, 'dicom/explicit-le.dcm');
+    // 256 bytes first: the 1,126-byte file's header needs 256 → 512 → 1024 bytes.
+    const header = await readDicomHeader(file, { firstChunkBytes: 256, maxHeaderBytes: 1 << 20 });
+    expect(header.bytesRead).toBe(1024);
+    expect(header.dataSet.uint16('x00280011')).toBe(8);
+  });
+
+  it('gives up with TOO_LARGE when the header outgrows the cap', async () => {
+    const file = path.join(fixturesDir, 'dicom/explicit-le.dcm');
+    await expect(readDicomHeader(file, { firstChunkBytes: 128, maxHeaderBytes: 512 })).rejects.toMatchObject({
+      code: 'TOO_LARGE',
+    });
+  });
+
+  it('stops a deflate bomb at the cap without inflating all of it', async () => {
+    const file = path.join(fixturesDir, 'dicom/deflate-bomb.dcm');
+    const started = performance.now();
+    await expect(readDicomHeader(file, { firstChunkBytes: 64 * 1024, maxHeaderBytes: 4 << 20 })).rejects.toMatchObject({
+      code: 'TOO_LARGE',
+    });
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  it('reads headers at thousands per second', async () => {
+    const file = path.join(fixturesDir, 'dicom/explicit-le.dcm');
+    const n = 500;
+    const started = performance.now();
+    for (let i = 0; i < n; i++) await extractDicom(input(file), testExtractConfig());
+    const perSecond = n / ((performance.now() - started) / 1000);
+    // ~1,500/s on a 2-core machine under vitest; the margin absorbs a busy test runner.
+    expect(perSecond).toBeGreaterThan(500);
+  });
+});
