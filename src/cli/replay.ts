@@ -137,7 +137,10 @@ export async function replayCommand(argv: string[], config: Config): Promise<num
   };
   const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(queueName, { connection, prefix: config.queue.prefix });
-  const events = new QueueEvents(queueName, { connection: connection.duplicate(), prefix: config.queue.prefix });
+  const eventsConnection = connection.duplicate();
+  const events = new QueueEvents(queueName, { connection: eventsConnection, prefix: config.queue.prefix });
+  // One waiter per fixture listens on the queue at once.
+  queue.setMaxListeners(files.length + 10);
   let worker: { close(): Promise<void> } | undefined;
   try {
     if (embedded) {
@@ -198,6 +201,7 @@ export async function replayCommand(argv: string[], config: Config): Promise<num
     if (embedded) await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
     await events.close();
+    await eventsConnection.quit().catch(() => {});
     await connection.quit().catch(() => {});
     await target.close();
   }
