@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# The asset-metadata worker. Multi-stage: the build stage compiles TypeScript with the dev dependencies;
+# the runtime stage has production dependencies only, runs as a non-root user, and carries the one
+# ffprobe binary it needs (from ffprobe-static, for this image's platform).
+
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: nothing to build yet (no sources); sharp, pdf.js's canvas and ffprobe-static ship
+# prebuilt binaries inside their packages.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+COPY workers ./workers
+RUN npm run build \
+ && npm prune --omit=dev --no-audit --no-fund \
+ # ffprobe-static ships every platform's binary (~300 MB): keep this image's only.
+ && platform=$(node -p "process.platform + '/' + process.arch") \
+ && find node_modules/ffprobe-static/bin -mindepth 2 -maxdepth 2 -type d ! -path "*/${platform}" -exec rm -rf {} + \
+ && node_modules/ffprobe-static/bin/${platform}/ffprobe -version >/dev/null
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    TMP_DIR=/tmp/asset-metadata \
+    HEALTH_PORT=9464 \
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+WORKDIR /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# The image's "node" user (uid 1000) owns only the temp directory; the code is read-only to it.
+RUN mkdir -p /tmp/asset-metadata && chown node:node /tmp/asset-metadata && chmod 700 /tmp/asset-metadata
+USER node
+EXPOSE 9464
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.HEALTH_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node is PID 1 and handles SIGTERM itself: it stops taking jobs, finishes those in flight, exits 0.
+STOPSIGNAL SIGTERM
+CMD ["node", "dist/workers/metadata-worker.js"]
