@@ -1,0 +1,98 @@
+/**
+ * Replicas die: kill -9 in the middle of a download, and SIGTERM with a job in flight. The replicas are
+ * real child processes; the job is made slow by the storage stalling mid-body, so the death falls inside
+ * the job for certain.
+ */
+import { statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueAsset, jobIdFor } from '../../src/queue/client.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
+import { fixtureKey, jobLines, startHarness, until, type Harness } from './harness.js';
+
+let h: Harness;
+const peaks: number[] = [];
+
+beforeAll(async () => {
+  h = await startHarness({ name: 'death' });
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+/** A GET of `key` that has sent at least `bytes` body bytes. */
+const downloading = (key: string, bytes: number) => () =>
+  h.s3.requests.some((r) => r.method === 'GET' && r.path.endsWith(`/${key}`) && r.status === 200 && r.bytesSent >= bytes);
+
+describe('kill -9 in the middle of a job', () => {
+  it('another replica completes it after the stalled check; one save; the dead replica’s files are removed', async () => {
+    const key = fixtureKey('image', 'png-bomb-20000.png');
+    const assetId = 'death/kill9';
+    // Long stall timeout so the first replica is still downloading when it is killed.
+    const env = h.env({ DOWNLOAD_STALL_TIMEOUT_MS: '60000' });
+    const a = startWorkerProcess(env);
+    await a.ready();
+    h.s3.failNext({ stallAfterBytes: 100, stallMs: 20_000 });
+    await enqueueAsset(h.queue, { assetId, source: { type: 'storage', storageId: 'main', key } });
+    await until('the first replica to be mid-download', downloading(key, 100));
+
+    // The partial download exists, with a random name and mode 0600, in the replica's own directory.
+    await until('the partial file', () => h.tmp.files().length === 1);
+    const [partial] = h.tmp.files();
+    expect(partial).toMatch(new RegExp(`/replica-${a.pid}-[0-9a-f]{12}/[0-9a-f]{32}\\.part$`));
+    expect(statSync(partial!).mode & 0o777).toBe(0o600);
+
+    a.kill('SIGKILL');
+    expect((await a.exited()).signal).toBe('SIGKILL');
+    peaks.push(a.peakRssMb() ?? 0);
+    // What the dead replica left: its directory with the partial file.
+    expect(h.replicaDirs()).toEqual([expect.stringMatching(new RegExp(`^replica-${a.pid}-`))]);
+
+    const b = startWorkerProcess(env);
+    await b.ready();
+    // The new replica swept the dead one's directory as it started.
+    expect(h.replicaDirs()).toEqual([expect.stringMatching(new RegExp(`^replica-${b.pid}-`))]);
+    expect(b.logs.some((l) => l.msg === 'removed temp files of replicas that died' && l.removed === 1)).toBe(true);
+
+    const job = (await h.queue.getJob(jobIdFor(assetId)))!;
+    await until('the job to complete', async () => (await job.getState()) === 'completed', 30_000);
+    expect(await h.saves(assetId)).toEqual([{ status: 'ok', error_code: null }]);
+    const rows = await h.rows(assetId);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.result).toMatchObject({ status: 'ok', image: { width: 20000, height: 20000 } });
+    // Done by the second replica, in its first attempt (a stall is not a failed attempt).
+    expect(jobLines([a], assetId)).toEqual([]);
+    expect(jobLines([b], assetId).map((l) => [l.status, l.next])).toEqual([['ok', 'done']]);
+    expect(h.tmp.files()).toEqual([]);
+    peaks.push(b.peakRssMb() ?? 0);
+    await b.stop();
+  });
+});
+
+describe('SIGTERM with a job in flight', () => {
+  it('finishes and saves the job, removes its directory, exits 0', async () => {
+    const key = fixtureKey('image', 'png-alpha.png');
+    const assetId = 'death/sigterm';
+    const w: WorkerProcess = startWorkerProcess(h.env());
+    await w.ready();
+    h.s3.failNext({ stallAfterBytes: 50, stallMs: 1_500 });
+    await enqueueAsset(h.queue, { assetId, source: { type: 'storage', storageId: 'main', key } });
+    await until('the download to be under way', downloading(key, 50));
+    w.kill('SIGTERM');
+    expect(await w.exited()).toEqual({ code: 0, signal: null });
+    peaks.push(w.peakRssMb() ?? 0);
+
+    const job = (await h.queue.getJob(jobIdFor(assetId)))!;
+    expect(await job.getState()).toBe('completed');
+    expect(await h.saves(assetId)).toEqual([{ status: 'ok', error_code: null }]);
+    expect(w.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['draining: finishing jobs in flight', 'job', 'stopped']));
+    expect(h.replicaDirs()).toEqual([]);
+    expect(h.tmp.files()).toEqual([]);
+  });
+
+  it('peak memory of the replicas stayed bounded', () => {
+    // Printed for the record (docs/failure-behaviour.md); the bound is generous on purpose.
+    console.info(`replica peak RSS (MiB): ${peaks.map((p) => p.toFixed(0)).join(', ')}`);
+    expect(Math.max(...peaks)).toBeLessThan(600);
+  });
+});
