@@ -36,6 +36,9 @@ export const EnvSchema = z.object({
   RESULT_SINKS: list.pipe(z.array(z.enum(['postgres', 'webhook']))).default(['postgres']),
   WEBHOOK_URL: z.url().optional(),
   WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  // One webhook POST may take this long (connect to the last byte of the answer) before the delivery counts
+  // as failed and the job is delayed and retried; a receiver slower than that holds a job slot for nothing.
+  WEBHOOK_TIMEOUT_MS: int(1).default(10_000),
   STORAGES: z.string().optional(),
   STORAGES_FILE: z.string().optional(),
   TMP_DIR: z.string().min(1).default(path.join(os.tmpdir(), 'asset-metadata')),
@@ -51,6 +54,12 @@ export const EnvSchema = z.object({
   FFPROBE_PATH: z.string().min(1).optional(),
   URL_ALLOWED_HOSTS: list.default([]),
   HEALTH_PORT: int(0).max(65535).default(9464),
+  // Address the health/metrics server binds: all interfaces, so that probes and Prometheus reach the pod or
+  // container; set 127.0.0.1 where only a local agent scrapes.
+  HEALTH_HOST: z.string().min(1).default('0.0.0.0'),
+  // bull-board and the latest results under /dashboard on HEALTH_PORT. Off by default: the pages show asset
+  // ids and error messages and have no login of their own, so an operator turns them on behind their own auth.
+  DASHBOARD_ENABLED: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -61,11 +70,13 @@ export interface Config {
   queue: { name: string; prefix: string; concurrency: number; attempts: number; lockDurationMs: number; stalledIntervalMs: number };
   postgres: { url: string; schema: string };
   sinks: Env['RESULT_SINKS'];
-  webhook?: { url: string; secret: string };
+  webhook?: { url: string; secret: string; timeoutMs: number };
   storages: ResolvedStorage[];
   download: { tmpDir: string; maxAssetBytes: number; timeoutMs: number; stallTimeoutMs: number; allowedHosts: string[] };
   extract: ExtractConfig;
   healthPort: number;
+  healthHost: string;
+  dashboardEnabled: boolean;
   logLevel: Env['LOG_LEVEL'];
 }
 
@@ -105,7 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     postgres: { url: withDefaultUser(e.DATABASE_URL), schema: e.DATABASE_SCHEMA },
     sinks: e.RESULT_SINKS,
-    ...(e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET } } : {}),
+    ...(e.WEBHOOK_URL && e.WEBHOOK_SECRET ? { webhook: { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET, timeoutMs: e.WEBHOOK_TIMEOUT_MS } } : {}),
     storages: readStorages(e, env),
     download: {
       tmpDir: e.TMP_DIR,
@@ -122,6 +133,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.FFPROBE_PATH ? { ffprobePath: e.FFPROBE_PATH } : {}),
     },
     healthPort: e.HEALTH_PORT,
+    healthHost: e.HEALTH_HOST,
+    dashboardEnabled: e.DASHBOARD_ENABLED,
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -1,17 +1,26 @@
 /**
  * The composition root of one worker replica: config → storages, sinks, extraction pool, queue worker,
- * health server; signals. This is what operators run and scale (`npm start`, `asset-meta worker`).
+ * health server (metrics, dashboard); signals. This is what operators run and scale (`npm start`, `asset-meta worker`).
  */
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { ExtractPool } from '../src/extractors/isolate.js';
+import { createDashboard } from '../src/observability/dashboard.js';
+import { startHealthServer } from '../src/observability/health-server.js';
+import { logJobOutcome } from '../src/observability/job-log.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
+import { createMetrics, type WorkerMetrics } from '../src/observability/metrics.js';
+import { createReadiness, type LifecycleState } from '../src/observability/readiness.js';
+import type { ResultsSource } from '../src/observability/results-page.js';
+import { timeSaves } from '../src/observability/timed-save.js';
 import { processAsset } from '../src/pipeline.js';
 import { createQueueWorker } from '../src/queue/worker.js';
 import { createPostgresSink } from '../src/sinks/postgres.js';
 import type { ResultSink } from '../src/sinks/sink.js';
+import { createWebhookSink } from '../src/sinks/webhook.js';
 import { createDownloader } from '../src/storage/download.js';
 import { createStorages } from '../src/storage/storage.js';
 import { TempDir } from '../src/storage/temp-dir.js';
@@ -21,6 +30,16 @@ export interface RunningWorker {
   /** Drains: takes no new job, lets jobs in flight finish, removes temp files, closes connections. */
   close(): Promise<void>;
   readonly state: { ready: boolean; draining: boolean };
+  /** The health/metrics server's bound address; absent when it is off (HEALTH_PORT=0). */
+  readonly http?: { host: string; port: number; url: string };
+}
+
+export interface StartOptions {
+  /**
+   * Where the health server listens, instead of HEALTH_HOST and HEALTH_PORT. Here port 0 is an ephemeral
+   * port (as in `listen`), not "off": tests bind 127.0.0.1:0 and read the port from `RunningWorker.http`.
+   */
+  listen?: { host: string; port: number };
 }
 
 export function createSinks(config: Config): ResultSink[] {
@@ -29,10 +48,14 @@ export function createSinks(config: Config): ResultSink[] {
       case 'postgres':
         return createPostgresSink({ url: config.postgres.url, schema: config.postgres.schema });
       case 'webhook':
-        throw new ConfigError('the webhook sink is not available in this version');
+        // loadConfig refuses RESULT_SINKS=webhook without WEBHOOK_URL and WEBHOOK_SECRET.
+        if (!config.webhook) throw new ConfigError('the webhook sink needs WEBHOOK_URL and WEBHOOK_SECRET');
+        return createWebhookSink(config.webhook);
     }
   });
 }
+
+const isPostgresSink = (sink: ResultSink): sink is ResultSink & ResultsSource => 'pool' in sink && 'table' in sink;
 
 /** Retries a start-up step (a migration while PostgreSQL is still starting) until it works or we stop. */
 async function untilDone(what: string, fn: () => Promise<void>, logger: Logger, stopped: () => boolean): Promise<void> {
@@ -47,15 +70,88 @@ async function untilDone(what: string, fn: () => Promise<void>, logger: Logger, 
   }
 }
 
-export async function startWorker(config: Config, logger: Logger): Promise<RunningWorker> {
+export async function startWorker(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningWorker> {
   // libvips: no cache of decoded images (nothing is kept), threads as the pool decides.
   sharp.cache(false);
   const state = { ready: false, draining: false };
+  const lifecycle: LifecycleState = { migrated: false, started: false, draining: false };
   const temp = await TempDir.create(config.download.tmpDir);
   if (temp.sweptOnStart.length) logger.info({ removed: temp.sweptOnStart.length }, 'removed temp files of replicas that died');
-  const sinks = createSinks(config);
-  await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, () => state.draining)));
 
+  const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  // Reads only (depth per state for /metrics, bull-board); shares the worker's connection.
+  const queue = new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
+  const metrics = createMetrics({ openTempFiles: () => temp.openCount, queue });
+  const sinks = createSinks(config);
+
+  // The server starts before the migrations: a replica waiting for PostgreSQL is alive (/healthz) but not
+  // ready (/readyz), so an orchestrator neither kills it nor sends it traffic.
+  const listen = options.listen ?? (config.healthPort > 0 ? { host: config.healthHost, port: config.healthPort } : undefined);
+  const dashboardPath = '/dashboard';
+  const postgres = sinks.find(isPostgresSink);
+  const http = listen
+    ? await startHealthServer({
+        ...listen,
+        readiness: createReadiness(connection, lifecycle),
+        metrics,
+        logger,
+        ...(config.dashboardEnabled
+          ? { dashboard: createDashboard({ queue, basePath: dashboardPath, ...(postgres ? { results: { pool: postgres.pool, table: postgres.table } } : {}) }) }
+          : {}),
+      })
+    : undefined;
+  if (http) logger.info({ address: http.url, dashboard: config.dashboardEnabled ? `${http.url}${dashboardPath}` : undefined }, 'health server listening');
+
+  let started: Awaited<ReturnType<typeof startQueueSide>>;
+  try {
+    await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, () => state.draining)));
+    lifecycle.migrated = true;
+    started = await startQueueSide(config, logger, { connection, temp, sinks, metrics });
+  } catch (err) {
+    // Nothing may stay open when a start fails: the port, the connection, the replica's temp directory.
+    await http?.close();
+    await queue.close().catch(() => {});
+    connection.disconnect();
+    await Promise.all(sinks.map((s) => s.close().catch(() => {})));
+    await temp.close();
+    throw err;
+  }
+  const { worker, pool, downloaders } = started;
+  lifecycle.started = true;
+  state.ready = true;
+  logger.info({ queue: config.queue.name, concurrency: config.queue.concurrency }, 'worker started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    state,
+    ...(http ? { http: { host: http.host, port: http.port, url: http.url } } : {}),
+    close() {
+      closing ??= (async () => {
+        state.draining = lifecycle.draining = true;
+        state.ready = false;
+        await worker.close();
+        await pool.close();
+        await Promise.all(downloaders.map((d) => d.close()));
+        await temp.close();
+        await Promise.all(sinks.map((s) => s.close()));
+        await queue.close();
+        // Last: /readyz answers 503 (draining) for as long as the drain takes.
+        await http?.close();
+        await connection.quit().catch(() => connection.disconnect());
+      })();
+      return closing;
+    },
+  };
+}
+
+/** The queue side of a replica: storages, downloaders, the extraction pool and the BullMQ worker. */
+async function startQueueSide(
+  config: Config,
+  logger: Logger,
+  parts: { connection: Redis; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics },
+) {
+  const { connection, temp, sinks, metrics } = parts;
   const limits = {
     maxBytes: config.download.maxAssetBytes,
     timeoutMs: config.download.timeoutMs,
@@ -65,8 +161,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
   const pool = new ExtractPool(config.queue.concurrency, config.extract.maxHeapMb);
   const signedDownloader = createDownloader();
   const urlDownloader = createDownloader(createUrlGuard(config.download.allowedHosts));
-  const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
-  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));
 
   const worker = createQueueWorker({
     connection,
@@ -75,7 +170,7 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
     concurrency: config.queue.concurrency,
     lockDurationMs: config.queue.lockDurationMs,
     stalledIntervalMs: config.queue.stalledIntervalMs,
-    sinks,
+    sinks: [saving.sink],
     process: (job) =>
       processAsset(job, {
         storages,
@@ -85,48 +180,18 @@ export async function startWorker(config: Config, logger: Logger): Promise<Runni
         limits,
         extractConfig: config.extract,
         extract: (path, extractConfig) => pool.run(path, extractConfig),
+        onStage: (stage, ms) => metrics.observeStage(stage, ms),
+        onBytes: (bytes) => metrics.countBytes(bytes),
       }),
-    onOutcome: ({ jobId, attempt, result, next }) => {
-      logger.info(
-        {
-          jobId,
-          assetId: result.assetId,
-          attempt,
-          dataType: result.dataType,
-          status: result.status,
-          code: result.error?.code,
-          error: result.error?.message,
-          bytes: result.sizeBytes,
-          timingsMs: result.timingsMs,
-          next,
-        },
-        'job',
-      );
+    onOutcome: (outcome) => {
+      metrics.countOutcome(outcome);
+      logJobOutcome(logger, outcome, saving.msFor(outcome.result));
     },
   });
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
   void worker.run();
   await worker.waitUntilReady();
-  state.ready = true;
-  logger.info({ queue: config.queue.name, concurrency: config.queue.concurrency }, 'worker started');
-
-  let closing: Promise<void> | undefined;
-  return {
-    state,
-    close() {
-      closing ??= (async () => {
-        state.draining = true;
-        state.ready = false;
-        await worker.close();
-        await pool.close();
-        await Promise.all([signedDownloader.close(), urlDownloader.close()]);
-        await temp.close();
-        await Promise.all(sinks.map((s) => s.close()));
-        await connection.quit().catch(() => connection.disconnect());
-      })();
-      return closing;
-    },
-  };
+  return { worker, pool, downloaders: [signedDownloader, urlDownloader] };
 }
 
 async function main(): Promise<void> {

@@ -1,0 +1,48 @@
+/**
+ * The dashboard under `/dashboard` (opt-in: DASHBOARD_ENABLED): bull-board for the queue, the ecosystem's
+ * usual one, and `/dashboard/results` (results-page.ts) when the postgres sink is configured.
+ *
+ * bull-board runs read-only: the server has no login of its own, and a dashboard reachable by mistake must
+ * not be able to delete, retry or promote jobs. Retrying is `asset-meta enqueue` or the backend's job.
+ */
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import express, { type Router } from 'express';
+import { readResults, renderResultsPage, type ResultsSource } from './results-page.js';
+
+export interface DashboardOptions {
+  queue: Queue;
+  /** Where the health server mounts the router; bull-board builds its links from it. */
+  basePath: string;
+  /** The postgres sink's pool and table; without it, /results says that no table is configured. */
+  results?: ResultsSource;
+}
+
+export function createDashboard(options: DashboardOptions): Router {
+  const router = express.Router();
+  // Only our own inline styles; no script, no outside resource on the results page.
+  router.get('/results', async (req, res) => {
+    res.set('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'");
+    if (!options.results) {
+      res.status(404).type('text/plain').send('results need the postgres sink (RESULT_SINKS=postgres)');
+      return;
+    }
+    const status = req.query.status === 'ok' || req.query.status === 'failed' ? req.query.status : undefined;
+    const view = await readResults(options.results, status);
+    res.type('html').send(renderResultsPage(view, options.queue.name, status));
+  });
+
+  const board = new ExpressAdapter();
+  board.setBasePath(options.basePath);
+  createBullBoard({
+    queues: [new BullMQAdapter(options.queue, { readOnlyMode: true, allowRetries: false })],
+    // @bull-board/express 9.10.1 brings its own copy of @bull-board/api 9.10.1 beside ours; the two
+    // declare the same adapter interface with distinct private members, so TypeScript sees two types.
+    serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    options: { uiConfig: { boardTitle: 'asset-metadata' } },
+  });
+  router.use(board.getRouter() as Router);
+  return router;
+}

@@ -1,0 +1,31 @@
+/**
+ * The webhook sink's signature (CONTRACT.md §3): `X-Signature: sha256=<hex HMAC-SHA256 of the exact body
+ * bytes, keyed with WEBHOOK_SECRET>`, the scheme GitHub's webhooks use (`X-Hub-Signature-256`). Receivers
+ * verify the raw body as received, before parsing it: a re-serialised JSON object need not have the same
+ * bytes. docs/webhook.md has snippets for Node and Python.
+ *
+ * Imports nothing of ours, so backends can use `verifyWebhookSignature` from the package alone.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** The header that carries the signature. */
+export const SIGNATURE_HEADER = 'X-Signature';
+const scheme = 'sha256=';
+
+/** `sha256=<hex>` for a body. */
+export function signWebhookBody(body: string | Buffer, secret: string): string {
+  return scheme + createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/**
+ * True when `header` is `sha256=<hex>` and the HMAC-SHA256 of `body` (the raw bytes as received) with
+ * `secret` equals it. Compares in constant time; a missing, malformed or wrong-length header is false.
+ */
+export function verifyWebhookSignature(body: string | Buffer, header: string | undefined | null, secret: string): boolean {
+  if (typeof header !== 'string' || !header.startsWith(scheme)) return false;
+  const hex = header.slice(scheme.length).trim();
+  if (!/^[0-9a-f]{64}$/i.test(hex)) return false;
+  const given = Buffer.from(hex, 'hex');
+  const expected = createHmac('sha256', secret).update(body).digest();
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
