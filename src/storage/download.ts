@@ -74,7 +74,8 @@ async function downloadWith(
     const res = await send(dispatcher, current, total, limits);
     if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
       discard(res.body);
-      if (hop >= maxRedirects) throw new StorageUnavailableError(`more than ${maxRedirects} redirects from ${redactUrl(url)}`);
+      // A redirect chain this long is a loop or a trap, and asking again follows the same chain: permanent.
+      if (hop >= maxRedirects) throw new UrlNotAllowedError(`more than ${maxRedirects} redirects from ${redactUrl(url)}`);
       current = new URL(String(res.headers.location), current);
       continue;
     }

@@ -18,7 +18,9 @@ for (const [net, prefix] of [
   blocked.addSubnet(net, prefix, 'ipv4');
 }
 for (const [net, prefix] of [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
+  // ::/96 holds the deprecated IPv4-compatible form (::127.0.0.1, RFC 4291 §2.5.5.1) and ::ffff:0:0:0/96 the
+  // IPv4-translated one (RFC 2765): neither is the IPv4-mapped form BlockList already folds onto the IPv4 rules.
+  ['::', 96], ['::1', 128], ['::ffff:0:0:0', 96], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23],
   ['2001:db8::', 32], ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) {
   blocked.addSubnet(net, prefix, 'ipv6');
