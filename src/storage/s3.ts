@@ -1,20 +1,27 @@
 /**
  * `s3` storages: the worker presigns a GetObject URL itself (AWS S3, MinIO, R2, GCS interoperability, any
- * S3-compatible endpoint). Signing is local computation: no request reaches the store until the download.
+ * S3-compatible endpoint). Signing is local computation: no request reaches the store until the download,
+ * except the AssumeRole call of delegated access (s3-role.ts), made once per credential lifetime.
  */
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { StorageUnavailableError, messageOf } from '../errors.js';
+import { AccessDeniedError, NotFoundError, StorageUnavailableError, messageOf, type AssetError } from '../errors.js';
+import { assumeRoleCredentials } from './s3-role.js';
 import type { ResolvedS3Storage } from './storage-config.js';
 import type { Storage } from './storage.js';
 
 export function createS3Storage(config: ResolvedS3Storage): Storage {
+  const roleArn = config.roleArn;
   const client = new S3Client({
     region: config.region,
     forcePathStyle: config.forcePathStyle,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-    // Without explicit keys the SDK's default chain applies (env, profile, web identity, ECS/IMDS role).
-    ...(config.credentials ? { credentials: config.credentials } : {}),
+    // Without a role or explicit keys the SDK's default chain applies (env, profile, web identity, ECS/IMDS).
+    ...(roleArn
+      ? { credentials: assumeRoleCredentials({ ...config, roleArn }) }
+      : config.credentials
+        ? { credentials: config.credentials }
+        : {}),
   });
   return {
     id: config.id,
@@ -29,9 +36,35 @@ export function createS3Storage(config: ResolvedS3Storage): Storage {
         const url = await getSignedUrl(client, command, { expiresIn: config.urlTtlSeconds });
         return { url, expiresAt: new Date(Date.now() + config.urlTtlSeconds * 1000) };
       } catch (err) {
-        // Only credential resolution can fail here (no request is sent): the chain may be reachable later.
-        throw new StorageUnavailableError(`cannot sign for storage ${config.id}: ${messageOf(err)}`, { cause: err });
+        throw storageError(config.id, 'sign', err);
+      }
+    },
+    async sampleKey() {
+      try {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: config.bucket, MaxKeys: 1 }));
+        return page.Contents?.[0]?.Key;
+      } catch (err) {
+        throw storageError(config.id, 'list objects', err);
       }
     },
   };
+}
+
+/** The HTTP status of an AWS SDK service error, if it came from a response. */
+const statusOf = (err: unknown): number | undefined =>
+  (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+
+/**
+ * While presigning only credential resolution can fail. STS refusing the role (a trust policy or ExternalId
+ * that does not match) is permanent, as is S3 refusing a listing; anything else (no credentials yet, STS or
+ * S3 unreachable, throttling, 5xx) may pass.
+ */
+function storageError(id: string, doing: string, err: unknown): AssetError {
+  const status = statusOf(err);
+  const message = `storage ${id}: cannot ${doing}: ${messageOf(err)}`;
+  if (status === 404) return new NotFoundError(message, { cause: err });
+  if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+    return new AccessDeniedError(message, { cause: err });
+  }
+  return new StorageUnavailableError(message, { cause: err });
 }
