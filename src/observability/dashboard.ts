@@ -4,12 +4,15 @@
  *
  * bull-board runs read-only: the server has no login of its own, and a dashboard reachable by mistake must
  * not be able to delete, retry or promote jobs. Retrying is `asset-meta enqueue` or the backend's job.
+ * Job data is the backend's, and a `url` source carries a signed URL: every string bull-board answers
+ * loses its URL query strings, as log lines do (CONTRACT.md §1: signed URLs are never shown).
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Queue } from 'bullmq';
 import express, { type Router } from 'express';
+import { redactUrlsIn } from '../storage/redact.js';
 import { readResults, renderResultsPage, type ResultsSource } from './results-page.js';
 
 export interface DashboardOptions {
@@ -41,8 +44,21 @@ export function createDashboard(options: DashboardOptions): Router {
     // @bull-board/express 9.10.1 brings its own copy of @bull-board/api 9.10.1 beside ours; the two
     // declare the same adapter interface with distinct private members, so TypeScript sees two types.
     serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
-    options: { uiConfig: { boardTitle: 'asset-metadata' } },
+    options: {
+      uiConfig: { boardTitle: 'asset-metadata' },
+      handlerHooks: { after: (_context, result) => redactUrlsDeep(result) as typeof result },
+    },
   });
   router.use(board.getRouter() as Router);
   return router;
+}
+
+/** A copy of a JSON-shaped value with the query string of every URL inside its strings redacted. */
+function redactUrlsDeep(value: unknown): unknown {
+  if (typeof value === 'string') return redactUrlsIn(value);
+  if (Array.isArray(value)) return value.map(redactUrlsDeep);
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactUrlsDeep(v)]));
+  }
+  return value;
 }
