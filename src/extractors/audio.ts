@@ -7,6 +7,8 @@
  *   priming; ffprobe reads the codec configuration and the edit list.
  * - An MP3 without a Xing/Info/VBRI header has no stated length: its frames are counted by ffprobe
  *   (`-count_packets`) rather than estimated (see audio-mp3.ts for why music-metadata's guess is not used).
+ * - ADTS AAC never states a length either: its frame headers are walked here (audio-adts.ts), because
+ *   music-metadata 11 misses the last frames of a low-bit-rate stream (found by the cross-check).
  * - A codec music-metadata names in a way we cannot map.
  *
  * Choices: `container` uses FFmpeg's short names; an M4A is "mp4" like any ISO BMFF file whose major
@@ -24,6 +26,7 @@ import type { AudioInfo } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError, messageOf } from '../errors.js';
 import { codecFromMusicMetadata, containerFromMusicMetadata } from './audio-names.js';
+import { countAdtsFrames } from './audio-adts.js';
 import { readMp3Head } from './audio-mp3.js';
 import { readWavFormat, wavCodecName } from './audio-wav.js';
 import type { ExtractInput, Extractor } from './extractor.js';
@@ -66,6 +69,13 @@ async function wavStream(input: ExtractInput, f: IFormat): Promise<Stream> {
   };
 }
 
+/** ADTS AAC: no stated length, so the samples of its complete frames are counted. */
+async function adtsDuration(input: ExtractInput, sampleRate: number | undefined): Promise<number | undefined> {
+  const { frames, samples } = await countAdtsFrames(input.path, input.sizeBytes);
+  if (frames === 0) throw new CorruptAssetError('no complete ADTS frame found');
+  return sampleRate ? samples / sampleRate : undefined;
+}
+
 /** MP3: the duration from the VBR header when there is one (checked against the file), else counted. */
 async function mp3Duration(input: ExtractInput, config: ExtractConfig, f: IFormat): Promise<number | undefined> {
   const head = await readMp3Head(input.path);
@@ -94,7 +104,12 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: 
           sampleRate: f.sampleRate,
           channels: f.numberOfChannels,
           bits: f.bitsPerSample,
-          durationSec: container === 'mp3' ? await mp3Duration(input, config, f) : f.duration,
+          durationSec:
+            container === 'mp3'
+              ? await mp3Duration(input, config, f)
+              : container === 'aac'
+                ? await adtsDuration(input, f.sampleRate)
+                : f.duration,
         };
   if (!s.codec || !s.sampleRate || !s.channels || s.durationSec === undefined) return undefined;
   // music-metadata's bit rate counts the bytes after the headers: 0 means the audio itself is missing.
