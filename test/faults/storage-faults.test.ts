@@ -1,0 +1,127 @@
+/**
+ * Storage misbehaves: 500, 503 (SlowDown), a connection reset mid-body, a body that stalls, a slow answer.
+ * One replica (a child process) runs the jobs one at a time, so each queued fault meets the request meant
+ * for it. Also: signed URLs never reach a saved error, a failure reason or a log line.
+ */
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js';
+import { freePort } from '../helpers/redis-server.js';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
+import { fixtureKey, jobLines, startHarness, type Harness } from './harness.js';
+
+let h: Harness;
+let w: WorkerProcess;
+const big = fixtureKey('image', 'png-bomb-20000.png');
+const stallTimeoutMs = 500;
+
+beforeAll(async () => {
+  h = await startHarness({ name: 'storage' });
+  w = startWorkerProcess(
+    h.env({ WORKER_CONCURRENCY: '1', DOWNLOAD_STALL_TIMEOUT_MS: String(stallTimeoutMs), URL_ALLOWED_HOSTS: '127.0.0.1' }),
+  );
+  await w.ready();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+afterEach(() => {
+  // A body cut or stalled mid-way never leaves its partial file.
+  expect(h.tmp.files()).toEqual([]);
+});
+
+const run = async (assetId: string, key: string, attempts: number, backoffMs = 200) => {
+  await enqueueAsset(h.queue, { assetId, source: { type: 'storage', storageId: 'main', key } }, { attempts, backoff: { type: 'fixed', delay: backoffMs } });
+  return waitForResult(h.queue, assetId, { timeoutMs: 30_000 });
+};
+
+describe('storage faults', () => {
+  it('500, 503, a reset mid-body and a stall are each retried after the backoff; the fifth attempt succeeds', async () => {
+    h.s3.failNext({ status: 500 });
+    h.s3.failNext({ status: 503 });
+    h.s3.failNext({ resetAfterBytes: 1_000 });
+    h.s3.failNext({ stallAfterBytes: 1_000, stallMs: stallTimeoutMs * 6 });
+    const result = await run('faults/mixed', big, 5, 300);
+    expect(result).toMatchObject({ status: 'ok', image: { width: 20000, height: 20000 } });
+    const lines = jobLines([w], 'faults/mixed');
+    expect(lines.map((l) => [l.attempt, l.code ?? 'ok', l.next])).toEqual([
+      [1, 'STORAGE_UNAVAILABLE', 'retry'],
+      [2, 'STORAGE_UNAVAILABLE', 'retry'],
+      [3, 'STORAGE_UNAVAILABLE', 'retry'],
+      [4, 'DOWNLOAD_TIMEOUT', 'retry'],
+      [5, 'ok', 'done'],
+    ]);
+    expect(lines[0]!.error).toMatch(/HTTP 500/);
+    expect(lines[1]!.error).toMatch(/HTTP 503/);
+    // The backoff is honoured between attempts.
+    const times = lines.map((l) => Date.parse(l.time));
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(300);
+    expect(await h.saves('faults/mixed')).toEqual([{ status: 'ok', error_code: null }]);
+  });
+
+  it('a slow answer within the stall timeout is not a fault', async () => {
+    h.s3.failNext({ delayMs: stallTimeoutMs / 2 });
+    expect(await run('faults/slow', big, 1)).toMatchObject({ status: 'ok' });
+  });
+
+  it('503 until the attempts are used up: STORAGE_UNAVAILABLE, retriable, saved once', async () => {
+    h.s3.failNext({ status: 503, count: 3 });
+    const result = await run('faults/throttled', big, 3);
+    expect(result.error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retriable: true });
+    const job = (await h.queue.getJob(jobIdFor('faults/throttled')))!;
+    expect(job.attemptsMade).toBe(3);
+    expect(job.failedReason).toMatch(/^STORAGE_UNAVAILABLE: storage answered HTTP 503/);
+    expect(await h.saves('faults/throttled')).toEqual([{ status: 'failed', error_code: 'STORAGE_UNAVAILABLE' }]);
+  });
+
+  it('a body that stalls on every attempt: DOWNLOAD_TIMEOUT', async () => {
+    h.s3.failNext({ stallAfterBytes: 10, stallMs: stallTimeoutMs * 6, count: 2 });
+    const result = await run('faults/stalled', big, 2);
+    expect(result.error).toMatchObject({ code: 'DOWNLOAD_TIMEOUT', retriable: true });
+    expect(await h.saves('faults/stalled')).toEqual([{ status: 'failed', error_code: 'DOWNLOAD_TIMEOUT' }]);
+  });
+});
+
+describe('secrets in signed URLs', () => {
+  const signedUrl = async (key: string) => {
+    const client = new S3Client({
+      region: h.s3.region,
+      endpoint: h.s3.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: h.s3.accessKeyId, secretAccessKey: h.s3.secretAccessKey },
+    });
+    try {
+      return await getSignedUrl(client, new GetObjectCommand({ Bucket: h.s3.bucket, Key: key }), { expiresIn: 300 });
+    } finally {
+      client.destroy();
+    }
+  };
+
+  /** Everything of the job that leaves the worker: the saved result, the row, the failure reason, the logs. */
+  const everythingSaid = async (assetId: string) => {
+    const job = (await h.queue.getJob(jobIdFor(assetId)))!;
+    const rows = await h.rows(assetId);
+    return [JSON.stringify(rows), job.failedReason, JSON.stringify(job.data.failedResult), w.logs.map((l) => JSON.stringify(l)).join('\n'), w.stderr.join('')].join('\n');
+  };
+
+  it.each([
+    ['a 404', async () => signedUrl('no/such/object.png'), 'NOT_FOUND'],
+    ['a connection refused', async () => `http://127.0.0.1:${await freePort()}/assets/x.png?X-Amz-Signature=0123456789abcdef0123456789abcdef&X-Amz-Credential=AKIDEXAMPLE%2F20260101`, 'STORAGE_UNAVAILABLE'],
+  ])('%s: no query string in the result, the row, the failure reason or the logs', async (_name, makeUrl, code) => {
+    const url = await makeUrl();
+    const signature = new URL(url).searchParams.get('X-Amz-Signature')!;
+    expect(signature).toMatch(/^[0-9a-f]{32,}$/);
+    const assetId = `secrets/${code}`;
+    await enqueueAsset(h.queue, { assetId, source: { type: 'url', url } }, { attempts: 1 });
+    const result = await waitForResult(h.queue, assetId, { timeoutMs: 30_000 });
+    expect(result.error?.code).toBe(code);
+    expect(result.error?.message).toMatch(/\?\[redacted\]/);
+    const said = await everythingSaid(assetId);
+    expect(said).toContain(assetId);
+    expect(said).not.toContain(signature);
+    expect(said).not.toMatch(/X-Amz-(Signature|Credential)=/);
+  });
+});
