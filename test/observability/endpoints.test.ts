@@ -78,6 +78,9 @@ describe('health endpoints', () => {
       },
     });
     expect((await get(`${base}/nope`)).status).toBe(404);
+    // The dashboard is opt-in (DASHBOARD_ENABLED): off here.
+    expect((await get(`${base}/dashboard/`)).status).toBe(404);
+    expect((await get(`${base}/dashboard/results`)).status).toBe(404);
   });
 });
 
