@@ -41,9 +41,7 @@ export function createDashboard(options: DashboardOptions): Router {
   board.setBasePath(options.basePath);
   createBullBoard({
     queues: [new BullMQAdapter(options.queue, { readOnlyMode: true, allowRetries: false })],
-    // @bull-board/express 9.10.1 brings its own copy of @bull-board/api 9.10.1 beside ours; the two
-    // declare the same adapter interface with distinct private members, so TypeScript sees two types.
-    serverAdapter: board as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
+    serverAdapter: board,
     options: {
       uiConfig: { boardTitle: 'asset-metadata' },
       handlerHooks: { after: (_context, result) => redactUrlsDeep(result) as typeof result },

@@ -1,0 +1,68 @@
+/**
+ * The backend's side: a separate process enqueues with the exported helper; a worker replica (here, in
+ * this process) processes it; the result comes back to that process and lands as one row.
+ */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { AssetResultSchema } from '../../src/contract.js';
+import { loadConfig } from '../../src/config.js';
+import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { startWorker, type RunningWorker } from '../../workers/metadata-worker.js';
+import { fixturesDir } from '../helpers/fixtures.js';
+import { databaseUrl, dropSchema, freshTempDir, queryRows, redisUrl, uniqueName } from '../helpers/services.js';
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const schema = uniqueName('t_client');
+const queueName = uniqueName('client');
+const tmp = freshTempDir();
+let s3: S3Server;
+let worker: RunningWorker;
+
+beforeAll(async () => {
+  s3 = await startS3Server();
+  await s3.putObject('photo.jpg', readFileSync(path.join(fixturesDir, 'image/jpeg-orient-6.jpg')));
+  const config = loadConfig({
+    REDIS_URL: redisUrl,
+    DATABASE_URL: databaseUrl,
+    DATABASE_SCHEMA: schema,
+    QUEUE_NAME: queueName,
+    TMP_DIR: tmp.dir,
+    HEALTH_PORT: '0',
+    LOG_LEVEL: 'silent',
+    K: s3.accessKeyId,
+    S: s3.secretAccessKey,
+    STORAGES: JSON.stringify([{ id: 'main', kind: 's3', bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, accessKeyIdEnv: 'K', secretAccessKeyEnv: 'S' }]),
+  });
+  worker = await startWorker(config, createLogger('silent'));
+});
+
+afterAll(async () => {
+  await worker?.close();
+  await s3?.close();
+  await dropSchema(schema);
+  tmp.remove();
+});
+
+it('a job enqueued by a separate process ends as one row with the contract fields', async () => {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'test/helpers/backend-enqueue.ts', queueName, '42', 'main', 'photo.jpg'], {
+    cwd: root,
+    env: { ...process.env, REDIS_URL: redisUrl },
+    timeout: 60_000,
+  });
+  const result = AssetResultSchema.parse(JSON.parse(stdout));
+  // jpeg-orient-6.jpg is 4x2 stored, EXIF orientation 6 (a quarter turn): shown 2x4.
+  expect(result).toMatchObject({ assetId: '42', status: 'ok', dataType: 'image', image: { width: 4, height: 2, orientation: 6, displayWidth: 2, displayHeight: 4 } });
+  const rows = await queryRows<{ asset_id: string; status: string; data_type: string; sha256: string; size_bytes: string; result: unknown }>(
+    `SELECT asset_id, status, data_type, sha256, size_bytes, result FROM ${schema}.asset_metadata`,
+  );
+  expect(rows).toHaveLength(1);
+  expect(rows[0]).toMatchObject({ asset_id: '42', status: 'ok', data_type: 'image', sha256: result.sha256, size_bytes: String(result.sizeBytes) });
+  expect(AssetResultSchema.parse(rows[0]!.result)).toEqual(result);
+  expect(tmp.files()).toEqual([]);
+});
