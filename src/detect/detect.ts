@@ -20,6 +20,9 @@ const mimeOverrides: Record<string, DataType | null> = {
   'application/dicom': 'dicom',
   'application/ogg': 'audio',
   'video/ogg': 'video',
+  // file-type names ASF by the stream types in its header (video/x-ms-asf, audio/x-ms-asf) and falls back
+  // to this when it cannot tell: the video extractor reads it and hands an audio-only file on as audio.
+  'application/vnd.ms-asf': 'video',
   // Text formats file-type knows by their first line; the text extractor reads them (never ffprobe: an
   // HLS playlist names other files and URLs).
   'application/xml': 'text',
@@ -28,7 +31,9 @@ const mimeOverrides: Record<string, DataType | null> = {
   'image/x-canon-cr3': null,
   'image/x-nikon-nef': null,
   'image/x-sony-arw': null,
-  'image/x-adobe-dng': 'image',
+  // A DNG's first IFD is often a small preview, which is what sharp reads: its size would be wrong, and a
+  // wrong number is worse than an error. Camera raws are refused until one is read honestly.
+  'image/x-adobe-dng': null,
   'image/x-panasonic-rw2': null,
   'image/x-olympus-orf': null,
   'image/x-fujifilm-raf': null,

@@ -6,10 +6,17 @@ import { stat } from 'node:fs/promises';
 import type { ExtractConfig } from '../config.js';
 import { detect } from '../detect/detect.js';
 import type { Extracted } from './extractor.js';
+import { FfprobeSpawnError, asDeploymentFault } from './ffprobe.js';
 import { extractors } from './registry.js';
 
 export async function extractFile(path: string, config: ExtractConfig): Promise<Extracted> {
   const [detected, st] = await Promise.all([detect(path), stat(path)]);
   const extractor = await extractors[detected.dataType]();
-  return extractor({ ...detected, path, sizeBytes: st.size }, config);
+  try {
+    return await extractor({ ...detected, path, sizeBytes: st.size }, config);
+  } catch (err) {
+    // Coded here, inside the extraction thread: only a coded error keeps its code across the boundary.
+    if (err instanceof FfprobeSpawnError) throw asDeploymentFault(err);
+    throw err;
+  }
 }

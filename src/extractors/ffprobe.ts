@@ -14,7 +14,28 @@
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { CorruptAssetError, ExtractTimeoutError } from '../errors.js';
+import { CorruptAssetError, ExtractTimeoutError, StorageUnavailableError } from '../errors.js';
+
+/**
+ * ffprobe could not be started at all (ENOENT, EACCES: a wrong FFPROBE_PATH, an image built without the
+ * binary). The deployment's fault, never the asset's: deliberately not an AssetError, so that nothing
+ * mistakes it for a verdict on the file. `asDeploymentFault` gives it its contract code.
+ */
+export class FfprobeSpawnError extends Error {
+  override readonly name = 'FfprobeSpawnError';
+}
+
+/**
+ * The contract code of a spawn failure. CONTRACT.md §4 has no code for "this replica is misconfigured";
+ * what matters is that the job fails *retriable* and that no permanent verdict on the asset is saved:
+ * CORRUPT_ASSET would brand a good file corrupt for ever, EXTRACT_TIMEOUT is neither true nor retried.
+ * Of the retried codes, STORAGE_UNAVAILABLE ("a service the worker depends on is unavailable") is the
+ * least wrong: like a 5xx from storage, it is outside the asset and goes away when the operator fixes
+ * it, and BullMQ's retries (with backoff) give them that time. The message says what to fix.
+ */
+export function asDeploymentFault(err: FfprobeSpawnError): StorageUnavailableError {
+  return new StorageUnavailableError(`${err.message} (a deployment fault, not the asset's: check FFPROBE_PATH)`, { cause: err });
+}
 
 /** One stream as ffprobe's JSON writer prints it (only the fields we read). */
 export interface FfprobeStream {
@@ -107,8 +128,8 @@ export function ffprobeArgs(path: string, countPackets = false): string[] {
 
 /**
  * Probes `path`. Throws ExtractTimeoutError when the deadline passes (the process group is killed
- * first), CorruptAssetError when ffprobe refuses the file (with its message, minus the temp path), and a
- * plain Error when the binary cannot be started at all (a deployment fault, not the asset's).
+ * first), CorruptAssetError when ffprobe refuses the file (with its message, minus the temp path), and
+ * FfprobeSpawnError when the binary cannot be started at all (a deployment fault, not the asset's).
  */
 export function runFfprobe(path: string, options: FfprobeOptions): Promise<FfprobeResult> {
   const bin = options.ffprobePath ?? defaultFfprobePath();
@@ -163,7 +184,7 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
       stderr = (stderr + chunk).slice(-maxStderrBytes);
     });
     child.on('error', (err) => {
-      finish(undefined, new Error(`cannot run ffprobe (${bin}): ${err.message}`, { cause: err }));
+      finish(undefined, new FfprobeSpawnError(`cannot run ffprobe (${bin}): ${err.message}`, { cause: err }));
     });
     child.on('close', (code, signal) => {
       if (failure) return finish();

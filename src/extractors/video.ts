@@ -14,11 +14,14 @@
  * - bitRate is the whole file's average bit rate.
  * - A file without a real video stream (audio only, or audio with cover art) is audio: it is returned
  *   as such, read from the same probe.
+ * - An ISO BMFF/QuickTime file whose top-level boxes run past its end is CORRUPT_ASSET before ffprobe
+ *   runs (mp4-boxes.ts): with the index at the front, ffprobe would report the frames that were cut off.
  */
 import type { VideoInfo } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError } from '../errors.js';
 import type { ExtractInput, Extracted, Extractor } from './extractor.js';
+import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
 import { ffprobeTimeoutMs, runFfprobe, type FfprobeResult, type FfprobeStream } from './ffprobe.js';
 import {
   audioFromFfprobe, bitRate, clockwiseRotation, containerName, durationSec, isRealVideo, num, rate,
@@ -28,6 +31,8 @@ import {
 const noFrameCountMimes = new Set([
   'video/matroska', 'video/x-matroska', 'video/webm', 'video/mp2t', 'video/mpeg', 'video/MP1S', 'video/MP2P',
   'video/x-flv', 'video/ogg',
+  // ASF keeps no per-stream frame count either (its index is by time, not frame).
+  'video/x-ms-asf', 'application/vnd.ms-asf',
 ]);
 
 /** The audio MIME type of a container detection called video, for files that turn out to be audio. */
@@ -39,6 +44,7 @@ const audioMimeOf: Record<string, string> = {
   'video/x-matroska': 'audio/x-matroska',
   'video/ogg': 'audio/ogg',
   'video/x-ms-asf': 'audio/x-ms-asf',
+  'application/vnd.ms-asf': 'audio/x-ms-asf',
 };
 
 function frameCountOf(stream: FfprobeStream): number | undefined {
@@ -86,6 +92,8 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
 export async function probeVideo(input: ExtractInput, config: ExtractConfig): Promise<Extracted> {
   const deadline = Date.now() + ffprobeTimeoutMs(config.timeoutMs);
   const remaining = (): number => Math.max(1, deadline - Date.now());
+  // ffprobe reads only an MP4's index: make sure the media data the index points into is all there.
+  if (isoBmffExts.has(input.ext)) await checkTopLevelBoxes(input.path);
   const countPackets = noFrameCountMimes.has(input.mimeType);
   const probe = await runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: remaining(), countPackets });
 
