@@ -1,0 +1,93 @@
+/**
+ * The extraction pool: a run over EXTRACT_TIMEOUT_MS is killed (EXTRACT_TIMEOUT), a thread that runs out
+ * of its heap fails its job (CORRUPT_ASSET), and either way the pool goes on with a fresh thread. The slow
+ * and the hungry inputs are real: a long single-line text that takes a warm thread far longer than the
+ * timeout to count, and pdf.js, whose loading alone needs more heap than a 32 MB thread has.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExtractPool } from '../../src/extractors/isolate.js';
+import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
+import { freshTempDir } from '../helpers/services.js';
+
+const tmp = freshTempDir();
+const bigText = path.join(tmp.dir, 'one-line.txt');
+const png = path.join(fixturesDir, 'image/png-alpha.png');
+const text = path.join(fixturesDir, 'text/ascii-lf.txt');
+const pdf = path.join(fixturesDir, 'pdf/mixed-sizes.pdf');
+
+beforeAll(() => {
+  // 20 MB on one line: a warm thread needs a few hundred ms to count it, far more than the 30 ms allowed below.
+  writeFileSync(bigText, Buffer.alloc(20 * 1024 * 1024, 'a'));
+});
+afterAll(() => tmp.remove());
+
+describe('ExtractPool', () => {
+  it('kills a run over its timeout with EXTRACT_TIMEOUT, then serves the next job with a fresh thread', async () => {
+    const pool = new ExtractPool(1, 256);
+    try {
+      // Warm the one thread (its start-up is not what the timeout is about).
+      await expect(pool.run(text, testExtractConfig())).resolves.toMatchObject({ dataType: 'text' });
+      const started = Date.now();
+      await expect(pool.run(bigText, testExtractConfig({ timeoutMs: 30 }))).rejects.toMatchObject({ code: 'EXTRACT_TIMEOUT', retriable: false });
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await expect(pool.run(png, testExtractConfig())).resolves.toMatchObject({ dataType: 'image', section: { width: 5, height: 3 } });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('jobs waiting behind a killed run get the replacement thread', async () => {
+    const pool = new ExtractPool(1, 256);
+    try {
+      await pool.run(text, testExtractConfig());
+      const outcomes = await Promise.allSettled([
+        pool.run(bigText, testExtractConfig({ timeoutMs: 30 })),
+        pool.run(png, testExtractConfig()),
+        pool.run(text, testExtractConfig()),
+      ]);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value.dataType : (o.reason as { code: string }).code))).toEqual([
+        'EXTRACT_TIMEOUT',
+        'image',
+        'text',
+      ]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a thread out of heap fails its job with CORRUPT_ASSET and the pool goes on', async () => {
+    const pool = new ExtractPool(1, 32);
+    const config = testExtractConfig({ maxHeapMb: 32 });
+    try {
+      await expect(pool.run(pdf, config)).rejects.toMatchObject({ code: 'CORRUPT_ASSET', message: expect.stringMatching(/ran out of its 32 MB heap/) });
+      await expect(pool.run(png, config)).resolves.toMatchObject({ dataType: 'image' });
+      await expect(pool.run(text, config)).resolves.toMatchObject({ dataType: 'text' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('runs up to its size in parallel, each on its own thread', async () => {
+    const pool = new ExtractPool(2, 256);
+    try {
+      await Promise.all([pool.run(text, testExtractConfig()), pool.run(text, testExtractConfig())]);
+      // Two slow runs side by side take about as long as one, not twice.
+      const one = Date.now();
+      await pool.run(bigText, testExtractConfig());
+      const single = Date.now() - one;
+      const both = Date.now();
+      await Promise.all([pool.run(bigText, testExtractConfig()), pool.run(bigText, testExtractConfig())]);
+      expect(Date.now() - both).toBeLessThan(single * 1.8 + 200);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses work once closed', async () => {
+    const pool = new ExtractPool(1, 256);
+    await pool.close();
+    await expect(pool.run(png, testExtractConfig())).rejects.toThrow(/closed/);
+  });
+});
