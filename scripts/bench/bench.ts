@@ -1,0 +1,132 @@
+/**
+ * `npm run bench [-- --quick] [-- --out DIR]`: the benchmark of issue 7. Makes a corpus in a temp
+ * directory, then measures side by side in one run (a) the in-process path per type, (b) the queue path
+ * through the dev S3 server, Redis and PostgreSQL at concurrency 1, 4, 16 with one and two replicas,
+ * and the large objects one at a time (ranged and full), (c) the trusted tools on the same files.
+ * Prints a Markdown table with the ratios and writes the numbers as JSON to DIR (default: the system
+ * temp dir). Needs Redis and PostgreSQL (REDIS_URL, DATABASE_URL, as the tests).
+ *
+ * Sized to finish in under 10 minutes on a 2-core machine; `--quick` in about a minute.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+import type { DataType } from '../../src/contract.js';
+import { loadConfig } from '../../src/config.js';
+import { startS3Server } from '../../src/dev/s3-server.js';
+import { dataTypes, makeCorpus, type CorpusFile } from './corpus.js';
+import { measureInProcess, type Compiled } from './in-process.js';
+import { measureLarge, measureQueue, upload, type QueueRun } from './queue-path.js';
+import { renderTable, targets, type BenchNumbers } from './report.js';
+import { ffprobeSerial, measureTools } from './tools.js';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const outIndex = argv.indexOf('--out');
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** `.bench/` is git-ignored: the numbers and the compiled worker live there. */
+const outDir = outIndex >= 0 && argv[outIndex + 1] ? path.resolve(argv[outIndex + 1]!) : path.join(repo, '.bench');
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const databaseUrl = process.env.DATABASE_URL ?? `postgres://${os.userInfo().username}@127.0.0.1:5432/test`;
+/** Ranged reads off: every object is downloaded whole (the comparison for the large objects). */
+const fullOnly = { RANGED_READ_MIN_BYTES: String(Number.MAX_SAFE_INTEGER) };
+
+const log = (msg: string) => process.stderr.write(`[bench ${Math.round(performance.now() / 1000)}s] ${msg}\n`);
+
+/** The comparable part of a result: what was found, not when or how fast. */
+function found(r: { status: string; dataType?: string; mimeType?: string } & Record<string, unknown>): string {
+  return JSON.stringify({ status: r.status, dataType: r.dataType, mimeType: r.mimeType, section: r.dataType ? r[r.dataType] : r.error });
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Compiles the worker as `npm run build` does, into `.bench/dist-<pid>` (inside the repository, so that
+ * its imports find node_modules), and loads the modules the in-process path needs from there.
+ */
+async function compile(): Promise<{ distDir: string; lib: Compiled }> {
+  const distDir = path.join(repo, '.bench', `dist-${process.pid}`);
+  try {
+    execFileSync(path.join(repo, 'node_modules/.bin/tsc'), ['-p', path.join(repo, 'tsconfig.json'), '--outDir', distDir], { stdio: 'pipe' });
+  } catch (err) {
+    // tsc writes the JavaScript even when it reports type errors; only a missing output is fatal.
+    log(`tsc reported: ${String((err as { stdout?: Buffer }).stdout ?? err).slice(0, 500)}`);
+  }
+  const load = (rel: string) => import(pathToFileURL(path.join(distDir, rel)).href);
+  const [isolate, probe] = await Promise.all([load('src/extractors/isolate.js'), load('src/probe.js')]);
+  return { distDir, lib: { ExtractPool: isolate.ExtractPool, probeFile: probe.probeFile } as Compiled };
+}
+
+async function main(): Promise<void> {
+  // The AWS SDK's notice about Node 20 is noise here (NOTES.md).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  const cores = os.availableParallelism();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'asset-meta-bench-'));
+  const schema = `bench_${Date.now().toString(36)}`;
+  const s3 = await startS3Server();
+  let distDir: string | undefined;
+  try {
+    log('compiling the worker');
+    const compiled = await compile();
+    distDir = compiled.distDir;
+    log(`making the corpus in ${work}${quick ? ' (quick)' : ''}`);
+    const corpusDir = path.join(work, 'corpus');
+    mkdirSync(corpusDir);
+    const { small, large } = await makeCorpus(corpusDir, { quick });
+    const byType = new Map<DataType, CorpusFile[]>(dataTypes.map((t) => [t, small.filter((f) => f.type === t)]));
+    log(`${small.length} small files, ${large.length} large (${Math.round(large.reduce((s, f) => s + f.bytes, 0) / 2 ** 20)} MB); uploading`);
+    await upload(s3, [...small, ...large]);
+
+    const extractConfig = loadConfig({}).extract;
+    log('(a) in-process');
+    const inProcess = await measureInProcess(byType, large, extractConfig, cores, compiled.lib);
+    log('(c) trusted tools');
+    const tools = await measureTools(byType, cores);
+    const serial = await ffprobeSerial(byType.get('video') ?? []);
+
+    const env = { s3, redisUrl, databaseUrl, schema, tmpDir: path.join(work, 'tmp'), distDir };
+    log('(b) queue path');
+    const queue: QueueRun[] = [];
+    for (const replicas of [1, 2]) {
+      for (const concurrency of [1, 4, 16]) {
+        const withLarge = concurrency === 16;
+        queue.push(await measureQueue(env, small, large, replicas, concurrency, withLarge, {}));
+        log(`  ${replicas} replica(s), concurrency ${concurrency}: ${Math.round(queue.at(-1)!.filesPerSec)} files/s`);
+      }
+    }
+    log('large objects, ranged then full');
+    const largeRuns = [...(await measureLarge(env, large, 'ranged', {})), ...(await measureLarge(env, large, 'full', fullOnly))];
+    const mismatches = largeRuns
+      .filter((r) => found(r.result) !== found(inProcess.results.get(large.find((f) => f.label === r.label)!.path)!))
+      .map((r) => `${r.label} (${r.mode})`);
+
+    const numbers: BenchNumbers = { quick, cores, inProcess, tools, ffprobeSerial: serial, queue, large: largeRuns, mismatches };
+    const table = renderTable(numbers);
+    process.stdout.write(`${table}\n`);
+    mkdirSync(outDir, { recursive: true });
+    const jsonPath = path.join(outDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(jsonPath, JSON.stringify({ ...numbers, inProcess: { ...inProcess, results: undefined }, targets: targets(numbers), node: process.version, machine: { cores, memMiB: Math.round(os.totalmem() / 2 ** 20) } }, null, 2));
+    log(`numbers written to ${jsonPath}`);
+  } finally {
+    await s3.close();
+    await dropSchema(schema).catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+    if (distDir) rmSync(distDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+/**
+ * (a) The in-process path: what one replica does once the bytes are local, without queue or storage:
+ * sha256 of the file, then detection and extraction in the extraction thread pool (ExtractPool), at
+ * concurrency = cores. Each type is timed on its own, after a warm-up that starts the threads.
+ */
+import type { AssetResult, DataType } from '../../src/contract.js';
+import type { ExtractConfig } from '../../src/config.js';
+import type { ExtractPool } from '../../src/extractors/isolate.js';
+import type { probeFile } from '../../src/probe.js';
+import type { CorpusFile } from './corpus.js';
+import { mapLimit, summarize, type Summary } from './stats.js';
+
+export interface InProcessRun {
+  type: DataType;
+  files: number;
+  seconds: number;
+  filesPerSec: number;
+  hash: Summary;
+  extract: Summary;
+  total: Summary;
+  failures: number;
+}
+
+export interface InProcess {
+  runs: InProcessRun[];
+  /** Video files one at a time (total per file), against bare ffprobe. */
+  videoSerial: Summary;
+  /** Results by file path, to compare with the queue path's (ranged reads must agree). */
+  results: Map<string, AssetResult>;
+}
+
+/** The compiled modules the path runs (threads of compiled JS, as in production). */
+export interface Compiled {
+  ExtractPool: typeof ExtractPool;
+  probeFile: typeof probeFile;
+}
+
+async function runType({ probeFile }: Compiled, pool: ExtractPool, config: ExtractConfig, type: DataType, files: CorpusFile[], concurrency: number, results: Map<string, AssetResult>) {
+  const hash: number[] = [];
+  const extract: number[] = [];
+  const total: number[] = [];
+  let failures = 0;
+  const t0 = performance.now();
+  await mapLimit(files, concurrency, async (f) => {
+    const r = await probeFile(f.path, config, (p, c) => pool.run(p, c), f.path);
+    results.set(f.path, r);
+    if (r.status !== 'ok') failures++;
+    extract.push(r.timingsMs.extract);
+    hash.push(r.timingsMs.total - r.timingsMs.extract);
+    total.push(r.timingsMs.total);
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return { type, files: files.length, seconds, filesPerSec: files.length / seconds, hash: summarize(hash), extract: summarize(extract), total: summarize(total), failures };
+}
+
+export async function measureInProcess(
+  byType: Map<DataType, CorpusFile[]>,
+  large: CorpusFile[],
+  config: ExtractConfig,
+  cores: number,
+  lib: Compiled,
+): Promise<InProcess> {
+  const pool = new lib.ExtractPool(cores, config.maxHeapMb);
+  const { probeFile } = lib;
+  const results = new Map<string, AssetResult>();
+  try {
+    // Warm-up: threads started, each extractor's modules loaded, so the timings below are steady state.
+    const warm = [...byType.values()].map((files) => files[0]!);
+    await mapLimit([...warm, ...warm], cores, (f) => probeFile(f.path, config, (p, c) => pool.run(p, c)));
+    const runs: InProcessRun[] = [];
+    for (const [type, files] of byType) runs.push(await runType(lib, pool, config, type, files, cores, results));
+    const serial = await runType(lib, pool, config, 'video', byType.get('video') ?? [], 1, new Map());
+    // The large files too (local, full read and hash): the reference results for the ranged reads.
+    await runType(lib, pool, config, 'video', large, 1, results);
+    return { runs, videoSerial: serial.total, results };
+  } finally {
+    await pool.close();
+  }
+}

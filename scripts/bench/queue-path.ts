@@ -1,0 +1,191 @@
+/**
+ * (b) The whole queue path: the dev S3 server (s3rver behind the verifying proxy, which logs every
+ * request and the bytes it sent), Redis, PostgreSQL, and worker replicas as child processes (each a
+ * real `workers/metadata-worker.ts`, so its peak RSS is its own). One fresh queue per run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { AssetResult } from '../../src/contract.js';
+import type { S3Server } from '../../src/dev/s3-server.js';
+import { enqueueAsset, waitForResult } from '../../src/queue/client.js';
+import type { CorpusFile } from './corpus.js';
+import { peakRssMiB, summarize, type Summary } from './stats.js';
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface QueueEnv {
+  s3: S3Server;
+  redisUrl: string;
+  databaseUrl: string;
+  schema: string;
+  tmpDir: string;
+  /** The compiled worker (`tsc --outDir`), run as `npm start` runs it. */
+  distDir: string;
+}
+
+export const keyOf = (f: CorpusFile): string => `bench/${path.basename(f.path)}`;
+
+/** Uploads through the verifying proxy, streaming each file (the large ones do not fit a Buffer well). */
+export async function upload(s3: S3Server, files: CorpusFile[]): Promise<void> {
+  const client = new S3Client({
+    endpoint: s3.endpoint, region: s3.region, forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+    // Otherwise a stream body goes out aws-chunked with a trailing checksum, which s3rver stores as is.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  try {
+    for (const f of files) {
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: keyOf(f), Body: createReadStream(f.path), ContentLength: f.bytes }));
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+interface Replica {
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts one replica; resolves once it logged that it started. */
+function startReplica(env: QueueEnv, queueName: string, concurrency: number, extraEnv: Record<string, string>): Promise<Replica> {
+  const child = spawn(process.execPath, [path.join(env.distDir, 'workers/metadata-worker.js')], {
+    cwd: repo,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      REDIS_URL: env.redisUrl,
+      DATABASE_URL: env.databaseUrl,
+      DATABASE_SCHEMA: env.schema,
+      QUEUE_NAME: queueName,
+      TMP_DIR: env.tmpDir,
+      WORKER_CONCURRENCY: String(concurrency),
+      LOG_LEVEL: 'info',
+      HEALTH_PORT: '0',
+      BENCH_KEY: env.s3.accessKeyId,
+      BENCH_SECRET: env.s3.secretAccessKey,
+      STORAGES: JSON.stringify([{
+        id: 'bench', kind: 's3', bucket: env.s3.bucket, region: env.s3.region, endpoint: env.s3.endpoint,
+        forcePathStyle: true, urlTtlSeconds: 600, accessKeyIdEnv: 'BENCH_KEY', secretAccessKeyEnv: 'BENCH_SECRET',
+      }]),
+      ...extraEnv,
+    },
+  });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (c: Buffer) => {
+      out = (out + c.toString()).slice(-8000);
+      if (out.includes('"worker started"')) {
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve({
+          child,
+          async stop() {
+            child.kill('SIGTERM');
+            await exited;
+          },
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`replica exited (${code}) before it started: ${stderr || out}`)));
+  });
+}
+
+export interface QueueRun {
+  replicas: number;
+  concurrency: number;
+  files: number;
+  seconds: number;
+  filesPerSec: number;
+  stages: { sign: Summary; download: Summary; extract: Summary; total: Summary };
+  failures: number;
+  /** VmHWM of each replica at the end of the run (the large files were in its mix when `withLarge`). */
+  peakRssMiB: number[];
+  withLarge: boolean;
+}
+
+export interface LargeRun {
+  label: string;
+  bytes: number;
+  mode: 'ranged' | 'full';
+  seconds: number;
+  /** Body bytes the S3 server sent for this object. */
+  fetched: number;
+  requests: number;
+  result: AssetResult;
+}
+
+let runCounter = 0;
+
+/** Enqueues `files` and waits for all results; the clock runs from the first enqueue to the last result. */
+async function runBatch(queue: Queue, events: QueueEvents, files: CorpusFile[], tag: string): Promise<{ seconds: number; results: AssetResult[] }> {
+  const t0 = performance.now();
+  const ids = files.map((f, i) => `${tag}/${i}/${keyOf(f)}`);
+  await Promise.all(files.map((f, i) =>
+    enqueueAsset(queue, { assetId: ids[i]!, source: { type: 'storage', storageId: 'bench', key: keyOf(f) } }, { attempts: 1 })));
+  const results = await Promise.all(ids.map((id) => waitForResult(queue, id, { timeoutMs: 600_000, events })));
+  return { seconds: (performance.now() - t0) / 1000, results };
+}
+
+async function withReplicas<T>(env: QueueEnv, replicas: number, concurrency: number, extraEnv: Record<string, string>,
+  fn: (queue: Queue, events: QueueEvents, replicas: Replica[]) => Promise<T>): Promise<T> {
+  const queueName = `bench-${process.pid}-${++runCounter}`;
+  const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection });
+  const events = new QueueEvents(queueName, { connection: connection.duplicate() });
+  const started: Replica[] = [];
+  try {
+    for (let i = 0; i < replicas; i++) started.push(await startReplica(env, queueName, concurrency, extraEnv));
+    await events.waitUntilReady();
+    return await fn(queue, events, started);
+  } finally {
+    await Promise.all(started.map((r) => r.stop()));
+    await events.close();
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    await connection.quit();
+  }
+}
+
+export async function measureQueue(env: QueueEnv, small: CorpusFile[], large: CorpusFile[], replicas: number, concurrency: number, withLarge: boolean, extraEnv: Record<string, string>): Promise<QueueRun> {
+  return withReplicas(env, replicas, concurrency, extraEnv, async (queue, events, started) => {
+    const { seconds, results } = await runBatch(queue, events, small, `q${runCounter}`);
+    // The large files in the mix with small ones (untimed): what the peak memory must survive.
+    if (withLarge) await runBatch(queue, events, [...large, ...small.slice(0, 50)], `q${runCounter}-mix`);
+    const stage = (k: 'sign' | 'download' | 'extract' | 'total') => summarize(results.map((r) => r.timingsMs[k]));
+    return {
+      replicas, concurrency, files: small.length, seconds, filesPerSec: small.length / seconds,
+      stages: { sign: stage('sign'), download: stage('download'), extract: stage('extract'), total: stage('total') },
+      failures: results.filter((r) => r.status !== 'ok').length,
+      peakRssMiB: started.map((r) => peakRssMiB(r.child.pid!) ?? NaN),
+      withLarge,
+    };
+  });
+}
+
+/** Each large file alone through one replica (concurrency 1): time to result and bytes fetched. */
+export async function measureLarge(env: QueueEnv, large: CorpusFile[], mode: 'ranged' | 'full', extraEnv: Record<string, string>): Promise<LargeRun[]> {
+  return withReplicas(env, 1, 1, extraEnv, async (queue, events) => {
+    const out: LargeRun[] = [];
+    for (const f of large) {
+      const before = env.s3.requests.length;
+      const { seconds, results } = await runBatch(queue, events, [f], `large-${mode}-${runCounter}`);
+      const mine = env.s3.requests.slice(before).filter((r) => r.path.endsWith(`/${keyOf(f)}`) && r.method !== 'PUT');
+      out.push({
+        label: f.label, bytes: f.bytes, mode, seconds,
+        fetched: mine.reduce((s, r) => s + r.bytesSent, 0), requests: mine.length, result: results[0]!,
+      });
+    }
+    return out;
+  });
+}

@@ -1,0 +1,47 @@
+/** Small statistics for the benchmark: percentiles, throughput, peak memory of a process. */
+import { readFileSync } from 'node:fs';
+
+export interface Summary {
+  n: number;
+  p50: number;
+  p95: number;
+}
+
+/** Nearest-rank percentile of `values` (ms); 0 for none. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export function summarize(values: number[]): Summary {
+  return { n: values.length, p50: percentile(values, 50), p95: percentile(values, 95) };
+}
+
+/** Peak resident set of a live process (VmHWM), in MiB; undefined when it cannot be read. */
+export function peakRssMiB(pid: number): number | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
+    const kb = Number(line?.split(/\s+/)[1]);
+    return Number.isFinite(kb) ? kb / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn` over `items` with at most `concurrency` in flight, in order of the list. */
+export async function mapLimit<T, R>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      out[i] = await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}
+
+export const round = (x: number, digits = 1): number => Math.round(x * 10 ** digits) / 10 ** digits;

@@ -1,0 +1,92 @@
+/**
+ * The trusted tools a team would otherwise run, on the same files: exiftool in one batch process per
+ * type (`-fast2 -j -n`), and one process per file for ffprobe (the same ffprobe-static binary as the
+ * worker), mediainfo, pdfinfo, `qpdf --show-npages` and dcmdump.
+ */
+import { spawn } from 'node:child_process';
+import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
+import type { DataType } from '../../src/contract.js';
+import type { CorpusFile } from './corpus.js';
+import { mapLimit, summarize, type Summary } from './stats.js';
+
+export interface ToolRun {
+  tool: string;
+  type: DataType;
+  files: number;
+  seconds: number;
+  filesPerSec: number;
+  /** Per-file wall time (ms); for a batch tool, the batch's time over its files. */
+  perFile: Summary;
+  failures: number;
+}
+
+/** Runs a command to its end; resolves with its exit code (stdout is read and dropped, as a caller would parse it). */
+function exec(cmd: string, args: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    child.stdout.on('data', () => {});
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+/** Per-file tools for each type; exiftool is run for every type. */
+const perFileTools: Record<string, { types: DataType[]; cmd: () => string; args: (file: string) => string[] }> = {
+  ffprobe: {
+    types: ['video', 'audio'],
+    cmd: defaultFfprobePath,
+    args: (f) => ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', f],
+  },
+  mediainfo: { types: ['video', 'audio', 'image'], cmd: () => 'mediainfo', args: (f) => ['--Output=JSON', f] },
+  pdfinfo: { types: ['pdf'], cmd: () => 'pdfinfo', args: (f) => [f] },
+  qpdf: { types: ['pdf'], cmd: () => 'qpdf', args: (f) => ['--show-npages', f] },
+  dcmdump: { types: ['dicom'], cmd: () => 'dcmdump', args: (f) => ['-q', '+P', '0008,0060', f] },
+};
+
+async function timedPerFile(tool: string, type: DataType, files: CorpusFile[], concurrency: number): Promise<ToolRun> {
+  const spec = perFileTools[tool]!;
+  const cmd = spec.cmd();
+  const times: number[] = [];
+  let failures = 0;
+  const t0 = performance.now();
+  await mapLimit(files, concurrency, async (f) => {
+    const s = performance.now();
+    const code = await exec(cmd, spec.args(f.path));
+    times.push(performance.now() - s);
+    // qpdf exits 3 for warnings, still with a page count.
+    if (code !== 0 && !(tool === 'qpdf' && code === 3)) failures++;
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  return { tool, type, files: files.length, seconds, filesPerSec: files.length / seconds, perFile: summarize(times), failures };
+}
+
+async function exiftoolBatch(type: DataType, files: CorpusFile[]): Promise<ToolRun> {
+  const t0 = performance.now();
+  const code = await exec('exiftool', ['-fast2', '-j', '-n', ...files.map((f) => f.path)]);
+  const seconds = (performance.now() - t0) / 1000;
+  const each = (seconds * 1000) / files.length;
+  return {
+    tool: 'exiftool', type, files: files.length, seconds, filesPerSec: files.length / seconds,
+    perFile: { n: files.length, p50: each, p95: each }, failures: code === 0 ? 0 : 1,
+  };
+}
+
+/**
+ * Every tool on every type it reads. Per-file tools run at `concurrency` processes at a time (cores),
+ * as the in-process path runs; exiftool is one process per type, as its batch mode is used.
+ */
+export async function measureTools(byType: Map<DataType, CorpusFile[]>, concurrency: number): Promise<ToolRun[]> {
+  const runs: ToolRun[] = [];
+  for (const [type, files] of byType) {
+    runs.push(await exiftoolBatch(type, files));
+    for (const [tool, spec] of Object.entries(perFileTools)) {
+      if (spec.types.includes(type)) runs.push(await timedPerFile(tool, type, files, concurrency));
+    }
+  }
+  return runs;
+}
+
+/** Bare ffprobe one file at a time: the per-file latency the video extractor is judged against. */
+export async function ffprobeSerial(files: CorpusFile[]): Promise<ToolRun> {
+  return timedPerFile('ffprobe', 'video', files, 1);
+}
