@@ -66,9 +66,18 @@ export function clockwiseRotation(stream: FfprobeStream): 0 | 90 | 180 | 270 {
   return ([0, 90, 180, 270] as const)[quarter] ?? 0;
 }
 
-/** The container's duration, else the longest stream's; a file with neither has no timeline to report. */
+/**
+ * The container's duration, else the longest stream's; a file with neither has no timeline to report.
+ *
+ * ASF is the exception: FFmpeg's demuxer gives every stream the file's play duration (File Properties
+ * Object, preroll removed) and then computes the container's as the latest stream start plus that, so
+ * a video that starts one audio packet late is reported one packet too long (1.092 s for a file whose
+ * last frame ends at 1.046 s, found by the cross-check against mediainfo). The stream's value is the file's.
+ */
 export function durationSec(probe: FfprobeResult, stream?: FfprobeStream): number {
-  const d = num(probe.format.duration) ?? num(stream?.duration) ?? maxStreamDuration(probe);
+  const asf = (probe.format.format_name ?? '').split(',').includes('asf');
+  const fromStream = num(stream?.duration);
+  const d = (asf ? fromStream : undefined) ?? num(probe.format.duration) ?? fromStream ?? maxStreamDuration(probe);
   if (d === undefined || d < 0) throw new CorruptAssetError('ffprobe found no duration');
   return d;
 }
@@ -78,9 +87,14 @@ function maxStreamDuration(probe: FfprobeResult): number | undefined {
   return ds.length ? Math.max(...ds) : undefined;
 }
 
-/** The whole file's average bit rate (bit/s), as ffprobe computes it from size and duration. */
-export function bitRate(probe: FfprobeResult): number | undefined {
-  const b = num(probe.format.bit_rate);
+/**
+ * The whole file's average bit rate (bit/s): its size over the duration we report, so that the two
+ * always agree (ffprobe's own bit_rate divides by its duration, which for ASF is too long, see
+ * durationSec); ffprobe's value where the size is unknown.
+ */
+export function bitRate(probe: FfprobeResult, duration?: number): number | undefined {
+  const size = num(probe.format.size);
+  const b = size !== undefined && duration !== undefined && duration > 0 ? (size * 8) / duration : num(probe.format.bit_rate);
   return b !== undefined && b > 0 ? Math.round(b) : undefined;
 }
 
@@ -98,11 +112,12 @@ export function audioFromFfprobe(probe: FfprobeResult, mimeType: string): AudioI
   const sampleRate = num(stream.sample_rate);
   if (!sampleRate) throw new CorruptAssetError('ffprobe found no sample rate');
   const bits = num(stream.bits_per_raw_sample) || num(stream.bits_per_sample);
-  const rateBps = bitRate(probe);
+  const duration = durationSec(probe, stream);
+  const rateBps = bitRate(probe, duration);
   return {
     container: containerName(probe, mimeType),
     codec: stream.codec_name,
-    durationSec: durationSec(probe, stream),
+    durationSec: duration,
     sampleRate,
     channels: stream.channels ?? 0,
     ...(rateBps !== undefined ? { bitRate: rateBps } : {}),

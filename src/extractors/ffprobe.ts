@@ -62,6 +62,8 @@ export interface FfprobeStream {
 export interface FfprobeFormat {
   format_name?: string;
   duration?: string;
+  /** The file's size in bytes. */
+  size?: string;
   bit_rate?: string;
   tags?: Record<string, string>;
 }

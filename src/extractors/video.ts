@@ -69,7 +69,7 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
   const duration = durationSec(probe, stream);
   const fps = rate(stream.avg_frame_rate) ?? (duration > 0 && frameCount > 0 ? frameCount / duration : rate(stream.r_frame_rate) ?? 0);
   const audio = probe.streams.find((s) => s.codec_type === 'audio' && s.codec_name);
-  const rateBps = bitRate(probe);
+  const rateBps = bitRate(probe, duration);
   return {
     container: containerName(probe, mimeType),
     durationSec: duration,
