@@ -1,0 +1,141 @@
+/**
+ * Disagreements that are understood: each rule names a section of docs/cross-check.md, which says who is
+ * right and why. A rule matches by what is true of the file and of the tool's answer (the tool's own
+ * numbers reproduce its value, or another tool with our definition agrees), never by file name, so a new
+ * file that disagrees for a new reason is printed as UNEXPLAINED.
+ */
+import type { AssetResult } from '../../src/contract.js';
+import { agrees, num, type Claim, type Value } from './claim.js';
+import { lfOnlyShortfall } from './documents.js';
+import type { ExifTags } from './exiftool.js';
+import { run } from './run.js';
+
+export interface Disagreement {
+  file: string;
+  field: string;
+  tool: string;
+  ours: Value;
+  theirs: Value;
+  result: AssetResult;
+  /** exiftool's tags for the file (to reproduce its estimates). */
+  exif: ExifTags | undefined;
+  /** Every claim made about the file, by every tool. */
+  claims: Claim[];
+  /** Resolved tool paths. */
+  tools: Record<string, string>;
+}
+
+type Rule = (d: Disagreement) => boolean | Promise<boolean>;
+
+const container = (r: AssetResult): string | undefined => r.audio?.container ?? r.video?.container;
+const codec = (r: AssetResult): string | undefined => r.audio?.codec ?? r.video?.videoCodec;
+const close = (a: number, b: number, within: number): boolean => Math.abs(a - b) <= within;
+
+/** Another tool's claim on the same field that agrees with our value (a tool using our definition). */
+function agreedBy(d: Disagreement, tool: string): boolean {
+  const other = d.claims.find((c) => c.tool === tool && c.field === d.field);
+  return other !== undefined && agrees(other, d.ours);
+}
+
+/** Rules by the docs/cross-check.md section that explains them. */
+const rules: Record<string, Rule> = {
+  // exiftool reads the MP4 sample entry's channelcount, which ISO/IEC 14496-12 writers fix at 2.
+  'mp4-sample-entry-channels': (d) =>
+    d.tool === 'exiftool' && d.field.endsWith('channels') && d.theirs === 2 &&
+    ['mp4', 'mov', '3gp', '3g2'].includes(container(d.result) ?? '') && agreedBy(d, 'ffprobe') && agreedBy(d, 'mediainfo'),
+
+  // exiftool's MP3 duration without a Xing header: (file - ID3v2) / the first frame's bit rate.
+  'exiftool-mp3-estimate': (d) => {
+    const rate = num(d.exif?.AudioBitrate);
+    const size = num(d.exif?.FileSize);
+    if (d.tool !== 'exiftool' || d.field !== 'audio.durationSec' || container(d.result) !== 'mp3' || !rate || !size) return false;
+    return close(Number(d.theirs), ((size - (num(d.exif?.ID3Size) ?? 0)) * 8) / rate, 0.002) && agreedBy(d, 'ffprobe');
+  },
+
+  // exiftool's WAV duration: the whole file (headers included) over the byte rate.
+  'exiftool-wav-file-size': (d) => {
+    if (d.tool !== 'exiftool' || d.field !== 'audio.durationSec' || container(d.result) !== 'wav') return false;
+    const theirs = Number(d.theirs);
+    const size = d.result.sizeBytes ?? 0;
+    return theirs > Number(d.ours) && (theirs - Number(d.ours)) * (size / theirs) < 512 && agreedBy(d, 'mediainfo');
+  },
+
+  // exiftool's Ogg Vorbis duration: file size over the nominal bit rate of the identification header.
+  'exiftool-ogg-nominal-rate': (d) => {
+    const rate = num(d.exif?.NominalBitrate);
+    const size = num(d.exif?.FileSize);
+    if (d.tool !== 'exiftool' || d.field !== 'audio.durationSec' || container(d.result) !== 'ogg' || !rate || !size) return false;
+    return close(Number(d.theirs), (size * 8) / rate, 0.002) && agreedBy(d, 'ffprobe');
+  },
+
+  // FFmpeg's ASF demuxer: the container's duration is the latest stream start plus the file's duration
+  // (too long), and its bit rate is divided by that.
+  'ffmpeg-asf-duration': (d) => {
+    if (d.tool !== 'ffprobe' || container(d.result) !== 'asf' || !agreedBy(d, 'mediainfo')) return false;
+    if (d.field.endsWith('durationSec')) return Number(d.theirs) > Number(d.ours);
+    return d.field.endsWith('bitRate') && Number(d.theirs) < Number(d.ours);
+  },
+
+  // exiftool's ASF Duration is the header's Play Duration, which includes the preroll.
+  'exiftool-asf-preroll': (d) => {
+    const preroll = num(d.exif?.Preroll);
+    if (d.tool !== 'exiftool' || !d.field.endsWith('durationSec') || container(d.result) !== 'asf' || preroll === undefined) return false;
+    return close(Number(d.theirs) - preroll / 1000, Number(d.ours), 0.01);
+  },
+
+  // mediainfo's bit rates are its own (MP3: the frames only; MPEG-TS: from PCR timing); ffprobe uses ours.
+  'bitrate-definition': (d) => d.tool === 'mediainfo' && d.field.endsWith('bitRate') && agreedBy(d, 'ffprobe'),
+
+  // A cut MP3 frame: FFmpeg decodes it (and we count it); mediainfo counts complete frames only.
+  'mp3-partial-last-frame': (d) => {
+    const rate = d.result.audio?.sampleRate;
+    if (d.tool !== 'mediainfo' || d.field !== 'audio.durationSec' || codec(d.result) !== 'mp3' || !rate) return false;
+    const frame = (rate < 32_000 ? 576 : 1152) / rate;
+    return Number(d.ours) > Number(d.theirs) && Number(d.ours) - Number(d.theirs) <= frame + 0.001 && agreedBy(d, 'ffprobe');
+  },
+
+  // MPEG-TS: last PTS minus first PTS, without the last frame's own duration.
+  'ts-last-frame-duration': (d) => {
+    const fps = d.result.video?.fps;
+    if (!['exiftool', 'mediainfo'].includes(d.tool) || d.field !== 'video.durationSec' || container(d.result) !== 'mpegts' || !fps) return false;
+    return close(Number(d.ours) - Number(d.theirs), 1 / fps, 0.002) && agreedBy(d, 'ffprobe');
+  },
+
+  // mediainfo's frame count where the container has no index is duration × rate; FFmpeg decoded ours.
+  'mediainfo-frame-estimate': (d) => d.tool === 'mediainfo' && d.field === 'video.frameCount' && agreedBy(d, 'ffprobe'),
+
+  // A length stated in the file is longer than the file: we refuse, ffprobe reads what is there.
+  'stated-length-exceeds-file': (d) =>
+    d.field === 'status' && d.ours === 'failed' && d.result.error?.code === 'CORRUPT_ASSET' && /^truncated /.test(d.result.error.message),
+
+  // A page tree with a cycle: pdf.js refuses, poppler and qpdf report the root's /Count.
+  'pdf-page-tree-cycle': (d) =>
+    d.field === 'status' && ['pdfinfo', 'qpdf'].includes(d.tool) && d.result.error?.code === 'CORRUPT_ASSET' &&
+    /circular reference/.test(d.result.error.message),
+
+  // exiftool prints the catalog's /Version even when it is older than the header's.
+  'pdf-catalog-version': (d) =>
+    d.tool === 'exiftool' && d.field === 'pdf.version' && Number(d.theirs) < Number(d.ours) && agreedBy(d, 'pdfinfo'),
+
+  // A HEIF's first coded item (a tile) is not its primary item (the grid that is the picture).
+  'heif-first-item-is-a-tile': async (d) => {
+    if (d.tool !== 'mediainfo' || !['image.width', 'image.height'].includes(d.field)) return false;
+    if (!['heic', 'avif'].includes(d.result.image?.format ?? '')) return false;
+    const out = await run(d.tools.mediainfo ?? 'mediainfo', ['--Output=JSON', d.file]);
+    const tracks = (JSON.parse(out.stdout) as { media: { track: Record<string, string>[] } }).media.track;
+    const grid = tracks.find((t) => t['@type'] === 'Image' && t.Format === 'Grid');
+    return grid !== undefined && Number(grid.Width) === d.result.image?.width && Number(grid.Height) === d.result.image?.height;
+  },
+
+  // wc -l counts LF bytes: CR-only line ends and an unterminated last line are not lines to it.
+  'wc-counts-lf-only': async (d) => {
+    if (d.tool !== 'wc -l' || d.field !== 'text.lineCount' || !d.result.text) return false;
+    return Number(d.theirs) + (await lfOnlyShortfall(d.file, d.result.text.encoding)) === Number(d.ours);
+  },
+};
+
+/** The docs/cross-check.md section that explains a disagreement, or undefined. */
+export async function explain(d: Disagreement): Promise<string | undefined> {
+  for (const [id, rule] of Object.entries(rules)) if (await rule(d)) return id;
+  return undefined;
+}
