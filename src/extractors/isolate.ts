@@ -1,13 +1,17 @@
 /**
  * Runs extraction in a pool of worker threads with a V8 heap limit, and kills a thread that runs over
  * EXTRACT_TIMEOUT_MS (EXTRACT_TIMEOUT) or dies (CORRUPT_ASSET): the replica goes on with a fresh thread.
+ *
+ * A job's time starts when its thread is ready (its modules loaded), so that the start-up of a thread
+ * that replaces a killed one is not charged to the next job. A thread that dies while idle is dropped
+ * from the pool rather than taking the process down with an unhandled 'error' event.
  */
 import { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError, ExtractTimeoutError, fromSerialized } from '../errors.js';
 import type { Extracted } from './extractor.js';
-import type { ThreadReply, ThreadRequest } from './thread.js';
+import type { ThreadReady, ThreadReply, ThreadRequest } from './thread.js';
 
 const fromSource = import.meta.url.endsWith('.ts');
 const threadUrl = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url);
@@ -19,9 +23,15 @@ function spawnThread(options: ConstructorParameters<typeof Worker>[1]): Worker {
   return new Worker(boot, { ...options, eval: true });
 }
 
+/** A thread that has not loaded its modules in this long is broken, not slow. */
+export const threadStartTimeoutMs = 60_000;
+
 interface Slot {
   worker: Worker;
-  busy: boolean;
+  /** Resolves when the thread has loaded its modules; rejects if it dies or hangs first. */
+  ready: Promise<void>;
+  /** Set once the thread has exited or been terminated: never handed out again. */
+  dead: boolean;
 }
 
 export class ExtractPool {
@@ -39,6 +49,12 @@ export class ExtractPool {
   async run(path: string, config: ExtractConfig): Promise<Extracted> {
     if (this.closed) throw new Error('extraction pool is closed');
     const slot = await this.acquire();
+    try {
+      await slot.ready;
+    } catch (err) {
+      this.discard(slot);
+      throw err;
+    }
     const id = this.nextId++;
     return new Promise<Extracted>((resolve, reject) => {
       let settled = false;
@@ -58,11 +74,7 @@ export class ExtractPool {
         if (reply.ok) finish(true, () => resolve(reply.value));
         else finish(true, () => reject(fromSerialized({ code: reply.error.code as ErrorCode, message: reply.error.message })));
       };
-      const onError = (err: Error) => {
-        const oom = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
-        const message = oom ? `extractor ran out of its ${this.maxHeapMb} MB heap` : `extractor crashed: ${err.message}`;
-        finish(false, () => reject(new CorruptAssetError(message)));
-      };
+      const onError = (err: Error) => finish(false, () => reject(this.threadError(err)));
       const onExit = (code: number) => finish(false, () => reject(new CorruptAssetError(`extractor exited with code ${code}`)));
       const timer = setTimeout(() => {
         finish(false, () => reject(new ExtractTimeoutError(`extraction exceeded ${config.timeoutMs} ms and was stopped`)));
@@ -81,40 +93,84 @@ export class ExtractPool {
     await Promise.all(all.map((s) => s.worker.terminate()));
   }
 
+  private threadError(err: Error): CorruptAssetError {
+    const oom = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
+    return new CorruptAssetError(oom ? `extractor ran out of its ${this.maxHeapMb} MB heap` : `extractor crashed: ${err.message}`);
+  }
+
+  private spawn(): Slot {
+    const worker = spawnThread({
+      resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: Math.min(64, this.maxHeapMb / 4) },
+      stdout: false,
+      stderr: false,
+    });
+    worker.unref();
+    const slot: Slot = { worker, dead: false, ready: Promise.resolve() };
+    slot.ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new CorruptAssetError(`extraction thread did not start in ${threadStartTimeoutMs} ms`)), threadStartTimeoutMs);
+      worker.on('message', function onReady(m: ThreadReady | ThreadReply) {
+        if (!('ready' in m)) return;
+        clearTimeout(timer);
+        worker.off('message', onReady);
+        resolve();
+      });
+      worker.once('error', (err) => {
+        clearTimeout(timer);
+        reject(this.threadError(err));
+      });
+      worker.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new CorruptAssetError(`extraction thread exited with code ${code} while starting`));
+      });
+    });
+    // Marked as handled: a run that awaits it sees the rejection; a thread nobody waits for just dies.
+    slot.ready.catch(() => {});
+    // Always listened to: an 'error' with no listener would be thrown in the worker's process. A thread
+    // that dies between jobs leaves the idle list and its place in the pool.
+    worker.on('error', () => {});
+    worker.on('exit', () => {
+      if (slot.dead) return;
+      slot.dead = true;
+      const at = this.idle.indexOf(slot);
+      if (at >= 0) {
+        this.idle.splice(at, 1);
+        this.live--;
+      }
+    });
+    return slot;
+  }
+
   private acquire(): Promise<Slot> {
-    const slot = this.idle.pop();
-    if (slot) {
-      slot.busy = true;
-      return Promise.resolve(slot);
-    }
+    let slot = this.idle.pop();
+    while (slot?.dead) slot = this.idle.pop();
+    if (slot) return Promise.resolve(slot);
     if (this.live < this.size) {
       this.live++;
-      const worker = spawnThread({
-        resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: Math.min(64, this.maxHeapMb / 4) },
-        stdout: false,
-        stderr: false,
-      });
-      worker.unref();
-      return Promise.resolve({ worker, busy: true });
+      return Promise.resolve(this.spawn());
     }
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private release(slot: Slot): void {
+    if (slot.dead) return this.replace();
     const next = this.waiting.shift();
     if (next) return next(slot);
-    slot.busy = false;
     if (this.closed) void slot.worker.terminate();
     else this.idle.push(slot);
   }
 
   private discard(slot: Slot): void {
-    void slot.worker.terminate();
+    if (!slot.dead) {
+      slot.dead = true;
+      void slot.worker.terminate();
+    }
+    this.replace();
+  }
+
+  /** A slot's thread is gone: its place goes to a waiter, on a fresh thread. */
+  private replace(): void {
     this.live--;
     const next = this.waiting.shift();
-    if (next) {
-      // A waiter takes the place of the thread that was killed.
-      void this.acquire().then(next);
-    }
+    if (next) void this.acquire().then(next);
   }
 }

@@ -19,6 +19,11 @@ export type ThreadReply =
   | { id: number; ok: true; value: Awaited<ReturnType<typeof extractFile>> }
   | { id: number; ok: false; error: { code: string; message: string } };
 
+/** Sent once, when this thread's modules are loaded: a job's time starts then, not at spawn. */
+export interface ThreadReady {
+  ready: true;
+}
+
 // Process-wide settings for this thread: no cache of decoded data, one libvips thread per job.
 sharp.cache(false);
 sharp.concurrency(1);
@@ -39,3 +44,5 @@ port.on('message', (req: ThreadRequest) => {
       } satisfies ThreadReply),
   );
 });
+
+port.postMessage({ ready: true } satisfies ThreadReady);
