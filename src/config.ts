@@ -10,6 +10,9 @@ import { StoragesSchema, resolveStorage, type ResolvedStorage } from './storage/
 
 const MiB = 1024 * 1024;
 
+/** RANGED_READ_MIN_BYTES when unset: 16 MiB (issue 7). */
+export const defaultRangedReadMinBytes = 16 * MiB;
+
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -46,6 +49,9 @@ export const EnvSchema = z.object({
   DOWNLOAD_TIMEOUT_MS: int(1).default(600_000),
   // A download that receives no byte for this long is abandoned (DOWNLOAD_TIMEOUT), well before the total.
   DOWNLOAD_STALL_TIMEOUT_MS: int(1).default(30_000),
+  // Objects over this size are read by HTTP ranges where the format allows (src/storage/ranged/): below it
+  // a whole download costs about as much as the few round trips a plan needs. 0 reads every object by ranges.
+  RANGED_READ_MIN_BYTES: int(0).default(defaultRangedReadMinBytes),
   EXTRACT_TIMEOUT_MS: int(1).default(60_000),
   // V8 heap of one extraction thread; native buffers (sharp, ffprobe's process) are bounded separately.
   EXTRACT_MAX_HEAP_MB: int(16).default(256),
@@ -72,7 +78,7 @@ export interface Config {
   sinks: Env['RESULT_SINKS'];
   webhook?: { url: string; secret: string; timeoutMs: number };
   storages: ResolvedStorage[];
-  download: { tmpDir: string; maxAssetBytes: number; timeoutMs: number; stallTimeoutMs: number; allowedHosts: string[] };
+  download: { tmpDir: string; maxAssetBytes: number; timeoutMs: number; stallTimeoutMs: number; allowedHosts: string[]; rangedReadMinBytes: number };
   extract: ExtractConfig;
   healthPort: number;
   healthHost: string;
@@ -123,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAssetBytes: e.MAX_ASSET_BYTES,
       timeoutMs: e.DOWNLOAD_TIMEOUT_MS,
       stallTimeoutMs: e.DOWNLOAD_STALL_TIMEOUT_MS,
+      rangedReadMinBytes: e.RANGED_READ_MIN_BYTES,
       allowedHosts: e.URL_ALLOWED_HOSTS,
     },
     extract: {

@@ -172,6 +172,12 @@ export const AssetResultSchema = z.object({
   sizeBytes: z.number().int().nonnegative().optional(),
   /** Hex sha256 of the bytes downloaded. */
   sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  /**
+   * What `sha256` covers, present with it: `full` is the whole object; `partial` is the bytes fetched by
+   * a ranged read (the ranges concatenated in offset order), when only the metadata's part of a large
+   * object was read (docs/performance.md).
+   */
+  sha256Scope: z.enum(['full', 'partial']).optional(),
   error: AssetErrorSchema.optional(),
   image: ImageInfoSchema.optional(),
   video: VideoInfoSchema.optional(),

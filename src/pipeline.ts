@@ -4,11 +4,12 @@
  * deleted as soon as extraction ends, whatever happened.
  */
 import type { AssetResult, ExtractJob, Timings } from './contract.js';
-import type { ExtractConfig } from './config.js';
+import { defaultRangedReadMinBytes, type ExtractConfig } from './config.js';
 import { AssetError, messageOf, StorageUnavailableError } from './errors.js';
 import type { Extracted } from './extractors/extractor.js';
 import { asExtractError, failedResult, okResult } from './result.js';
-import { ForbiddenError, type DownloadedFile, type Downloader, type DownloadLimits } from './storage/download.js';
+import { ForbiddenError, type Downloader, type DownloadLimits } from './storage/download.js';
+import { fetchForExtraction, type FetchedFile } from './storage/ranged/ranged-read.js';
 import { redactUrlsIn } from './storage/redact.js';
 import type { StorageRegistry } from './storage/storage.js';
 import type { TempDir } from './storage/temp-dir.js';
@@ -46,15 +47,27 @@ export async function processAsset(job: ExtractJob, deps: PipelineDeps): Promise
   };
   const done = () => ({ ...timings, total: performance.now() - started });
 
-  let file: DownloadedFile | undefined;
+  let file: FetchedFile | undefined;
   try {
     const limits = { ...deps.limits, maxBytes: Math.min(deps.limits.maxBytes, job.maxBytes ?? Infinity) };
-    file = await fetchObject(job, deps, limits, timed);
+    file = await fetchObject(job, deps, limits, timed, true);
     deps.onBytes?.(file.sizeBytes);
-    const path = file.path;
-    const extracted = await timed('extract', () => deps.extract(path, deps.extractConfig)).catch((err: unknown) => {
-      throw asExtractError(err);
-    });
+    const extract = (path: string) =>
+      timed('extract', () => deps.extract(path, deps.extractConfig)).catch((err: unknown) => {
+        throw asExtractError(err);
+      });
+    let extracted: Extracted;
+    try {
+      extracted = await extract(file.path);
+    } catch (err) {
+      if (file.sha256Scope !== 'partial') throw err;
+      // A ranged read missed bytes the extractor needed (a layout the planner did not foresee): read the
+      // whole object and extract again, so that a partial read never decides the result.
+      await deps.temp.remove(file.path);
+      file = undefined;
+      file = await fetchObject(job, deps, limits, timed, false);
+      extracted = await extract(file.path);
+    }
     return okResult(job.assetId, file, extracted, done());
   } catch (err) {
     return failedResult(job.assetId, toAssetError(err), done(), file);
@@ -68,17 +81,20 @@ async function fetchObject(
   deps: PipelineDeps,
   limits: DownloadLimits,
   timed: <T>(stage: Stage, fn: () => Promise<T>) => Promise<T>,
-): Promise<DownloadedFile> {
+  ranged: boolean,
+): Promise<FetchedFile> {
   const source = job.source;
   if (source.type === 'url') {
-    return timed('download', () => deps.urlDownloader.download(source.url, deps.temp, limits));
+    const file = await timed('download', () => deps.urlDownloader.download(source.url, deps.temp, limits));
+    return { ...file, sha256Scope: 'full' };
   }
   const storage = deps.storages(source.storageId);
   const ref = { assetId: job.assetId, key: source.key, ...(source.versionId ? { versionId: source.versionId } : {}) };
   for (let attempt = 0; ; attempt++) {
     const signed = await timed('sign', () => storage.sign(ref));
     try {
-      return await timed('download', () => deps.signedDownloader.download(signed.url, deps.temp, limits));
+      const minBytes = ranged ? (limits.rangedReadMinBytes ?? defaultRangedReadMinBytes) : Infinity;
+      return await timed('download', () => fetchForExtraction(deps.signedDownloader, signed.url, deps.temp, limits, minBytes));
     } catch (err) {
       // A URL that expired before or during the download is signed again, once (CONTRACT.md §2).
       if (err instanceof ForbiddenError && attempt === 0) continue;

@@ -9,6 +9,8 @@ import { FfprobeSpawnError, asDeploymentFault } from './extractors/ffprobe.js';
 export interface Downloaded {
   sizeBytes: number;
   sha256: string;
+  /** Absent: the whole object was hashed. */
+  sha256Scope?: 'full' | 'partial';
 }
 
 export function okResult(assetId: string, file: Downloaded, extracted: Extracted, timingsMs: Timings): AssetResult {
@@ -20,6 +22,7 @@ export function okResult(assetId: string, file: Downloaded, extracted: Extracted
     mimeType: extracted.mimeType,
     sizeBytes: file.sizeBytes,
     sha256: file.sha256,
+    sha256Scope: file.sha256Scope ?? 'full',
     [extracted.dataType]: extracted.section,
     timingsMs,
     processedAt: new Date().toISOString(),
@@ -37,7 +40,7 @@ export function failedResult(
     assetId,
     status: 'failed',
     ...(file?.sizeBytes !== undefined ? { sizeBytes: file.sizeBytes } : {}),
-    ...(file?.sha256 ? { sha256: file.sha256 } : {}),
+    ...(file?.sha256 ? { sha256: file.sha256, sha256Scope: file.sha256Scope ?? 'full' } : {}),
     error: error.toJSON(),
     timingsMs,
     processedAt: new Date().toISOString(),

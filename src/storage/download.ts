@@ -26,6 +26,8 @@ export interface DownloadLimits {
   maxBytes: number;
   timeoutMs: number;
   stallTimeoutMs: number;
+  /** Objects over this many bytes are read by ranges where the format allows (ranged/); default 16 MiB. */
+  rangedReadMinBytes?: number;
 }
 
 export interface DownloadedFile {
@@ -43,6 +45,8 @@ export class ForbiddenError extends AccessDeniedError {}
 export interface Downloader {
   download(url: string, temp: TempDir, limits: DownloadLimits): Promise<DownloadedFile>;
   close(): Promise<void>;
+  /** The connection pool, for ranged reads of URLs the worker signed itself (storage/ranged/); absent when guarded. */
+  readonly dispatcher?: Dispatcher;
 }
 
 /**
@@ -57,6 +61,8 @@ export function createDownloader(guard?: UrlGuard): Downloader {
   return {
     download: (url, temp, limits) => downloadWith(agent, guard, url, temp, limits),
     close: () => agent.close(),
+    // A guarded pool checks every hop; ranged reads follow no redirects, so they get only the trusted one.
+    ...(guard ? {} : { dispatcher: agent }),
   };
 }
 
@@ -93,7 +99,7 @@ async function downloadWith(
 }
 
 /** Drops a response body we will not read; its abort must not surface as an unhandled error. */
-function discard(body: Dispatcher.ResponseData['body']): void {
+export function discard(body: Dispatcher.ResponseData['body']): void {
   body.on('error', () => {});
   body.destroy();
 }
@@ -112,7 +118,7 @@ async function send(dispatcher: Dispatcher, url: URL, signal: AbortSignal, limit
   }
 }
 
-function statusError(status: number, url: URL): AssetError {
+export function statusError(status: number, url: URL): AssetError {
   const where = redactUrl(url.href);
   if (status === 404 || status === 410) return new NotFoundError(`object not found (HTTP ${status}) at ${where}`);
   if (status === 403) return new ForbiddenError(`access denied (HTTP 403) at ${where}`);
@@ -121,7 +127,7 @@ function statusError(status: number, url: URL): AssetError {
   return new AccessDeniedError(`storage refused the request (HTTP ${status}) at ${where}`);
 }
 
-function transportError(err: unknown, url: URL, signal: AbortSignal): AssetError {
+export function transportError(err: unknown, url: URL, signal: AbortSignal): AssetError {
   if (err instanceof AssetError) return err;
   // The guard's refusal arrives wrapped by the connection attempt.
   const cause = (err as { cause?: unknown })?.cause;
@@ -139,7 +145,7 @@ function transportError(err: unknown, url: URL, signal: AbortSignal): AssetError
   return new StorageUnavailableError(`download failed at ${where}: ${messageOf(err)}`, { cause: err });
 }
 
-async function streamToFile(
+export async function streamToFile(
   body: NodeJS.ReadableStream & { destroy(err?: Error): void },
   temp: TempDir,
   maxBytes: number,

@@ -1,0 +1,29 @@
+/**
+ * DICOM (PS3.10 §7, PS3.5 §7.1): the extractor reads the data set up to the Pixel Data element
+ * (7FE0,0010) and never the pixel data, so the object is read from its start in growing ranges until
+ * that element's header is held. Encapsulated pixel data (undefined length) ends with a Sequence
+ * Delimitation Item the extractor checks, so the last 8 bytes are read too. A deflated data set shows no
+ * tag in its bytes: the search runs to its cap and the whole file is read.
+ */
+import type { RangeSource } from './range-source.js';
+
+/** Header bytes searched at most before giving up (a header this large is rare; the file is read). */
+const maxHeaderBytes = 16 * 1024 * 1024;
+/** The element's tag and what follows it, up to its value, in each byte order. */
+const pixelDataLe = Buffer.from([0xe0, 0x7f, 0x10, 0x00]);
+const pixelDataBe = Buffer.from([0x7f, 0xe0, 0x00, 0x10]);
+/** Explicit VR header of Pixel Data: tag, VR, 2 reserved bytes, 4-byte length (PS3.5 §7.1.2). */
+const elementHeaderBytes = 12;
+
+export async function planDicom(src: RangeSource, headBytes: number): Promise<boolean> {
+  for (let held = headBytes; ; held *= 2) {
+    const bytes = await src.read(0, Math.min(held, src.size));
+    const at = [bytes.indexOf(pixelDataLe), bytes.indexOf(pixelDataBe)].filter((i) => i >= 0);
+    if (at.length) {
+      const end = Math.min(...at) + elementHeaderBytes;
+      await src.ensureAll([[0, end], [src.size - 8, src.size]]);
+      return true;
+    }
+    if (bytes.length >= src.size || held >= maxHeaderBytes) return false;
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * WAV (RIFF, Microsoft's "Multimedia Programming Interface and Data Specifications 1.0"): every chunk
+ * but `data` is read whole (fmt, fact, LIST, id3 — what the parsers look at), `data` is skipped, its
+ * header and size being what the duration comes from. RF64 and a data size of 0 or 0xFFFFFFFF (a
+ * stream's placeholder) are unsure: the whole file is read.
+ */
+import type { RangeSource } from './range-source.js';
+
+/** A chunk other than data larger than this is not a header: read the file. */
+const maxChunkBytes = 4 * 1024 * 1024;
+
+export async function planWav(src: RangeSource): Promise<boolean> {
+  const riff = await src.read(0, 12);
+  if (riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') return false;
+  let sawData = false;
+  for (let at = 12; at < src.size; ) {
+    const header = await src.read(at, 8);
+    if (header.length < 8) return false;
+    const id = header.toString('latin1', 0, 4);
+    const size = header.readUInt32LE(4);
+    const end = at + 8 + size + (size % 2);
+    if (end > src.size + (size % 2)) return false;
+    if (id === 'data') {
+      if (size === 0 || size === 0xffffffff) return false;
+      sawData = true;
+    } else {
+      if (size > maxChunkBytes) return false;
+      await src.read(at + 8, size);
+    }
+    at = end;
+  }
+  return sawData;
+}

@@ -1,0 +1,67 @@
+/**
+ * What a format planner reads through: bytes of the object by offset, fetched by HTTP Range requests
+ * only where the sparse file does not hold them yet, within a budget of bytes (past it, a full download
+ * is cheaper and the planner gives up).
+ */
+import type { SparseFile, Span } from './sparse-file.js';
+
+/** Fetches exactly the bytes [start, end) of the object. */
+export type FetchSpan = (start: number, end: number) => Promise<Buffer>;
+
+/** Thrown when a plan would fetch more than its budget: read the whole object instead. */
+export class RangeBudgetExceeded extends Error {
+  override readonly name = 'RangeBudgetExceeded';
+}
+
+/** Ranges fetched at once when a planner asks for many (PDF objects). */
+const parallelFetches = 4;
+
+export class RangeSource {
+  constructor(
+    private readonly sparse: SparseFile,
+    private readonly fetchSpan: FetchSpan,
+    private readonly budgetBytes: number,
+  ) {}
+
+  get size(): number {
+    return this.sparse.size;
+  }
+
+  /** Bytes [start, start + length), clamped to the object; fetches what is missing. */
+  async read(start: number, length: number): Promise<Buffer> {
+    const end = Math.min(this.size, start + length);
+    if (start >= end) return Buffer.alloc(0);
+    await this.ensureAll([[start, end]]);
+    return this.sparse.read(start, end);
+  }
+
+  /**
+   * Makes sure every span is held. Missing parts closer than `gapBytes` are fetched as one range (a few
+   * wasted bytes cost less than a round trip each).
+   */
+  async ensureAll(spans: Span[], gapBytes = 0): Promise<void> {
+    const missing = spans
+      .map(([s, e]): Span => [Math.max(0, s), Math.min(this.size, e)])
+      .filter(([s, e]) => s < e)
+      .flatMap(([s, e]) => this.sparse.missing(s, e))
+      .sort((a, b) => a[0] - b[0]);
+    const merged: Span[] = [];
+    for (const [s, e] of missing) {
+      const last = merged[merged.length - 1];
+      if (last && s - last[1] <= gapBytes) last[1] = Math.max(last[1], e);
+      else merged.push([s, e]);
+    }
+    const wanted = merged.reduce((n, [s, e]) => n + e - s, 0);
+    if (this.sparse.heldBytes + wanted > this.budgetBytes) {
+      throw new RangeBudgetExceeded(`the plan needs more than ${this.budgetBytes} of ${this.size} bytes`);
+    }
+    for (let i = 0; i < merged.length; i += parallelFetches) {
+      await Promise.all(
+        merged.slice(i, i + parallelFetches).map(async ([s, e]) => {
+          // Another span of this batch may have filled part of it meanwhile; writing twice is harmless.
+          await this.sparse.write(s, await this.fetchSpan(s, e));
+        }),
+      );
+    }
+  }
+}

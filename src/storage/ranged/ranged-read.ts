@@ -1,0 +1,146 @@
+/**
+ * Stage: download, by ranges where that is enough. The first request is `GET bytes=0-65535`: its
+ * Content-Range gives the object's size without a HEAD. Then:
+ * - an object up to RANGED_READ_MIN_BYTES is read on from where the first reply ended (`bytes=65536-`)
+ *   into an ordinary temp file, hashed whole (`sha256Scope: 'full'`);
+ * - a larger object of a format whose metadata lives in known places (MP4/MOV, PDF, DICOM, WAV) is read
+ *   by its planner into a sparse temp file of the full size; `sha256` is of the bytes fetched, in offset
+ *   order (`sha256Scope: 'partial'`);
+ * - any other format, or a planner that is unsure (or would fetch more than a quarter of the object),
+ *   reads the rest of the object as the first case does.
+ * A store that ignores Range (200 with the whole body) is read as an ordinary download.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { detectBuffer } from '../../detect/detect.js';
+import { TooLargeError } from '../../errors.js';
+import type { Detected } from '../../extractors/extractor.js';
+import { streamToFile, transportError, type DownloadedFile, type Downloader, type DownloadLimits } from '../download.js';
+import type { TempDir } from '../temp-dir.js';
+import { getRange, readExactly, type RangeRequest } from './http-range.js';
+import { planDicom } from './plan-dicom.js';
+import { planIsoBmff } from './plan-isobmff.js';
+import { planPdf } from './plan-pdf.js';
+import { planWav } from './plan-wav.js';
+import { RangeBudgetExceeded, RangeSource } from './range-source.js';
+import { SparseFile } from './sparse-file.js';
+
+/** The first range: enough for detection (detect.ts reads 64 KiB) and most headers. */
+export const headBytes = 64 * 1024;
+/** A plan that would fetch more than this share of the object gives up: the whole object is cheaper. */
+const budgetShare = 0.25;
+
+/** What the pipeline saves: the file, and whether its sha256 covers all of the object. */
+export interface FetchedFile extends DownloadedFile {
+  sha256Scope: 'full' | 'partial';
+}
+
+type Planner = (src: RangeSource, headLength: number) => Promise<boolean>;
+
+/** The planner for a detected format, if its metadata lives in known places. */
+export function plannerFor(detected: Detected): Planner | undefined {
+  if (['mp4', 'mov', 'm4a', 'm4v', 'm4b', '3gp', '3g2'].includes(detected.ext)) return planIsoBmff;
+  if (detected.dataType === 'pdf') return planPdf;
+  if (detected.dataType === 'dicom') return planDicom;
+  if (detected.ext === 'wav') return planWav;
+  return undefined;
+}
+
+/**
+ * Reads the object at a URL the worker signed, by ranges when it is over `minBytes` and its format has
+ * a planner; see the module comment. Without a trusted connection pool it is an ordinary download.
+ */
+export async function fetchForExtraction(
+  downloader: Downloader,
+  url: string,
+  temp: TempDir,
+  limits: DownloadLimits,
+  minBytes: number,
+  /** The first range's length (tests make it small, so that tiny fixtures go through the planners). */
+  firstBytes: number = headBytes,
+): Promise<FetchedFile> {
+  const full = async () => ({ ...(await downloader.download(url, temp, limits)), sha256Scope: 'full' as const });
+  if (!downloader.dispatcher) return full();
+  const req: RangeRequest = { dispatcher: downloader.dispatcher, url: new URL(url), limits, signal: AbortSignal.timeout(limits.timeoutMs) };
+  const first = await getRange(req, 0, firstBytes - 1, { closedIsUnusable: true });
+  if (first.kind === 'unusable') return full();
+  if (first.kind === 'whole') {
+    return { ...(await streamToFile(first.body, temp, limits.maxBytes, req.url, req.signal)), sha256Scope: 'full' };
+  }
+  if (first.total > limits.maxBytes) {
+    first.body.on('error', () => {}).destroy();
+    throw new TooLargeError(`object is ${first.total} bytes, over the limit of ${limits.maxBytes}`);
+  }
+  req.etag = first.etag;
+  const head = await readExactly(first.body, Math.min(firstBytes, first.total), req);
+  if (first.total > minBytes && first.total > head.length) {
+    const planned = await tryRanged(req, temp, head, first.total);
+    if (planned) return planned;
+  }
+  return readRest(req, temp, head, first.total);
+}
+
+async function tryRanged(req: RangeRequest, temp: TempDir, head: Buffer, total: number): Promise<FetchedFile | undefined> {
+  const detected = await detectBuffer(head).catch(() => undefined);
+  const planner = detected && plannerFor(detected);
+  if (!planner) return undefined;
+  const sparse = await SparseFile.create(temp, total);
+  let keep = false;
+  try {
+    await sparse.write(0, head);
+    const fetchSpan = async (start: number, end: number) => {
+      const reply = await getRange(req, start, end - 1);
+      if (reply.kind === 'whole') reply.body.on('error', () => {}).destroy();
+      if (reply.kind !== 'partial') throw new RangeBudgetExceeded('the store stopped answering ranges');
+      return readExactly(reply.body, end - start, req);
+    };
+    const ok = await planner(new RangeSource(sparse, fetchSpan, Math.max(headBytes, total * budgetShare)), head.length).catch((err: unknown) => {
+      if (err instanceof RangeBudgetExceeded) return false;
+      throw err;
+    });
+    if (!ok) return undefined;
+    keep = true;
+    return { path: sparse.path, sizeBytes: total, sha256: await sparse.sha256(), sha256Scope: 'partial' };
+  } finally {
+    await sparse.close();
+    if (!keep) await temp.remove(sparse.path);
+  }
+}
+
+/** Writes the head already read, then streams the rest of the object after it, hashing all of it. */
+async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: number): Promise<FetchedFile> {
+  const path = temp.newFile();
+  const hash: Hash = createHash('sha256').update(head);
+  let size = head.length;
+  try {
+    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    out.write(head);
+    if (size < total) {
+      const rest = await getRange(req, size);
+      if (rest.kind !== 'partial') {
+        if (rest.kind === 'whole') rest.body.on('error', () => {}).destroy();
+        out.destroy();
+        throw transportError(new Error('the store stopped answering ranges'), req.url, req.signal);
+      }
+      const meter = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          size += chunk.length;
+          if (size > total) return done(new Error(`object grew past ${total} bytes while read`));
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(rest.body as unknown as NodeJS.ReadableStream, meter, out);
+    } else {
+      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
+    if (size !== total) throw new Error(`object ended at ${size} of ${total} bytes`);
+    return { path, sizeBytes: size, sha256: hash.digest('hex'), sha256Scope: 'full' };
+  } catch (err) {
+    await temp.remove(path);
+    throw transportError(err, req.url, req.signal);
+  }
+}
+
