@@ -6,6 +6,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { enqueueCommand, enqueueHelp } from './cli/enqueue.js';
 import { probeCommand, probeHelp } from './cli/probe.js';
 import { replayCommand, replayHelp } from './cli/replay.js';
+import { storagesCommand, storagesHelp } from './cli/storages.js';
 
 const help = `Usage: asset-meta <command> [options]
 
@@ -15,11 +16,13 @@ Commands:
   enqueue --storage ID --key K | --url URL [--wait]
                                add one job to the queue
   replay [dir] [--update]      run fixtures through the whole pipeline and compare with expected files
+  storages check [id] [--key K]
+                               sign, fetch and expire a URL on each configured storage
 
 Run "asset-meta <command> --help" for a command's options and examples.
 Configuration comes from the environment; see the README's configuration table.`;
 
-const helps: Record<string, string> = { probe: probeHelp, enqueue: enqueueHelp, replay: replayHelp };
+const helps: Record<string, string> = { probe: probeHelp, enqueue: enqueueHelp, replay: replayHelp, storages: storagesHelp };
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -55,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
       return enqueueCommand(rest, config);
     case 'replay':
       return replayCommand(rest, config);
+    case 'storages':
+      return storagesCommand(rest, config);
     default:
       console.error(`unknown command "${command}"\n\n${help}`);
       return 2;
