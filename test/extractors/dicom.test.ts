@@ -114,20 +114,8 @@ describe('dicom reader', () => {
 
   it('stops a deflate bomb at the cap without inflating all of it', async () => {
     const file = path.join(fixturesDir, 'dicom/deflate-bomb.dcm');
-    const started = performance.now();
     await expect(readDicomHeader(file, { firstChunkBytes: 64 * 1024, maxHeaderBytes: 4 << 20 })).rejects.toMatchObject({
       code: 'TOO_LARGE',
     });
-    expect(performance.now() - started).toBeLessThan(2000);
-  });
-
-  it('reads headers at thousands per second', async () => {
-    const file = path.join(fixturesDir, 'dicom/explicit-le.dcm');
-    const n = 500;
-    const started = performance.now();
-    for (let i = 0; i < n; i++) await extractDicom(input(file), testExtractConfig());
-    const perSecond = n / ((performance.now() - started) / 1000);
-    // ~1,500/s on a 2-core machine under vitest; the margin absorbs a busy test runner.
-    expect(perSecond).toBeGreaterThan(500);
   });
 });

