@@ -6,7 +6,17 @@
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import type { ExtractConfig } from '../config.js';
-import { isAssetError, messageOf } from '../errors.js';
+import {
+  AudioInfoSchema,
+  DicomInfoSchema,
+  ImageInfoSchema,
+  PdfInfoSchema,
+  TextInfoSchema,
+  VideoInfoSchema,
+  type DataType,
+} from '../contract.js';
+import { CorruptAssetError, isAssetError, messageOf } from '../errors.js';
+import type { Extracted } from './extractor.js';
 import { extractFile } from './extract-file.js';
 
 export interface ThreadRequest {
@@ -31,8 +41,28 @@ sharp.concurrency(1);
 const port = parentPort;
 if (!port) throw new Error('thread.ts runs as a worker thread only');
 
+const sectionSchemas = {
+  image: ImageInfoSchema,
+  video: VideoInfoSchema,
+  audio: AudioInfoSchema,
+  pdf: PdfInfoSchema,
+  dicom: DicomInfoSchema,
+  text: TextInfoSchema,
+} satisfies Record<DataType, unknown>;
+
+/**
+ * A section the contract refuses (a negative duration read from a truncated file, a zero width) is never
+ * reported as ok: the bytes did not say something the contract can carry, so the asset is corrupt.
+ */
+function checked(extracted: Extracted): Extracted {
+  const parsed = sectionSchemas[extracted.dataType].safeParse(extracted.section);
+  if (parsed.success) return extracted;
+  const issues = parsed.error.issues.map((i) => `${[extracted.dataType, ...i.path].join('.')}: ${i.message}`).join('; ');
+  throw new CorruptAssetError(`the ${extracted.dataType} metadata read from this file is not valid: ${issues}`);
+}
+
 port.on('message', (req: ThreadRequest) => {
-  extractFile(req.path, req.config).then(
+  extractFile(req.path, req.config).then(checked).then(
     (value) => port.postMessage({ id: req.id, ok: true, value } satisfies ThreadReply),
     (err: unknown) =>
       port.postMessage({
