@@ -12,7 +12,7 @@ import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
 import { createPostgresSink } from '../../src/sinks/postgres.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { databaseUrl, dropSchema, freshTempDir, queryRows, redisUrl, uniqueName } from '../helpers/services.js';
-import { stopAllWorkers, type WorkerProcess } from '../helpers/worker-process.js';
+import { peakRssOfAllMb, stopAllWorkers, type WorkerProcess } from '../helpers/worker-process.js';
 
 export interface Harness {
   s3: S3Server;
@@ -92,7 +92,10 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     rows: (assetId) => queryRows(`SELECT status, error_code, result FROM ${s}.asset_metadata WHERE asset_id = $1`, [assetId]),
     replicaDirs: () => readdirSync(tmp.dir).filter((n) => n.startsWith('replica-')),
     async close() {
+      // Read before they are stopped; the figure goes to the test output (docs/failure-behaviour.md).
+      const peak = peakRssOfAllMb();
       await stopAllWorkers();
+      console.info(`[${options.name}] replica peak RSS: ${peak.toFixed(0)} MiB; temp files left: ${tmp.files().length}`);
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close().catch(() => {});
       connection.disconnect();

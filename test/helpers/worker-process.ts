@@ -33,6 +33,8 @@ export interface WorkerProcess {
 
 /** Every child started and not yet stopped: `stopAllWorkers` in an afterAll ends any a test left. */
 const running = new Set<WorkerProcess>();
+/** Every child this test file started, for the peak-memory figures. */
+const started: WorkerProcess[] = [];
 
 /**
  * Starts one replica. `env` is the whole worker environment on top of PATH/HOME (nothing else of the
@@ -151,7 +153,13 @@ export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
     },
   };
   running.add(proc);
+  started.push(proc);
   return proc;
+}
+
+/** The highest peak RSS of any replica this file started, in MiB (read while each ran). */
+export function peakRssOfAllMb(): number {
+  return Math.max(0, ...started.map((w) => w.peakRssMb() ?? 0));
 }
 
 /** Stops every replica still running (afterAll). */
