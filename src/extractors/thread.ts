@@ -41,6 +41,12 @@ sharp.concurrency(1);
 const port = parentPort;
 if (!port) throw new Error('thread.ts runs as a worker thread only');
 
+// pdf.js rejects internal promises that nobody awaits on some broken cross-reference tables
+// ("XRefEntryException: Bad (uncompressed) XRef entry"), while the document's own promise rejects as it
+// should. Node's default would end the thread over that stray rejection, failing the job as a crash (and,
+// between jobs, taking the thread down). A job that really stops settling is still ended by the timeout.
+process.on('unhandledRejection', () => {});
+
 const sectionSchemas = {
   image: ImageInfoSchema,
   video: VideoInfoSchema,

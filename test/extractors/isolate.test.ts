@@ -4,7 +4,7 @@
  * and the hungry inputs are real: a long single-line text that takes a warm thread far longer than the
  * timeout to count, and pdf.js, whose loading alone needs more heap than a 32 MB thread has.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExtractPool } from '../../src/extractors/isolate.js';
@@ -76,6 +76,21 @@ describe('ExtractPool', () => {
       await expect(pool.run(text, testExtractConfig({ timeoutMs: 300 }))).resolves.toMatchObject({ dataType: 'text' });
       await expect(pool.run(bigText, testExtractConfig({ timeoutMs: 30 }))).rejects.toMatchObject({ code: 'EXTRACT_TIMEOUT' });
       await expect(pool.run(text, testExtractConfig({ timeoutMs: 300 }))).resolves.toMatchObject({ dataType: 'text' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a stray rejection inside pdf.js does not end the thread: the job gets the parser’s own answer', async () => {
+    // Found by the fuzz campaign: 211 zeroed bytes over the page objects of linearized.pdf make pdf.js
+    // reject an internal promise nobody awaits ("Bad (uncompressed) XRef entry").
+    const broken = path.join(tmp.dir, 'zeroed-pages.pdf');
+    writeFileSync(broken, readFileSync(path.join(fixturesDir, 'pdf/linearized.pdf')).fill(0, 1065, 1276));
+    const pool = new ExtractPool(1, 256);
+    try {
+      const err = await pool.run(broken, testExtractConfig()).catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'CORRUPT_ASSET', message: expect.stringMatching(/^cannot read pdf: /) });
+      await expect(pool.run(png, testExtractConfig())).resolves.toMatchObject({ dataType: 'image' });
     } finally {
       await pool.close();
     }
