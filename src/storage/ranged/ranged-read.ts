@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import { detectBuffer } from '../../detect/detect.js';
 import { TooLargeError } from '../../errors.js';
 import type { Detected } from '../../extractors/extractor.js';
-import { streamToFile, transportError, type DownloadedFile, type Downloader, type DownloadLimits } from '../download.js';
+import { discard, streamToFile, transportError, type DownloadedFile, type Downloader, type DownloadLimits } from '../download.js';
 import type { TempDir } from '../temp-dir.js';
 import { getRange, readExactly, type RangeRequest } from './http-range.js';
 import { planDicom } from './plan-dicom.js';
@@ -111,36 +111,35 @@ async function tryRanged(req: RangeRequest, temp: TempDir, head: Buffer, total: 
 
 /** Writes the head already read, then streams the rest of the object after it, hashing all of it. */
 async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: number): Promise<FetchedFile> {
+  const reply = head.length < total ? await getRange(req, head.length) : undefined;
+  if (reply && reply.kind !== 'partial') {
+    if (reply.kind === 'whole') discard(reply.body);
+    throw transportError(new Error('the store stopped answering ranges'), req.url, req.signal);
+  }
+  const rest = reply;
   const path = temp.newFile();
-  const hash: Hash = createHash('sha256').update(head);
-  let size = head.length;
+  const hash: Hash = createHash('sha256');
+  let size = 0;
+  async function* body(): AsyncGenerator<Buffer> {
+    yield head;
+    if (rest) yield* rest.body as AsyncIterable<Buffer>;
+  }
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > total) return done(new Error(`object grew past ${total} bytes while read`));
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
   try {
-    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-    out.write(head);
-    if (size < total) {
-      const rest = await getRange(req, size);
-      if (rest.kind !== 'partial') {
-        if (rest.kind === 'whole') rest.body.on('error', () => {}).destroy();
-        out.destroy();
-        throw transportError(new Error('the store stopped answering ranges'), req.url, req.signal);
-      }
-      const meter = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          size += chunk.length;
-          if (size > total) return done(new Error(`object grew past ${total} bytes while read`));
-          hash.update(chunk);
-          done(null, chunk);
-        },
-      });
-      await pipeline(rest.body as unknown as NodeJS.ReadableStream, meter, out);
-    } else {
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    }
+    // One pipeline from the first byte, so that a write error (ENOSPC) has a listener at every moment.
+    await pipeline(body(), meter, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
     if (size !== total) throw new Error(`object ended at ${size} of ${total} bytes`);
     return { path, sizeBytes: size, sha256: hash.digest('hex'), sha256Scope: 'full' };
   } catch (err) {
+    if (rest) discard(rest.body);
     await temp.remove(path);
     throw transportError(err, req.url, req.signal);
   }
 }
-
