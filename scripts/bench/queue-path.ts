@@ -114,17 +114,6 @@ export interface QueueRun {
   withLarge: boolean;
 }
 
-export interface LargeRun {
-  label: string;
-  bytes: number;
-  mode: 'ranged' | 'full';
-  seconds: number;
-  /** Body bytes the S3 server sent for this object. */
-  fetched: number;
-  requests: number;
-  result: AssetResult;
-}
-
 let runCounter = 0;
 
 /** Enqueues `files` and waits for all results; the clock runs from the first enqueue to the last result. */
@@ -170,22 +159,5 @@ export async function measureQueue(env: QueueEnv, small: CorpusFile[], large: Co
       peakRssMiB: started.map((r) => peakRssMiB(r.child.pid!) ?? NaN),
       withLarge,
     };
-  });
-}
-
-/** Each large file alone through one replica (concurrency 1): time to result and bytes fetched. */
-export async function measureLarge(env: QueueEnv, large: CorpusFile[], mode: 'ranged' | 'full', extraEnv: Record<string, string>): Promise<LargeRun[]> {
-  return withReplicas(env, 1, 1, extraEnv, async (queue, events) => {
-    const out: LargeRun[] = [];
-    for (const f of large) {
-      const before = env.s3.requests.length;
-      const { seconds, results } = await runBatch(queue, events, [f], `large-${mode}-${runCounter}`);
-      const mine = env.s3.requests.slice(before).filter((r) => r.path.endsWith(`/${keyOf(f)}`) && r.method !== 'PUT');
-      out.push({
-        label: f.label, bytes: f.bytes, mode, seconds,
-        fetched: mine.reduce((s, r) => s + r.bytesSent, 0), requests: mine.length, result: results[0]!,
-      });
-    }
-    return out;
   });
 }

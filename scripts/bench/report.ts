@@ -4,7 +4,8 @@
  */
 import type { DataType } from '../../src/contract.js';
 import type { InProcess } from './in-process.js';
-import type { LargeRun, QueueRun } from './queue-path.js';
+import type { LargeRun } from './large.js';
+import type { QueueRun } from './queue-path.js';
 import { round } from './stats.js';
 import type { ToolRun } from './tools.js';
 
