@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { StoragesSchema, resolveStorage, type ResolvedStorage } from './storage/storage-config.js';
+import { StorageSecretError, StoragesSchema, resolveStorage, type ResolvedStorage } from './storage/storage-config.js';
 
 const MiB = 1024 * 1024;
 
@@ -170,7 +170,14 @@ function readStorages(e: Env, env: NodeJS.ProcessEnv): ResolvedStorage[] {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   return parsed.data.map((entry) => {
-    const resolved = resolveStorage(entry, env);
+    let resolved: ReturnType<typeof resolveStorage>;
+    try {
+      resolved = resolveStorage(entry, env);
+    } catch (err) {
+      // A secret that is set but unusable (a key file that is not a key): the message names the variable.
+      if (err instanceof StorageSecretError) throw new ConfigError(`invalid configuration:\n  ${err.message}`);
+      throw err;
+    }
     if ('missing' in resolved) {
       throw new ConfigError(`invalid configuration:\n  ${resolved.missing}: not set, named by storage "${entry.id}"`);
     }
