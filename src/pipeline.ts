@@ -5,10 +5,10 @@
  */
 import type { AssetResult, ExtractJob, Timings } from './contract.js';
 import { defaultRangedReadMinBytes, type ExtractConfig } from './config.js';
-import { AssetError, messageOf, StorageUnavailableError } from './errors.js';
+import { AccessDeniedError, AssetError, messageOf, StorageUnavailableError } from './errors.js';
 import type { Extracted } from './extractors/extractor.js';
 import { asExtractError, failedResult, okResult } from './result.js';
-import { ForbiddenError, type Downloader, type DownloadLimits } from './storage/download.js';
+import type { Downloader, DownloadLimits } from './storage/download.js';
 import { fetchForExtraction, type FetchedFile } from './storage/ranged/ranged-read.js';
 import { redactUrlsIn } from './storage/redact.js';
 import type { StorageRegistry } from './storage/storage.js';
@@ -96,8 +96,9 @@ async function fetchObject(
       const minBytes = ranged ? (limits.rangedReadMinBytes ?? defaultRangedReadMinBytes) : Infinity;
       return await timed('download', () => fetchForExtraction(deps.signedDownloader, signed.url, deps.temp, limits, minBytes));
     } catch (err) {
-      // A URL that expired before or during the download is signed again, once (CONTRACT.md §2).
-      if (err instanceof ForbiddenError && attempt === 0) continue;
+      // A URL that expired before or during the download is signed again, once (CONTRACT.md §2). Stores
+      // say so differently (S3 and Azure 403, GCS 400 ExpiredToken), so any refusal earns one re-sign.
+      if (err instanceof AccessDeniedError && attempt === 0) continue;
       throw err;
     }
   }

@@ -39,9 +39,6 @@ export interface DownloadedFile {
 /** Redirects followed at most; each hop is checked by the guard again. */
 export const maxRedirects = 5;
 
-/** Raised for a 403 so that the pipeline can re-sign once (an expired URL) before giving up. */
-export class ForbiddenError extends AccessDeniedError {}
-
 export interface Downloader {
   download(url: string, temp: TempDir, limits: DownloadLimits): Promise<DownloadedFile>;
   close(): Promise<void>;
@@ -121,7 +118,7 @@ async function send(dispatcher: Dispatcher, url: URL, signal: AbortSignal, limit
 export function statusError(status: number, url: URL): AssetError {
   const where = redactUrl(url.href);
   if (status === 404 || status === 410) return new NotFoundError(`object not found (HTTP ${status}) at ${where}`);
-  if (status === 403) return new ForbiddenError(`access denied (HTTP 403) at ${where}`);
+  if (status === 403) return new AccessDeniedError(`access denied (HTTP 403) at ${where}`);
   if (status === 429 || status >= 500) return new StorageUnavailableError(`storage answered HTTP ${status} at ${where}`);
   // 400, 401 and the rest: the store refuses this request as made; asking again will not change that.
   return new AccessDeniedError(`storage refused the request (HTTP ${status}) at ${where}`);
