@@ -112,6 +112,9 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: 
                 : f.duration,
         };
   if (!s.codec || !s.sampleRate || !s.channels || s.durationSec === undefined) return undefined;
+  // Ogg Opus: the last granule position minus the pre-skip (RFC 7845 §4); negative when the stream was cut
+  // before its first real sample.
+  if (s.durationSec < 0) throw new CorruptAssetError(`${container} ends before its first sample (duration ${s.durationSec} s)`);
   // music-metadata's bit rate counts the bytes after the headers: 0 means the audio itself is missing.
   if (f.bitrate === 0 && s.durationSec > 0) {
     throw new CorruptAssetError(`truncated ${container}: the header promises ${s.durationSec} s, no audio data follows`);
