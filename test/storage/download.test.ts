@@ -118,8 +118,8 @@ describe('download', () => {
   ])('HTTP %i is %s (retriable: %s), with the query redacted', async (status, code, retriable) => {
     const err = await get(`/status/${status}`).catch((e: Error & { code: string; retriable: boolean }) => e);
     expect(err).toMatchObject({ code, retriable });
-    expect(err.message).toContain('?[redacted]');
-    expect(err.message).not.toContain('topsecret');
+    expect((err as Error).message).toContain('?[redacted]');
+    expect((err as Error).message).not.toContain('topsecret');
   });
 
   it('a body cut mid-way is STORAGE_UNAVAILABLE and leaves no file', async () => {
@@ -159,6 +159,6 @@ describe('download', () => {
     await new Promise((r) => closed.close(r));
     const err = await downloader.download(`http://127.0.0.1:${port}/x?X-Amz-Signature=topsecret`, temp, limits).catch((e: Error) => e);
     expect(err).toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
-    expect(err.message).not.toContain('topsecret');
+    expect((err as Error).message).not.toContain('topsecret');
   });
 });

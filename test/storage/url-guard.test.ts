@@ -52,7 +52,7 @@ describe('guard.check', () => {
   it.each([['http://user:pass@8.8.8.8/x'], ['https://user@8.8.8.8/x'], ['https://:secret@8.8.8.8/x']])('refuses credentials in %s', async (url) => {
     const err = await guard.check(new URL(url)).catch((e: unknown) => e as Error);
     expect(err).toMatchObject({ code: 'URL_NOT_ALLOWED' });
-    expect(err.message).not.toMatch(/pass|secret/);
+    expect((err as Error).message).not.toMatch(/pass|secret/);
   });
 
   it.each([['http://127.0.0.1/'], ['http://[::1]/'], ['http://169.254.169.254/latest/meta-data/'], ['http://[::ffff:7f00:1]/'], ['http://[64:ff9b::7f00:1]/'], ['http://0x7f000001/'], ['http://2130706433/'], ['http://0177.0.0.1/'], ['http://127.1/']])(
