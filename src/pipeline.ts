@@ -51,7 +51,7 @@ export async function processAsset(job: ExtractJob, deps: PipelineDeps): Promise
   try {
     const limits = { ...deps.limits, maxBytes: Math.min(deps.limits.maxBytes, job.maxBytes ?? Infinity) };
     file = await fetchObject(job, deps, limits, timed, true);
-    deps.onBytes?.(file.sizeBytes);
+    deps.onBytes?.(file.bytesFetched ?? file.sizeBytes);
     const extract = (path: string) =>
       timed('extract', () => deps.extract(path, deps.extractConfig)).catch((err: unknown) => {
         throw asExtractError(err);

@@ -3,6 +3,7 @@
  * health server (metrics, dashboard); signals. This is what operators run and scale (`npm start`, `asset-meta worker`).
  */
 import { Queue } from 'bullmq';
+import os from 'node:os';
 import { Redis } from 'ioredis';
 import sharp from 'sharp';
 import { pathToFileURL } from 'node:url';
@@ -156,9 +157,13 @@ async function startQueueSide(
     maxBytes: config.download.maxAssetBytes,
     timeoutMs: config.download.timeoutMs,
     stallTimeoutMs: config.download.stallTimeoutMs,
+    rangedReadMinBytes: config.download.rangedReadMinBytes,
   };
   const storages = createStorages(config.storages);
-  const pool = new ExtractPool(config.queue.concurrency, config.extract.maxHeapMb);
+  // Extraction is CPU work: more threads than cores only add memory and context switches, while the
+  // other job slots wait on downloads (the benchmark measured 16 threads on 2 cores at a third of the
+  // throughput and three times the memory of 2).
+  const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb);
   const signedDownloader = createDownloader();
   const urlDownloader = createDownloader(createUrlGuard(config.download.allowedHosts));
   const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));

@@ -35,6 +35,8 @@ const budgetShare = 0.25;
 /** What the pipeline saves: the file, and whether its sha256 covers all of the object. */
 export interface FetchedFile extends DownloadedFile {
   sha256Scope: 'full' | 'partial';
+  /** Bytes that came over the network, when that is less than the object (a ranged read). */
+  bytesFetched?: number;
 }
 
 type Planner = (src: RangeSource, headLength: number) => Promise<boolean>;
@@ -102,7 +104,7 @@ async function tryRanged(req: RangeRequest, temp: TempDir, head: Buffer, total: 
     });
     if (!ok) return undefined;
     keep = true;
-    return { path: sparse.path, sizeBytes: total, sha256: await sparse.sha256(), sha256Scope: 'partial' };
+    return { path: sparse.path, sizeBytes: total, sha256: await sparse.sha256(), sha256Scope: 'partial', bytesFetched: sparse.heldBytes };
   } finally {
     await sparse.close();
     if (!keep) await temp.remove(sparse.path);
