@@ -7,6 +7,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -87,4 +89,17 @@ export async function startTcpProxy(target: { host: string; port: number }) {
         server.close(() => r());
       }),
   };
+}
+
+/** A queue of the test's own name on the real Redis, as a backend would hold it. */
+export function openQueue(queueName: string): { connection: Redis; queue: Queue } {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  return { connection, queue: new Queue(queueName, { connection }) };
+}
+
+/** Removes the test's queue from Redis and closes it (safe when opening failed half-way). */
+export async function closeQueue(queue?: Queue, connection?: Redis): Promise<void> {
+  await queue?.obliterate({ force: true }).catch(() => {});
+  await queue?.close();
+  await connection?.quit();
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js';
 import { startWorker, type RunningWorker } from '../../workers/metadata-worker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
-import { databaseUrl, dropSchema, freshTempDir, redisUrl, uniqueName } from '../helpers/services.js';
+import { closeQueue, databaseUrl, dropSchema, freshTempDir, openQueue, redisUrl, uniqueName } from '../helpers/services.js';
 import { captureLogs, get, startAssetServer, testConfig, type AssetServer } from './harness.js';
 
 /** Debian's chromium package puts its launcher here. */
@@ -47,8 +47,7 @@ beforeAll(async () => {
   });
   worker = await startWorker(config, captureLogs('silent').logger, { listen: { host: '127.0.0.1', port: 0 } });
   base = worker.http!.url;
-  connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  queue = new Queue(queueName, { connection });
+  ({ connection, queue } = openQueue(queueName));
 
   // A presigned URL in the job's data: bull-board must not show its query string.
   await enqueueAsset(queue, { assetId: okId, source: { type: 'url', url: `${assets.origin}/img.png?X-Amz-Signature=dashs1gnature&token=dasht0ken` } });
@@ -69,9 +68,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await worker?.close();
-  await queue?.obliterate({ force: true }).catch(() => {});
-  await queue?.close();
-  await connection?.quit();
+  await closeQueue(queue, connection);
   await assets?.close();
   await dropSchema(schema);
   tmp.remove();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js';
 import { startWorker, type RunningWorker } from '../../workers/metadata-worker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
-import { databaseUrl, dropSchema, freshTempDir, redisUrl, startTcpProxy, uniqueName } from '../helpers/services.js';
+import { closeQueue, databaseUrl, dropSchema, freshTempDir, openQueue, redisUrl, startTcpProxy, uniqueName } from '../helpers/services.js';
 import { captureLogs, get, startAssetServer, testConfig, type AssetServer } from './harness.js';
 
 const schema = uniqueName('t_ops');
@@ -45,15 +45,12 @@ beforeAll(async () => {
   });
   worker = await startWorker(config, logs.logger, { listen: { host: '127.0.0.1', port: 0 } });
   base = worker.http!.url;
-  connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  queue = new Queue(queueName, { connection });
+  ({ connection, queue } = openQueue(queueName));
 });
 
 afterAll(async () => {
   await worker?.close();
-  await queue?.obliterate({ force: true }).catch(() => {});
-  await queue?.close();
-  await connection?.quit();
+  await closeQueue(queue, connection);
   await redisProxy?.close();
   await assets?.close();
   await dropSchema(schema);

@@ -17,7 +17,7 @@ import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js
 import { compareExpected, type Expected } from '../../src/replay/compare.js';
 import { startWorker, type RunningWorker } from '../../workers/metadata-worker.js';
 import { fixturesDir, listFixtures } from '../helpers/fixtures.js';
-import { databaseUrl, dropSchema, freshTempDir, queryRows, redisUrl, startTcpProxy, uniqueName } from '../helpers/services.js';
+import { closeQueue, databaseUrl, dropSchema, freshTempDir, openQueue, queryRows, redisUrl, startTcpProxy, uniqueName } from '../helpers/services.js';
 
 const schema = uniqueName('t_spine');
 const queueName = uniqueName('spine');
@@ -90,15 +90,12 @@ beforeAll(async () => {
     ]),
   });
   worker = await startWorker(config, createLogger('silent'));
-  connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  queue = new Queue(queueName, { connection });
+  ({ connection, queue } = openQueue(queueName));
 });
 
 afterAll(async () => {
   await worker?.close();
-  await queue?.obliterate({ force: true }).catch(() => {});
-  await queue?.close();
-  await connection?.quit();
+  await closeQueue(queue, connection);
   await s3?.close();
   await new Promise((r) => signer?.close(r));
   await pgProxy?.close();

@@ -20,7 +20,7 @@ import { compareExpected, type Expected } from '../../src/replay/compare.js';
 import { startWorker, type RunningWorker } from '../../workers/metadata-worker.js';
 import { fixturesDir, listFixtures } from '../helpers/fixtures.js';
 import { startGcsServer, type GcsServer } from '../helpers/gcs-server.js';
-import { dropSchema, freshTempDir, queryRows, redisUrl, databaseUrl, uniqueName } from '../helpers/services.js';
+import { closeQueue, databaseUrl, dropSchema, freshTempDir, openQueue, queryRows, redisUrl, uniqueName } from '../helpers/services.js';
 
 const schema = uniqueName('t_storages');
 const queueName = uniqueName('storages');
@@ -77,15 +77,12 @@ beforeAll(async () => {
     },
   });
   worker = await startWorker(config, createLogger('debug', logs));
-  connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  queue = new Queue(queueName, { connection });
+  ({ connection, queue } = openQueue(queueName));
 });
 
 afterAll(async () => {
   await worker?.close();
-  await queue?.obliterate({ force: true }).catch(() => {});
-  await queue?.close();
-  await connection?.quit();
+  await closeQueue(queue, connection);
   await Promise.all([azurite?.close(), s3?.close(), gcs?.close()]);
   await dropSchema(schema);
   tmp.remove();

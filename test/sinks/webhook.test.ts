@@ -17,7 +17,7 @@ import { createWebhookSink } from '../../src/sinks/webhook.js';
 import { signWebhookBody, verifyWebhookSignature } from '../../src/sinks/webhook-signature.js';
 import { startWorker, type RunningWorker } from '../../workers/metadata-worker.js';
 import { fixturesDir } from '../helpers/fixtures.js';
-import { freshTempDir, redisUrl, uniqueName } from '../helpers/services.js';
+import { closeQueue, freshTempDir, openQueue, redisUrl, uniqueName } from '../helpers/services.js';
 import { captureLogs, startAssetServer, testConfig, type AssetServer } from '../observability/harness.js';
 
 const secret = 'whsec-test-0123456789abcdef';
@@ -167,15 +167,12 @@ describe('webhook sink through the queue', () => {
       WEBHOOK_TIMEOUT_MS: '2000',
     });
     worker = await startWorker(config, captureLogs('silent').logger);
-    connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    queue = new Queue(queueName, { connection });
+    ({ connection, queue } = openQueue(queueName));
   });
 
   afterAll(async () => {
     await worker?.close();
-    await queue?.obliterate({ force: true }).catch(() => {});
-    await queue?.close();
-    await connection?.quit();
+    await closeQueue(queue, connection);
     await receiver?.close();
     await assets?.close();
     tmp.remove();
