@@ -3,10 +3,11 @@
  * for tests of delegated access: no real STS here. It checks what the real one would refuse (a request not
  * signed with SigV4 by a known key) and records every call, so a test can see what the worker asked for.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { NodeSha256 } from '../../src/dev/sigv4-verify.js';
 
 /** One AssumeRole answer: temporary credentials, or an STS error. */
 export type StsAnswer =
@@ -28,29 +29,6 @@ export interface FakeSts {
   answer(...answers: StsAnswer[]): void;
   close(): Promise<void>;
 }
-
-/** SHA-256 and HMAC-SHA-256 from node:crypto in the shape @smithy/signature-v4 takes. */
-class NodeSha256 {
-  private hash: Hash | Hmac;
-  constructor(private readonly secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = this.create();
-  }
-  private create(): Hash | Hmac {
-    if (this.secret === undefined) return createHash('sha256');
-    return createHmac('sha256', typeof this.secret === 'string' ? this.secret : bytes(this.secret));
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.hash.update(typeof data === 'string' ? data : bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-  reset(): void {
-    this.hash = this.create();
-  }
-}
-const bytes = (d: ArrayBuffer | ArrayBufferView) =>
-  ArrayBuffer.isView(d) ? Buffer.from(d.buffer, d.byteOffset, d.byteLength) : Buffer.from(d);
 
 const xml = (s: string) => s.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
