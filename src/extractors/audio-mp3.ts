@@ -9,6 +9,7 @@
  * Xing: http://gabriel.mp3-tech.org/mp3infotag.html
  */
 import { open } from 'node:fs/promises';
+import { readAt } from './read-at.js';
 
 export interface Mp3Head {
   /** Byte offset of the first frame (after any ID3v2 tag). */
@@ -34,11 +35,7 @@ function syncsafe(b: Uint8Array, at: number): number {
 export async function readMp3Head(path: string): Promise<Mp3Head | undefined> {
   const fh = await open(path, 'r');
   try {
-    const read = async (at: number, length: number): Promise<Buffer> => {
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(buf, 0, length, at);
-      return buf.subarray(0, bytesRead);
-    };
+    const read = (at: number, length: number) => readAt(fh, at, length);
     let start = 0;
     // Several ID3v2 tags may follow each other.
     for (let tags = 0; tags < 4; tags++) {

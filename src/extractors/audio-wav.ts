@@ -8,6 +8,7 @@
  * Layout: Microsoft's WAVEFORMATEX / WAVEFORMATEXTENSIBLE (mmreg.h); RIFF chunks are padded to even size.
  */
 import { open } from 'node:fs/promises';
+import { readAt } from './read-at.js';
 
 export interface WavFormat {
   /** wFormatTag, or the SubFormat's tag for WAVE_FORMAT_EXTENSIBLE (1 PCM, 3 IEEE float, 6 A-law, 7 µ-law, ...). */
@@ -31,11 +32,7 @@ const maxChunks = 1_000;
 export async function readWavFormat(path: string): Promise<WavFormat | undefined> {
   const fh = await open(path, 'r');
   try {
-    const read = async (at: number, length: number): Promise<Buffer> => {
-      const buf = Buffer.alloc(length);
-      const { bytesRead } = await fh.read(buf, 0, length, at);
-      return buf.subarray(0, bytesRead);
-    };
+    const read = (at: number, length: number) => readAt(fh, at, length);
     const riff = await read(0, 12);
     if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') {
       return undefined;

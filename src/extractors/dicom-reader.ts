@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { CorruptAssetError, TooLargeError, messageOf } from '../errors.js';
+import { readAt } from './read-at.js';
 
 /** What is read first; most headers fit. */
 export const dicomFirstChunkBytes = 64 * 1024;
@@ -104,17 +105,6 @@ function tryParse(bytes: Buffer, complete: boolean, layout: Layout, inflated: bo
 
 function tooLarge(limits: DicomReadLimits): TooLargeError {
   return new TooLargeError(`dicom header is over ${limits.maxHeaderBytes} bytes before the pixel data`);
-}
-
-async function readAt(file: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await file.read(buf, done, length - done, position + done);
-    if (bytesRead === 0) break;
-    done += bytesRead;
-  }
-  return buf.subarray(0, done);
 }
 
 /** Truncation shows where the pixel data's own length or end marker lies past the end of the file. */

@@ -10,6 +10,7 @@
  * scanned in large chunks for FF D9 with Buffer.indexOf; a missing EOI means the file was cut short.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { readAt } from './read-at.js';
 
 /** Bytes read per step when walking segments or scanning for EOI. */
 const chunkBytes = 256 * 1024;
@@ -19,12 +20,6 @@ const tailBytes = 64;
 const SOI = 0xd8;
 const SOS = 0xda;
 const EOI = 0xd9;
-
-async function readAt(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.alloc(length);
-  const { bytesRead } = await fh.read(buf, 0, length, position);
-  return buf.subarray(0, bytesRead);
-}
 
 function tailEndsWithEoi(tail: Buffer): boolean {
   let end = tail.length;

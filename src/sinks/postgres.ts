@@ -3,7 +3,6 @@
  * replayed or retried job never makes a second row. The worker creates its table on start.
  */
 import pg from 'pg';
-import type { AssetResult } from '../contract.js';
 import { ResultSinkUnavailableError, messageOf } from '../errors.js';
 import type { ResultSink } from './sink.js';
 
