@@ -200,6 +200,8 @@ async function startQueueSide(
 }
 
 async function main(): Promise<void> {
+  // As in src/cli.ts: the SDK's notice about its future Node 22 requirement is not the replica's news.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let config: Config;
   try {
     config = loadConfig();

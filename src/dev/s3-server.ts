@@ -226,6 +226,14 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
 
     const upstream = http.request({ host: '127.0.0.1', port: s3rverPort, method, path: url, headers, agent });
     upstream.on('response', (reply) => {
+      // s3rver answers a range of an empty object with 206 and a Content-Range it cannot fill, then holds
+      // the connection for seconds; S3 answers 416. Do what S3 does.
+      if (reply.statusCode === 206 && !/^bytes \d+-\d+\/[1-9]\d*$/.test(String(reply.headers['content-range'] ?? ''))) {
+        upstream.removeAllListeners('error').on('error', () => {});
+        reply.destroy();
+        upstream.destroy();
+        return sendError(req, res, log, 416, 'InvalidRange', 'The requested range is not satisfiable');
+      }
       log.status = reply.statusCode ?? 502;
       res.writeHead(log.status, forwardable(reply.headers));
       relayBody(reply, res, log, fault).catch(() => res.destroy());

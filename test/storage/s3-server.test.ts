@@ -129,6 +129,16 @@ describe('startS3Server: ranges', () => {
     expect(Buffer.from(await response.arrayBuffer())).toEqual(body.subarray(0, 10));
   });
 
+  it('answers a range of an empty object with 416 at once, as S3 does', async () => {
+    await server.putObject('empty.bin', Buffer.alloc(0));
+    const response = await fetch(await presignGet('empty.bin'), { headers: { range: 'bytes=0-65535' } });
+    expect(response.status).toBe(416);
+    expect(await errorCode(response)).toBe('InvalidRange');
+    const whole = await fetch(await presignGet('empty.bin'));
+    expect(whole.status).toBe(200);
+    expect((await whole.arrayBuffer()).byteLength).toBe(0);
+  });
+
   it('answers a suffix range with the last N bytes', async () => {
     const response = await fetch(await presignGet(), { headers: { range: 'bytes=-7' } });
     expect(response.status).toBe(206);
