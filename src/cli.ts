@@ -26,7 +26,23 @@ Configuration comes from the environment; see the README's configuration table.`
 // upgrades the pin, not for every command's output (the README says so).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const helps: Record<string, string> = { probe: probeHelp, enqueue: enqueueHelp, replay: replayHelp, storages: storagesHelp };
+const workerHelp = `Usage: asset-meta worker
+
+Runs one worker replica (the same as npm start): takes extract jobs from QUEUE_NAME on REDIS_URL,
+WORKER_CONCURRENCY at a time, and saves results to RESULT_SINKS. Configured by the environment only (see
+the README's configuration table). SIGTERM or SIGINT drains it: no new job, jobs in flight finish, exit 0.
+
+Examples:
+  STORAGES_FILE=storages.json asset-meta worker
+  WORKER_CONCURRENCY=8 DASHBOARD_ENABLED=true asset-meta worker`;
+
+const helps: Record<string, string> = {
+  worker: workerHelp,
+  probe: probeHelp,
+  enqueue: enqueueHelp,
+  replay: replayHelp,
+  storages: storagesHelp,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
