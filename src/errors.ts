@@ -4,11 +4,18 @@
  *
  * Across a thread or process boundary classes are lost: `fromSerialized` rebuilds them from `code`.
  */
-import type { ErrorCode } from './contract.js';
+import type { DataType, ErrorCode } from './contract.js';
+
+/** What detection had found when a later stage failed: a failed result still says what the bytes are. */
+export interface DetectedType {
+  dataType: DataType;
+  mimeType: string;
+}
 
 export abstract class AssetError extends Error {
   abstract readonly code: ErrorCode;
   abstract readonly retriable: boolean;
+  detected?: DetectedType;
 
   toJSON(): { code: ErrorCode; message: string; retriable: boolean } {
     return { code: this.code, message: this.message, retriable: this.retriable };
@@ -59,9 +66,11 @@ export function isAssetError(err: unknown): err is AssetError {
 }
 
 /** Rebuilds a coded error that crossed a thread/process boundary as `{ code, message }`. */
-export function fromSerialized(value: { code: ErrorCode; message: string }): AssetError {
+export function fromSerialized(value: { code: ErrorCode; message: string; detected?: DetectedType }): AssetError {
   const Cls = byCode[value.code];
-  return new Cls(value.message);
+  const err = new Cls(value.message);
+  if (value.detected) err.detected = value.detected;
+  return err;
 }
 
 /** Libraries throw strings and plain objects (dicom-parser does): give back a readable message. */

@@ -39,6 +39,7 @@ export function failedResult(
     schemaVersion: 1,
     assetId,
     status: 'failed',
+    ...(error.detected ? { dataType: error.detected.dataType, mimeType: error.detected.mimeType } : {}),
     ...(file?.sizeBytes !== undefined ? { sizeBytes: file.sizeBytes } : {}),
     ...(file?.sha256 ? { sha256: file.sha256, sha256Scope: file.sha256Scope ?? 'full' } : {}),
     error: error.toJSON(),

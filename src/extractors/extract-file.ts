@@ -4,6 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import type { ExtractConfig } from '../config.js';
+import { AssetError, CorruptAssetError, messageOf } from '../errors.js';
 import { detect } from '../detect/detect.js';
 import type { Extracted } from './extractor.js';
 import { FfprobeSpawnError, asDeploymentFault } from './ffprobe.js';
@@ -15,8 +16,15 @@ export async function extractFile(path: string, config: ExtractConfig): Promise<
   try {
     return await extractor({ ...detected, path, sizeBytes: st.size }, config);
   } catch (err) {
-    // Coded here, inside the extraction thread: only a coded error keeps its code across the boundary.
-    if (err instanceof FfprobeSpawnError) throw asDeploymentFault(err);
-    throw err;
+    // Coded here, inside the extraction thread: only a coded error keeps its code across the boundary. A
+    // parser's own complaint (a string, a plain object, a library Error) is the file's fault: CORRUPT_ASSET.
+    const coded =
+      err instanceof FfprobeSpawnError
+        ? asDeploymentFault(err)
+        : err instanceof AssetError
+          ? err
+          : new CorruptAssetError(messageOf(err), { cause: err });
+    coded.detected ??= { dataType: detected.dataType, mimeType: detected.mimeType };
+    throw coded;
   }
 }

@@ -72,7 +72,7 @@ export class ExtractPool {
       const onMessage = (reply: ThreadReply) => {
         if (reply.id !== id) return;
         if (reply.ok) finish(true, () => resolve(reply.value));
-        else finish(true, () => reject(fromSerialized({ code: reply.error.code as ErrorCode, message: reply.error.message })));
+        else finish(true, () => reject(fromSerialized({ ...reply.error, code: reply.error.code as ErrorCode })));
       };
       const onError = (err: Error) => finish(false, () => reject(this.threadError(err)));
       const onExit = (code: number) => finish(false, () => reject(new CorruptAssetError(`extractor exited with code ${code}`)));

@@ -15,7 +15,7 @@ import {
   VideoInfoSchema,
   type DataType,
 } from '../contract.js';
-import { CorruptAssetError, isAssetError, messageOf } from '../errors.js';
+import { CorruptAssetError, isAssetError, messageOf, type DetectedType } from '../errors.js';
 import type { Extracted } from './extractor.js';
 import { extractFile } from './extract-file.js';
 
@@ -27,7 +27,7 @@ export interface ThreadRequest {
 
 export type ThreadReply =
   | { id: number; ok: true; value: Awaited<ReturnType<typeof extractFile>> }
-  | { id: number; ok: false; error: { code: string; message: string } };
+  | { id: number; ok: false; error: { code: string; message: string; detected?: DetectedType } };
 
 /** Sent once, when this thread's modules are loaded: a job's time starts then, not at spawn. */
 export interface ThreadReady {
@@ -64,7 +64,9 @@ function checked(extracted: Extracted): Extracted {
   const parsed = sectionSchemas[extracted.dataType].safeParse(extracted.section);
   if (parsed.success) return extracted;
   const issues = parsed.error.issues.map((i) => `${[extracted.dataType, ...i.path].join('.')}: ${i.message}`).join('; ');
-  throw new CorruptAssetError(`the ${extracted.dataType} metadata read from this file is not valid: ${issues}`);
+  const err = new CorruptAssetError(`the ${extracted.dataType} metadata read from this file is not valid: ${issues}`);
+  err.detected = { dataType: extracted.dataType, mimeType: extracted.mimeType };
+  throw err;
 }
 
 port.on('message', (req: ThreadRequest) => {
@@ -75,7 +77,7 @@ port.on('message', (req: ThreadRequest) => {
         id: req.id,
         ok: false,
         error: isAssetError(err)
-          ? { code: err.code, message: err.message }
+          ? { code: err.code, message: err.message, ...(err.detected ? { detected: err.detected } : {}) }
           : { code: 'CORRUPT_ASSET', message: messageOf(err) },
       } satisfies ThreadReply),
   );

@@ -21,6 +21,11 @@ describe('every fixture matches its expected.json', () => {
     const result = await probeFile(file, testExtractConfig());
     expect(() => AssetResultSchema.parse(result)).not.toThrow();
     expect(compareExpected(expected, result)).toEqual([]);
+    // The bytes were recognised before they proved unreadable: a failed result still says what they are.
+    if (result.error?.code === 'CORRUPT_ASSET' || result.error?.code === 'ENCRYPTED_ASSET') {
+      expect(result.dataType).toBeDefined();
+      expect(result.mimeType).toBeDefined();
+    }
     if (result.status === 'ok') {
       const sections = ['image', 'video', 'audio', 'pdf', 'dicom', 'text'].filter((k) => k in result);
       expect(sections).toEqual([result.dataType]);
