@@ -5,7 +5,7 @@
  * heartbeat that stopped.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -39,10 +39,15 @@ export class TempDir {
   static async create(root: string): Promise<TempDir> {
     await mkdir(root, { recursive: true, mode: 0o700 });
     const removed = await sweepDeadReplicas(root);
-    const dir = path.join(root, `replica-${process.pid}-${randomBytes(6).toString('hex')}`);
-    await mkdir(dir, { mode: 0o700 });
+    const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const dir = path.join(root, `replica-${id}`);
+    // Made under another name and renamed with its owner file inside, so that a replica starting at the
+    // same moment never sees a replica directory without an owner (and sweeps it as dead).
+    const starting = path.join(root, `.starting-${id}`);
+    await mkdir(starting, { mode: 0o700 });
     const owner: Owner = { host: os.hostname(), pid: process.pid, startedAt: new Date().toISOString() };
-    await writeFile(path.join(dir, ownerFile), JSON.stringify(owner), { mode: 0o600 });
+    await writeFile(path.join(starting, ownerFile), JSON.stringify(owner), { mode: 0o600 });
+    await rename(starting, dir);
     const temp = new TempDir(dir);
     temp.sweptOnStart = removed;
     temp.heartbeat = setInterval(() => {
@@ -88,8 +93,17 @@ export class TempDir {
 async function sweepDeadReplicas(root: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(root).catch(() => [] as string[])) {
-    if (!name.startsWith('replica-')) continue;
     const dir = path.join(root, name);
+    if (name.startsWith('.starting-')) {
+      // A replica that died between making its directory and naming it: only once it is surely not starting.
+      const st = await stat(dir).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > staleReplicaMs) {
+        await rm(dir, { recursive: true, force: true });
+        removed.push(dir);
+      }
+      continue;
+    }
+    if (!name.startsWith('replica-')) continue;
     try {
       const ownerPath = path.join(dir, ownerFile);
       const [raw, st] = await Promise.all([readFile(ownerPath, 'utf8'), stat(ownerPath)]);
