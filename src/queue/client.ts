@@ -44,23 +44,34 @@ export async function waitForResult(
   assetId: string,
   options: { timeoutMs?: number; events?: QueueEvents } = {},
 ): Promise<AssetResult> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  const id = jobIdFor(assetId);
   const events = options.events ?? new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
+  let waiting = true;
   try {
     await events.waitUntilReady();
-    const job = await queue.getJob(jobIdFor(assetId));
+    const job = await queue.getJob(id);
     if (!job) throw new Error(`no job for asset ${assetId}`);
-    try {
-      const value = await job.waitUntilFinished(events, options.timeoutMs ?? 60_000);
-      return AssetResultSchema.parse(value);
-    } catch (err) {
-      const failed = await queue.getJob(jobIdFor(assetId));
-      if (failed && (await failed.isFailed())) {
-        const kept = AssetResultSchema.safeParse((failed.data as Record<string, unknown>)[failedResultKey]);
-        return kept.success ? kept.data : failureFromReason(assetId, failed.failedReason);
+    // The event stream starts reading at "now": a job that ends while it starts sends a notification no
+    // one hears. A slow poll of the job's state covers that moment; the event answers at once otherwise.
+    const polled = (async () => {
+      while (waiting && Date.now() < deadline) {
+        const state = await queue.getJobState(id);
+        if (state === 'completed' || state === 'failed') return;
+        await new Promise((r) => setTimeout(r, 500));
       }
-      throw err;
+    })();
+    await Promise.race([job.waitUntilFinished(events, timeoutMs).catch(() => {}), polled]);
+    const final = await queue.getJob(id);
+    if (final && (await final.isCompleted())) return AssetResultSchema.parse(final.returnvalue);
+    if (final && (await final.isFailed())) {
+      const kept = AssetResultSchema.safeParse((final.data as Record<string, unknown>)[failedResultKey]);
+      return kept.success ? kept.data : failureFromReason(assetId, final.failedReason);
     }
+    throw new Error(`asset ${assetId} did not finish within ${timeoutMs} ms`);
   } finally {
+    waiting = false;
     if (!options.events) await events.close();
   }
 }

@@ -185,13 +185,17 @@ describe('storage outcomes', () => {
 
 describe('the queue contract', () => {
   it('an invalid payload fails once with INVALID_JOB, not five times', async () => {
+    // Listening before the job exists: a finish notification sent before the stream starts is not heard.
+    const eventsConnection = connection.duplicate();
+    const events = new QueueEvents(queueName, { connection: eventsConnection });
+    await events.waitUntilReady();
     await queue.add('extract', { assetId: 'spine/invalid', source: { type: 'ftp', url: 'ftp://x' } }, { jobId: 'invalid-1', attempts: 5 });
     const job = await queue.getJob('invalid-1');
-    const events = new QueueEvents(queueName, { connection: connection.duplicate() });
     try {
       await expect(job!.waitUntilFinished(events, 30_000)).rejects.toThrow(/INVALID_JOB/);
     } finally {
       await events.close();
+      await eventsConnection.quit();
     }
     const after = await queue.getJob('invalid-1');
     expect(after?.attemptsMade).toBe(1);
