@@ -13,10 +13,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import pg from 'pg';
 import type { DataType } from '../../src/contract.js';
 import { loadConfig } from '../../src/config.js';
 import { startS3Server } from '../../src/dev/s3-server.js';
+// The same local services, defaults and schema clean-up as the tests.
+import { databaseUrl, dropSchema, redisUrl } from '../../test/helpers/services.js';
 import { dataTypes, makeCorpus, type CorpusFile } from './corpus.js';
 import { measureInProcess, type Compiled } from './in-process.js';
 import { measureLarge } from './large.js';
@@ -30,24 +31,12 @@ const outIndex = argv.indexOf('--out');
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** `.bench/` is git-ignored: the numbers and the compiled worker live there. */
 const outDir = outIndex >= 0 && argv[outIndex + 1] ? path.resolve(argv[outIndex + 1]!) : path.join(repo, '.bench');
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const databaseUrl = process.env.DATABASE_URL ?? `postgres://${os.userInfo().username}@127.0.0.1:5432/test`;
 
 const log = (msg: string) => process.stderr.write(`[bench ${Math.round(performance.now() / 1000)}s] ${msg}\n`);
 
 /** The comparable part of a result: what was found, not when or how fast. */
 function found(r: { status: string; dataType?: string; mimeType?: string } & Record<string, unknown>): string {
   return JSON.stringify({ status: r.status, dataType: r.dataType, mimeType: r.mimeType, section: r.dataType ? r[r.dataType] : r.error });
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
-  } finally {
-    await client.end();
-  }
 }
 
 /**
