@@ -42,7 +42,7 @@ async function runType({ probeFile }: Compiled, pool: ExtractPool, config: Extra
   let failures = 0;
   const t0 = performance.now();
   await mapLimit(files, concurrency, async (f) => {
-    const r = await probeFile(f.path, config, (p, c) => pool.run(p, c), f.path);
+    const r = await probeFile(f.path, config, (p, c) => pool.probe(p, c), f.path);
     results.set(f.path, r);
     if (r.status !== 'ok') failures++;
     extract.push(r.timingsMs.extract);
@@ -66,7 +66,7 @@ export async function measureInProcess(
   try {
     // Warm-up: threads started, each extractor's modules loaded, so the timings below are steady state.
     const warm = [...byType.values()].map((files) => files[0]!);
-    await mapLimit([...warm, ...warm], cores, (f) => probeFile(f.path, config, (p, c) => pool.run(p, c)));
+    await mapLimit([...warm, ...warm], cores, (f) => probeFile(f.path, config, (p, c) => pool.probe(p, c)));
     const runs: InProcessRun[] = [];
     for (const [type, files] of byType) runs.push(await runType(lib, pool, config, type, files, cores, results));
     const serial = await runType(lib, pool, config, 'video', byType.get('video') ?? [], 1, new Map());

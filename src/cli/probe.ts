@@ -70,7 +70,7 @@ export async function probeCommand(argv: string[], config: Config): Promise<numb
         );
         results.push({ ...result, assetId: input });
       } else {
-        results.push(await probeFile(input, config.extract, run, input));
+        results.push(await probeFile(input, config.extract, (p, c) => pool.probe(p, c), input));
       }
       if (format === 'jsonl') console.log(JSON.stringify(results.at(-1)));
     }

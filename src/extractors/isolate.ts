@@ -9,7 +9,8 @@
 import { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
-import { CorruptAssetError, ExtractTimeoutError, fromSerialized } from '../errors.js';
+import { CorruptAssetError, ExtractTimeoutError, fromSerialized, type AssetError } from '../errors.js';
+import type { FileFacts, Probed } from './extract-file.js';
 import type { Extracted } from './extractor.js';
 import type { ThreadReady, ThreadReply, ThreadRequest } from './thread.js';
 
@@ -25,6 +26,9 @@ function spawnThread(options: ConstructorParameters<typeof Worker>[1]): Worker {
 
 /** A thread that has not loaded its modules in this long is broken, not slow. */
 export const threadStartTimeoutMs = 60_000;
+
+/** A thread's reply with its error rebuilt as a coded AssetError. */
+type Outcome = { ok: true; value: Extracted; file?: FileFacts } | { ok: false; error: AssetError; file?: FileFacts };
 
 interface Slot {
   worker: Worker;
@@ -46,7 +50,29 @@ export class ExtractPool {
     private readonly maxHeapMb: number,
   ) {}
 
+  /** Detects and extracts one local file in a thread; rejects with the asset's coded error. */
   async run(path: string, config: ExtractConfig): Promise<Extracted> {
+    const reply = await this.send(path, config, false);
+    if (reply.ok) return reply.value;
+    throw reply.error;
+  }
+
+  /**
+   * What `asset-meta probe` needs of a local file: its size and sha256 and its metadata, read, hashed and
+   * detected in one pass inside the thread (so hashing is spread over the pool, not done on this thread).
+   * Never rejects: a failure is `error`, beside the file's facts when they were learnt.
+   */
+  async probe(path: string, config: ExtractConfig): Promise<Probed> {
+    try {
+      const reply = await this.send(path, config, true);
+      const facts = reply.file ? { file: reply.file } : {};
+      return reply.ok ? { extracted: reply.value, ...facts } : { error: reply.error, ...facts };
+    } catch (error) {
+      return { error };
+    }
+  }
+
+  private async send(path: string, config: ExtractConfig, hash: boolean): Promise<Outcome> {
     if (this.closed) throw new Error('extraction pool is closed');
     const slot = await this.acquire();
     try {
@@ -56,7 +82,7 @@ export class ExtractPool {
       throw err;
     }
     const id = this.nextId++;
-    return new Promise<Extracted>((resolve, reject) => {
+    return new Promise<Outcome>((resolve, reject) => {
       let settled = false;
       const finish = (keep: boolean, fn: () => void) => {
         if (settled) return;
@@ -71,8 +97,13 @@ export class ExtractPool {
       };
       const onMessage = (reply: ThreadReply) => {
         if (reply.id !== id) return;
-        if (reply.ok) finish(true, () => resolve(reply.value));
-        else finish(true, () => reject(fromSerialized({ ...reply.error, code: reply.error.code as ErrorCode })));
+        finish(true, () =>
+          resolve(
+            reply.ok
+              ? reply
+              : { ok: false, error: fromSerialized({ ...reply.error, code: reply.error.code as ErrorCode }), ...(reply.file ? { file: reply.file } : {}) },
+          ),
+        );
       };
       const onError = (err: Error) => finish(false, () => reject(this.threadError(err)));
       const onExit = (code: number) => finish(false, () => reject(new CorruptAssetError(`extractor exited with code ${code}`)));
@@ -82,7 +113,7 @@ export class ExtractPool {
       slot.worker.on('message', onMessage);
       slot.worker.on('error', onError);
       slot.worker.on('exit', onExit);
-      slot.worker.postMessage({ id, path, config } satisfies ThreadRequest);
+      slot.worker.postMessage({ id, path, config, ...(hash ? { hash } : {}) } satisfies ThreadRequest);
     });
   }
 

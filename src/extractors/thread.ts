@@ -17,17 +17,26 @@ import {
 } from '../contract.js';
 import { CorruptAssetError, isAssetError, messageOf, type DetectedType } from '../errors.js';
 import type { Extracted } from './extractor.js';
-import { extractFile } from './extract-file.js';
+import { extractFile, hashAndExtract, type FileFacts } from './extract-file.js';
 
 export interface ThreadRequest {
   id: number;
   path: string;
   config: ExtractConfig;
+  /** Also read and hash the file, in the same read as detection (`asset-meta probe`, the benchmark). */
+  hash?: boolean;
 }
 
+export interface SerializedError {
+  code: string;
+  message: string;
+  detected?: DetectedType;
+}
+
+/** `file` is set for hash requests, on success and on failure alike (once the file was read). */
 export type ThreadReply =
-  | { id: number; ok: true; value: Awaited<ReturnType<typeof extractFile>> }
-  | { id: number; ok: false; error: { code: string; message: string; detected?: DetectedType } };
+  | { id: number; ok: true; value: Extracted; file?: FileFacts }
+  | { id: number; ok: false; error: SerializedError; file?: FileFacts };
 
 /** Sent once, when this thread's modules are loaded: a job's time starts then, not at spawn. */
 export interface ThreadReady {
@@ -69,18 +78,32 @@ function checked(extracted: Extracted): Extracted {
   throw err;
 }
 
+function serialized(err: unknown): SerializedError {
+  return isAssetError(err)
+    ? { code: err.code, message: err.message, ...(err.detected ? { detected: err.detected } : {}) }
+    : { code: 'CORRUPT_ASSET', message: messageOf(err) };
+}
+
+async function handle(req: ThreadRequest): Promise<ThreadReply> {
+  if (!req.hash) {
+    try {
+      return { id: req.id, ok: true, value: checked(await extractFile(req.path, req.config)) };
+    } catch (err) {
+      return { id: req.id, ok: false, error: serialized(err) };
+    }
+  }
+  const { file, extracted, error } = await hashAndExtract(req.path, req.config);
+  const facts = file ? { file } : {};
+  if (!extracted) return { id: req.id, ok: false, error: serialized(error), ...facts };
+  try {
+    return { id: req.id, ok: true, value: checked(extracted), ...facts };
+  } catch (err) {
+    return { id: req.id, ok: false, error: serialized(err), ...facts };
+  }
+}
+
 port.on('message', (req: ThreadRequest) => {
-  extractFile(req.path, req.config).then(checked).then(
-    (value) => port.postMessage({ id: req.id, ok: true, value } satisfies ThreadReply),
-    (err: unknown) =>
-      port.postMessage({
-        id: req.id,
-        ok: false,
-        error: isAssetError(err)
-          ? { code: err.code, message: err.message, ...(err.detected ? { detected: err.detected } : {}) }
-          : { code: 'CORRUPT_ASSET', message: messageOf(err) },
-      } satisfies ThreadReply),
-  );
+  void handle(req).then((reply) => port.postMessage(reply));
 });
 
 port.postMessage({ ready: true } satisfies ThreadReady);

@@ -4,6 +4,7 @@
  * and the hungry inputs are real: a long single-line text that takes a warm thread far longer than the
  * timeout to count, and pdf.js, whose loading alone needs more heap than a 32 MB thread has.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -100,5 +101,32 @@ describe('ExtractPool', () => {
     const pool = new ExtractPool(1, 256);
     await pool.close();
     await expect(pool.run(png, testExtractConfig())).rejects.toThrow(/closed/);
+  });
+  it('probe reads, hashes and extracts a file in the thread, and keeps the size and digest when extraction fails', async () => {
+    const hello = path.join(tmp.dir, 'hello.txt');
+    const empty = path.join(tmp.dir, 'empty.bin');
+    writeFileSync(hello, 'hello\n');
+    writeFileSync(empty, '');
+    const pool = new ExtractPool(1, 256);
+    try {
+      // sha256("hello\n") and sha256("") are the well-known digests (`printf 'hello\n' | sha256sum`).
+      const ok = await pool.probe(hello, testExtractConfig());
+      expect(ok.file).toMatchObject({ sizeBytes: 6, sha256: '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03' });
+      expect(ok.extracted).toMatchObject({ dataType: 'text', section: { lineCount: 1 } });
+      expect(ok.error).toBeUndefined();
+      const failed = await pool.probe(empty, testExtractConfig());
+      expect(failed.file).toMatchObject({ sizeBytes: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
+      expect(failed.error).toMatchObject({ code: 'UNSUPPORTED_TYPE' });
+      // Over the one-read size the file is hashed as a stream: the same digest as hashing its bytes at once.
+      const bigDigest = createHash('sha256').update(readFileSync(bigText)).digest('hex');
+      const big = await pool.probe(bigText, testExtractConfig());
+      expect(big.file).toMatchObject({ sizeBytes: 20 * 1024 * 1024, sha256: bigDigest });
+      expect(big.extracted).toMatchObject({ dataType: 'text', section: { lineCount: 1 } });
+      // A killed run is an error too, not a rejection.
+      const timedOut = await pool.probe(bigText, testExtractConfig({ timeoutMs: 30 }));
+      expect(timedOut.error).toMatchObject({ code: 'EXTRACT_TIMEOUT' });
+    } finally {
+      await pool.close();
+    }
   });
 });
