@@ -120,6 +120,8 @@ let runCounter = 0;
 async function runBatch(queue: Queue, events: QueueEvents, files: CorpusFile[], tag: string): Promise<{ seconds: number; results: AssetResult[] }> {
   const t0 = performance.now();
   const ids = files.map((f, i) => `${tag}/${i}/${keyOf(f)}`);
+  // Every waiter listens on the queue for its closing (BullMQ's waitUntilFinished): one listener per file.
+  queue.setMaxListeners(files.length + 10);
   await Promise.all(files.map((f, i) =>
     enqueueAsset(queue, { assetId: ids[i]!, source: { type: 'storage', storageId: 'bench', key: keyOf(f) } }, { attempts: 1 })));
   const results = await Promise.all(ids.map((id) => waitForResult(queue, id, { timeoutMs: 600_000, events })));
