@@ -100,12 +100,14 @@ describe('every fixture: ranged read (first range 512 bytes, planners on) = whol
 });
 
 describe('large objects through the pipeline', () => {
+  // The issue's bound is 5% of the object; DICOM and WAV need little beyond the first range (512 KiB,
+  // 2% of these 26 MB and 40 MB objects): 4% would catch a planner that fetched a second MiB for nothing.
   const cases: [label: string, make: (file: string) => Promise<void> | void, maxShare: number][] = [
     ['mp4, moov at the end', (f) => bigMp4(f, false), 0.05],
     ['mp4, moov at the front', (f) => bigMp4(f, true), 0.05],
     ['pdf, pages between two big streams', (f) => writePdf(f, { pages: 300, streamBytes: 12 * MiB }), 0.05],
-    ['dicom, multi-frame', bigDicom, 0.01],
-    ['wav', bigWav, 0.01],
+    ['dicom, multi-frame', bigDicom, 0.04],
+    ['wav', bigWav, 0.04],
   ];
   it.each(cases)('%s: partial, a small share fetched, same result as whole', async (label, make, maxShare) => {
     const file = path.join(work.dir, label.replace(/\W+/g, '-'));
@@ -179,6 +181,20 @@ describe('stores', () => {
       expect(fetched.sha256Scope).toBe('full');
       expect(readFileSync(fetched.path).equals(readFileSync(file))).toBe(true);
       expect(requestsFor(key, before).map((r) => r.range)).toEqual(['bytes=0-511', 'bytes=512-']);
+    } finally {
+      await temp.remove(fetched.path);
+    }
+  });
+
+  it('an object no larger than the first range (512 KiB) is read in one request', async () => {
+    const file = listFixtures('image').find((f) => statSync(f).size > 4096)!;
+    const key = path.relative(fixturesDir, file);
+    const before = s3.requests.length;
+    const fetched = await fetchForExtraction(downloader, await signedUrl(key), temp, limits, 16 * MiB);
+    try {
+      expect(fetched.sha256Scope).toBe('full');
+      expect(fetched.sha256).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
+      expect(requestsFor(key, before).map((r) => r.range)).toEqual(['bytes=0-524287']);
     } finally {
       await temp.remove(fetched.path);
     }

@@ -1,7 +1,8 @@
 /**
- * Stage: download, by ranges where that is enough. The first request is `GET bytes=0-65535`: its
- * Content-Range gives the object's size without a HEAD. Then:
- * - an object up to RANGED_READ_MIN_BYTES is read on from where the first reply ended (`bytes=65536-`)
+ * Stage: download, by ranges where that is enough. The first request is `GET bytes=0-524287`: its
+ * Content-Range gives the object's size without a HEAD, and an object of up to 512 KiB (most images,
+ * DICOM slices, documents) arrives whole in that one reply. Then:
+ * - an object up to RANGED_READ_MIN_BYTES is read on from where the first reply ended (`bytes=524288-`)
  *   into an ordinary temp file, hashed whole (`sha256Scope: 'full'`);
  * - a larger object of a format whose metadata lives in known places (MP4/MOV, PDF, DICOM, WAV) is read
  *   by its planner into a sparse temp file of the full size; `sha256` is of the bytes fetched, in offset
@@ -27,8 +28,16 @@ import { planWav } from './plan-wav.js';
 import { RangeBudgetExceeded, RangeSource } from './range-source.js';
 import { SparseFile } from './sparse-file.js';
 
-/** The first range: enough for detection (detect.ts reads 64 KiB) and most headers. */
+/** The least a planner may fetch whatever the object's size: detection's 64 KiB (detect.ts). */
 export const headBytes = 64 * 1024;
+/**
+ * The first range. Each request costs a round trip and the store's per-request work, so the first one
+ * takes whole the many objects that are small, in one request instead of two; for a large object read
+ * by ranges it is at most 512 KiB more than the metadata needs (3% of an object just over the default
+ * RANGED_READ_MIN_BYTES, 0.5% of 100 MB), and planners start with it held (an MP4's front moov, a DICOM
+ * header, a PDF's first objects are often inside it).
+ */
+export const firstRangeBytes = 512 * 1024;
 /** A plan that would fetch more than this share of the object gives up: the whole object is cheaper. */
 const budgetShare = 0.25;
 
@@ -61,7 +70,7 @@ export async function fetchForExtraction(
   limits: DownloadLimits,
   minBytes: number,
   /** The first range's length (tests make it small, so that tiny fixtures go through the planners). */
-  firstBytes: number = headBytes,
+  firstBytes: number = firstRangeBytes,
 ): Promise<FetchedFile> {
   const full = async () => ({ ...(await downloader.download(url, temp, limits)), sha256Scope: 'full' as const });
   if (!downloader.dispatcher) return full();
