@@ -16,12 +16,15 @@
  *   as such, read from the same probe.
  * - An ISO BMFF/QuickTime file whose top-level boxes run past its end is CORRUPT_ASSET before ffprobe
  *   runs (mp4-boxes.ts): with the index at the front, ffprobe would report the frames that were cut off.
+ * - Plain ISO BMFF/QuickTime files are read in-process (mp4-reader.ts), which gives exactly what ffprobe
+ *   would and otherwise defers to it; ffprobe still decides every file the reader is unsure of.
  */
 import type { VideoInfo } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError } from '../errors.js';
 import type { ExtractInput, Extracted, Extractor } from './extractor.js';
 import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
+import { readMp4 } from './mp4-reader.js';
 import { ffprobeTimeoutMs, runFfprobe, type FfprobeResult, type FfprobeStream } from './ffprobe.js';
 import {
   audioFromFfprobe, bitRate, clockwiseRotation, containerName, durationSec, isRealVideo, num, rate,
@@ -88,12 +91,25 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
   };
 }
 
+export interface ProbeVideoOptions {
+  /** Read plain ISO BMFF files in-process (default); false always asks ffprobe (tests compare both). */
+  mp4Reader?: boolean;
+}
+
 /** Probes a video file; also used for audio in video containers (see audio.ts). */
-export async function probeVideo(input: ExtractInput, config: ExtractConfig): Promise<Extracted> {
+export async function probeVideo(input: ExtractInput, config: ExtractConfig, options: ProbeVideoOptions = {}): Promise<Extracted> {
   const deadline = Date.now() + ffprobeTimeoutMs(config.timeoutMs);
   const remaining = (): number => Math.max(1, deadline - Date.now());
   // ffprobe reads only an MP4's index: make sure the media data the index points into is all there.
   if (isoBmffExts.has(input.ext)) await checkTopLevelBoxes(input.path);
+
+  // In-process readers: a result only when they are sure to give what ffprobe would; else ffprobe below.
+  if (isoBmffExts.has(input.ext) && options.mp4Reader !== false) {
+    const read = await readMp4(input.path, input.mimeType);
+    if (read?.dataType === 'video') return { dataType: 'video', mimeType: input.mimeType, section: read.section };
+    if (read) return { dataType: 'audio', mimeType: audioMimeOf[input.mimeType] ?? input.mimeType, section: read.section };
+  }
+
   const countPackets = noFrameCountMimes.has(input.mimeType);
   const probe = await runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: remaining(), countPackets });
 
