@@ -78,6 +78,7 @@ const videoCodecs: Record<string, string> = {
   'V_MPEGH/ISO/HEVC': 'hevc',
   V_VP8: 'vp8',
   V_VP9: 'vp9',
+  V_AV1: 'av1',
   'V_MPEG4/ISO/ASP': 'mpeg4',
   'V_MPEG4/ISO/SP': 'mpeg4',
   'V_MPEG4/ISO/AP': 'mpeg4',
