@@ -19,6 +19,10 @@ const samplesPerBlock = 1024;
 export interface AdtsCount {
   frames: number;
   samples: number;
+  /** Where the walk stopped: the end of the last complete frame (or of the ID3v2 tag, with no frame). */
+  end: number;
+  /** Every frame counted has the same MPEG version bit and sampling frequency index as the first. */
+  uniform: boolean;
 }
 
 /** Skips an ID3v2 tag at `offset` (ADTS files from some tools start with one); returns the new offset. */
@@ -43,6 +47,8 @@ export async function countAdtsFrames(path: string, sizeBytes: number): Promise<
     let frames = 0;
     let samples = 0;
     let chunkStart = 0;
+    let format = -1;
+    let uniform = true;
     for (;;) {
       if (pos + headerBytes > sizeBytes) break;
       if (pos + headerBytes > chunkStart + bytesRead) {
@@ -55,11 +61,15 @@ export async function countAdtsFrames(path: string, sizeBytes: number): Promise<
       if (h[0] !== 0xff || (h[1]! & 0xf6) !== 0xf0) break;
       const frameLength = ((h[3]! & 0x03) << 11) | (h[4]! << 3) | (h[5]! >> 5);
       if (frameLength < headerBytes || pos + frameLength > sizeBytes) break;
+      // ID (MPEG-2/4) and sampling_frequency_index: the fields music-metadata reads from every frame.
+      const frameFormat = ((h[1]! & 0x08) << 8) | ((h[2]! >> 2) & 0x0f);
+      if (format === -1) format = frameFormat;
+      else if (frameFormat !== format) uniform = false;
       frames++;
       samples += ((h[6]! & 0x03) + 1) * samplesPerBlock;
       pos += frameLength;
     }
-    return { frames, samples };
+    return { frames, samples, end: pos, uniform };
   } finally {
     await fh.close();
   }

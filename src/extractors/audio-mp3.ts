@@ -12,8 +12,12 @@ import { open } from 'node:fs/promises';
 import { readAt } from './read-at.js';
 
 export interface Mp3Head {
+  /** Byte offset of the first byte after the ID3v2 tags (0 without one): where FFmpeg's demuxer starts. */
+  audioStart: number;
   /** Byte offset of the first frame (after any ID3v2 tag). */
   frameOffset: number;
+  /** The tag the first frame holds, whatever its fields say. */
+  vbrTag?: 'Xing' | 'Info' | 'VBRI';
   /** Samples per frame: 1152 (MPEG-1 layer II/III, any layer II), 576 (MPEG-2/2.5 layer III), 384 (layer I). */
   samplesPerFrame: number;
   /** From a Xing/Info/VBRI header, when present. */
@@ -49,7 +53,13 @@ export async function readMp3Head(path: string): Promise<Mp3Head | undefined> {
       const head = parseFrameHeader(area, i);
       if (!head) continue;
       const frame = await read(start + i, headBytes);
-      return { frameOffset: start + i, samplesPerFrame: head.samplesPerFrame, ...vbrHeader(frame, head.sideInfoBytes) };
+      return {
+        audioStart: start,
+        frameOffset: start + i,
+        samplesPerFrame: head.samplesPerFrame,
+        ...vbrTagOf(frame, head.sideInfoBytes),
+        ...vbrHeader(frame, head.sideInfoBytes),
+      };
     }
     return undefined;
   } finally {
@@ -73,6 +83,12 @@ function parseFrameHeader(b: Uint8Array, at: number): FrameHeader | undefined {
   const samplesPerFrame = layerBits === 3 ? 384 : layerBits === 2 || mpeg1 ? 1152 : 576;
   const sideInfoBytes = mpeg1 ? (mono ? 17 : 32) : mono ? 9 : 17;
   return { samplesPerFrame, sideInfoBytes };
+}
+
+function vbrTagOf(frame: Buffer, sideInfoBytes: number): Pick<Mp3Head, 'vbrTag'> {
+  const tag = frame.toString('latin1', 4 + sideInfoBytes, 8 + sideInfoBytes);
+  if (tag === 'Xing' || tag === 'Info') return { vbrTag: tag };
+  return frame.toString('latin1', 36, 40) === 'VBRI' ? { vbrTag: 'VBRI' } : {};
 }
 
 function vbrHeader(frame: Buffer, sideInfoBytes: number): Pick<Mp3Head, 'headerFrames' | 'headerBytes'> {

@@ -5,8 +5,9 @@
  *   back a video if the file holds one). music-metadata reads the channel count of an MP4 sample entry,
  *   which ISO/IEC 14496-12 writers set to 2 for mono AAC, and ignores the edit list that hides the AAC
  *   priming; ffprobe reads the codec configuration and the edit list.
- * - An MP3 without a Xing/Info/VBRI header has no stated length: its frames are counted by ffprobe
- *   (`-count_packets`) rather than estimated (see audio-mp3.ts for why music-metadata's guess is not used).
+ * - An MP3 without a Xing/Info/VBRI header has no stated length: its frames are counted, not estimated
+ *   (see audio-mp3.ts for why music-metadata's guess is not used), by ffprobe (`-count_packets`) when
+ *   the walk of audio-mp3-frames.ts cannot be sure of the same count.
  * - ADTS AAC never states a length either: its frame headers are walked here (audio-adts.ts), because
  *   music-metadata 11 misses the last frames of a low-bit-rate stream (found by the cross-check).
  * - A codec music-metadata names in a way we cannot map.
@@ -15,6 +16,14 @@
  * brand is not QuickTime's. `bitRate` is the whole file's average (size / duration), as ffprobe computes
  * it, so both paths agree. `bitsPerSample` is given for PCM and lossless codecs only (a lossy stream has
  * no sample size). `lossless` follows the codec.
+ *
+ * Speed: music-metadata's `duration: true` reads every frame of an MP3 without a VBR header and of an
+ * ADTS stream (and music-metadata's own reads are slow: ~140 ms for 30 s of ADTS), for a duration the
+ * extractor does not use there. So those files are walked here first (audio-mp3-frames.ts,
+ * audio-adts.ts), and music-metadata is asked for the header fields only (`duration: false`) when the
+ * walk proves the stream uniform, where its answers are the same either way (it takes the sample
+ * rate, channels and codec from every frame it reads). An MP3 without a VBR header whose frames are clean
+ * is counted here, with the count ffprobe's `-count_packets` gives; anything else goes the old way.
  *
  * Truncation: a file is CORRUPT_ASSET when its own header proves it was cut (a WAV data chunk, an MP3
  * VBR header's byte count, FLAC's stream info with no audio after it). An MP3 without a VBR header that
@@ -26,8 +35,9 @@ import type { AudioInfo } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError, messageOf } from '../errors.js';
 import { codecFromMusicMetadata, containerFromMusicMetadata } from './audio-names.js';
-import { countAdtsFrames } from './audio-adts.js';
-import { readMp3Head } from './audio-mp3.js';
+import { countAdtsFrames, type AdtsCount } from './audio-adts.js';
+import { readMp3Head, type Mp3Head } from './audio-mp3.js';
+import { countMp3Frames } from './audio-mp3-frames.js';
 import { readWavFormat, wavCodecName } from './audio-wav.js';
 import type { ExtractInput, Extractor } from './extractor.js';
 import { ffprobeTimeoutMs, runFfprobe } from './ffprobe.js';
@@ -36,6 +46,8 @@ import { probeVideo } from './video.js';
 
 /** Detected extensions of containers read by ffprobe rather than music-metadata (see above). */
 const ffprobeExts = new Set(['m4a', 'm4b', 'm4p', 'mp4', 'mov', '3gp', '3g2', 'mka', 'mkv', 'webm', 'asf', 'wma', 'wmv']);
+/** Detected extensions of MPEG audio (layers I to III). */
+const mpegExts = new Set(['mp1', 'mp2', 'mp3']);
 
 interface Stream {
   container: string;
@@ -44,6 +56,48 @@ interface Stream {
   channels: number | undefined;
   bits: number | undefined;
   durationSec: number | undefined;
+}
+
+/** What the extractor's own reads learned before music-metadata runs, and whether it must read every frame. */
+interface PreRead {
+  /** The container music-metadata must name for this to apply; another answer means a second, full parse. */
+  container?: 'mp3' | 'aac';
+  /** `duration: true`: music-metadata's answer may depend on frames past the first few. */
+  scan: boolean;
+  mp3?: { head: Mp3Head | undefined; frames?: number };
+  adts?: AdtsCount;
+}
+
+/** music-metadata stops reading within this many bytes of the end (its MPEG reader's peek limit). */
+const mmTailBytes = 163;
+
+async function preRead(input: ExtractInput): Promise<PreRead> {
+  if (mpegExts.has(input.ext)) {
+    const head = await readMp3Head(input.path);
+    // A Xing/Info header with its frame and byte counts in the first frame: music-metadata takes the
+    // duration from it and stops at the fourth frame either way (MpegParser's frameCount === 4 branch).
+    const xing = head?.vbrTag === 'Xing' || head?.vbrTag === 'Info';
+    if (xing && head.headerFrames && head.headerBytes && head.frameOffset === head.audioStart) return { container: 'mp3', scan: false, mp3: { head } };
+    if (head && !head.vbrTag && head.frameOffset === head.audioStart) {
+      const frames = await countMp3Frames(input.path, input.sizeBytes, head.audioStart);
+      if (frames !== undefined) return { container: 'mp3', scan: false, mp3: { head, frames } };
+    }
+    return { scan: true, mp3: { head } };
+  }
+  if (input.ext === 'aac') {
+    const adts = await countAdtsFrames(input.path, input.sizeBytes);
+    const whole = adts.frames > 0 && adts.uniform && input.sizeBytes - adts.end <= mmTailBytes;
+    return { ...(whole ? { container: 'aac' as const } : {}), scan: !whole, adts };
+  }
+  return { scan: true };
+}
+
+async function parseAudio(input: ExtractInput, scan: boolean): Promise<IFormat> {
+  try {
+    return (await parseFile(input.path, { duration: scan, skipCovers: true })).format;
+  } catch (err) {
+    throw new CorruptAssetError(`cannot read audio: ${messageOf(err)}`, { cause: err });
+  }
 }
 
 async function withFfprobe(input: ExtractInput, config: ExtractConfig, countPackets = false) {
@@ -70,15 +124,15 @@ async function wavStream(input: ExtractInput, f: IFormat): Promise<Stream> {
 }
 
 /** ADTS AAC: no stated length, so the samples of its complete frames are counted. */
-async function adtsDuration(input: ExtractInput, sampleRate: number | undefined): Promise<number | undefined> {
-  const { frames, samples } = await countAdtsFrames(input.path, input.sizeBytes);
+async function adtsDuration(input: ExtractInput, pre: PreRead, sampleRate: number | undefined): Promise<number | undefined> {
+  const { frames, samples } = pre.adts ?? (await countAdtsFrames(input.path, input.sizeBytes));
   if (frames === 0) throw new CorruptAssetError('no complete ADTS frame found');
   return sampleRate ? samples / sampleRate : undefined;
 }
 
 /** MP3: the duration from the VBR header when there is one (checked against the file), else counted. */
-async function mp3Duration(input: ExtractInput, config: ExtractConfig, f: IFormat): Promise<number | undefined> {
-  const head = await readMp3Head(input.path);
+async function mp3Duration(input: ExtractInput, config: ExtractConfig, pre: PreRead, f: IFormat): Promise<number | undefined> {
+  const head = pre.mp3 ? pre.mp3.head : await readMp3Head(input.path);
   if (!head) throw new CorruptAssetError('no MPEG audio frame found');
   if (head.headerBytes !== undefined && head.frameOffset + head.headerBytes > input.sizeBytes) {
     throw new CorruptAssetError(
@@ -86,13 +140,17 @@ async function mp3Duration(input: ExtractInput, config: ExtractConfig, f: IForma
     );
   }
   if (head.headerFrames && f.duration !== undefined) return f.duration;
-  const probe = await withFfprobe(input, config, true);
-  const packets = num(probe.streams.find((s) => s.codec_type === 'audio')?.nb_read_packets);
+  const packets = pre.mp3?.frames ?? (await countPacketsWithFfprobe(input, config));
   const sampleRate = f.sampleRate;
   return packets !== undefined && sampleRate ? (packets * head.samplesPerFrame) / sampleRate : undefined;
 }
 
-async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: IFormat): Promise<AudioInfo | undefined> {
+async function countPacketsWithFfprobe(input: ExtractInput, config: ExtractConfig): Promise<number | undefined> {
+  const probe = await withFfprobe(input, config, true);
+  return num(probe.streams.find((s) => s.codec_type === 'audio')?.nb_read_packets);
+}
+
+async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, pre: PreRead, f: IFormat): Promise<AudioInfo | undefined> {
   const container = containerFromMusicMetadata(f.container);
   if (!container) return undefined;
   const s: Stream =
@@ -106,9 +164,9 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: 
           bits: f.bitsPerSample,
           durationSec:
             container === 'mp3'
-              ? await mp3Duration(input, config, f)
+              ? await mp3Duration(input, config, pre, f)
               : container === 'aac'
-                ? await adtsDuration(input, f.sampleRate)
+                ? await adtsDuration(input, pre, f.sampleRate)
                 : f.duration,
         };
   if (!s.codec || !s.sampleRate || !s.channels || s.durationSec === undefined) return undefined;
@@ -134,12 +192,13 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: 
 
 export const extractAudio: Extractor = async (input, config) => {
   if (ffprobeExts.has(input.ext)) return probeVideo(input, config);
-  let format: IFormat;
-  try {
-    format = (await parseFile(input.path, { duration: true, skipCovers: true })).format;
-  } catch (err) {
-    throw new CorruptAssetError(`cannot read audio: ${messageOf(err)}`, { cause: err });
+  let pre = await preRead(input);
+  let format = await parseAudio(input, pre.scan);
+  if (!pre.scan && containerFromMusicMetadata(format.container) !== pre.container) {
+    // The bytes are not what the extension said: what was read ahead does not apply, read as before.
+    pre = { scan: true };
+    format = await parseAudio(input, true);
   }
-  const section = (await fromMusicMetadata(input, config, format)) ?? audioFromFfprobe(await withFfprobe(input, config), input.mimeType);
+  const section = (await fromMusicMetadata(input, config, pre, format)) ?? audioFromFfprobe(await withFfprobe(input, config), input.mimeType);
   return { dataType: 'audio', mimeType: input.mimeType, section };
 };

@@ -44,8 +44,7 @@ describe('ffprobe runs only where music-metadata cannot say', () => {
     ['aac-24k-mono.aac', 0],
     ['cbr-32k.mp3', 0], // LAME's Info header states the frame count
     ['vbr-xing.mp3', 0],
-    ['vbr-no-xing.mp3', 1], // no header: frames counted
-    ['aac-24k-mono.m4a', 1], // MP4: channel count and edit list
+    ['vbr-no-xing.mp3', 0], // no header: frames counted here (audio-mp3-frames.ts), as ffprobe counts them
     ['g726-8k-mono.wav', 1], // a codec music-metadata does not name
   ])('%s: %i ffprobe process(es)', async (name, expected) => {
     const log = path.join(tmp, `${name}.log`);
@@ -56,6 +55,15 @@ describe('ffprobe runs only where music-metadata cannot say', () => {
 });
 
 describe('MP3 without a VBR header', () => {
+  it('goes to ffprobe when its frames are not clean (bytes after the last frame)', async () => {
+    const file = path.join(tmp, 'junk-tail.mp3');
+    writeFileSync(file, Buffer.concat([readFileSync(audio('vbr-no-xing.mp3')), Buffer.from('not a frame')]));
+    const log = path.join(tmp, 'junk-tail.log');
+    const out = await extractFile(file, testExtractConfig({ ffprobePath: countingFfprobe(log) }));
+    expect(out).toMatchObject({ dataType: 'audio', section: { codec: 'mp3', sampleRate: 22050 } });
+    expect(runs(log)).toBe(1);
+  });
+
   it('lasts exactly as long as the same stream with its Xing header (the frames are counted)', async () => {
     const withXing = await extractFile(audio('vbr-xing.mp3'), testExtractConfig());
     const without = await extractFile(audio('vbr-no-xing.mp3'), testExtractConfig());
