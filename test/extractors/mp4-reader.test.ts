@@ -81,6 +81,7 @@ const variants: [string, string[], boolean][] = [
   ['hevc.mp4', [...v(1), '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=none', '-tag:v', 'hvc1'], true],
   ['hevc-hev1.mp4', [...v(1, '30', '66x50'), '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'log-level=none'], true],
   ['mpeg4.mp4', [...v(1), '-c:v', 'mpeg4'], true],
+  ['vp9.mp4', [...v(1), '-c:v', 'libvpx-vp9', '-deadline', 'realtime'], true],
   ['vp9-opus.mp4', [...v(1), ...a(48000, 1), '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-c:a', 'libopus'], false],
   ['av1.mp4', [...v(0.4), '-c:v', 'libaom-av1', '-cpu-used', '8', '-b:v', '50k'], true],
   ['mjpeg.mov', [...v(1), '-c:v', 'mjpeg', '-f', 'mov'], true],
@@ -282,5 +283,17 @@ describe.skipIf(!hasFfmpeg)('files the reader refuses (ffmpeg needed to make the
     const file = path.join(tmp, name);
     execFileSync('ffmpeg', ['-v', 'error', '-y', ...args, ...exact, file], { stdio: 'pipe' });
     await expect(readMp4(file, input(file).mimeType)).resolves.toBeUndefined();
+  }, 60_000);
+});
+
+describe.skipIf(!hasFfmpeg)('an edit list that starts inside the media (stream copy from a non-key frame; ffmpeg needed)', () => {
+  it('reads as ffprobe does: nb_frames counts every sample of the sample table, the edit changes none of the figures', async () => {
+    const src = path.join(tmp, 'trim-source.mp4');
+    const file = path.join(tmp, 'trimmed.mp4');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', ...v(3), ...a(24000, 3), ...x264, '-g', '10', '-c:a', 'aac', ...exact, src]);
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-ss', '0.3', '-i', src, '-c', 'copy', '-t', '1', ...exact, file]);
+    const expected = await viaFfprobe(file);
+    expect(await mp4ReaderRefusal(file, 'video/mp4')).toBeUndefined();
+    expect((await readMp4(file, 'video/mp4'))?.section).toEqual(expected);
   }, 60_000);
 });
