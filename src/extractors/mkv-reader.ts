@@ -20,11 +20,12 @@
  * Every length read from the file is checked against its parent and the file size before use, reads
  * are bounded, element counts are capped, and the walk honours a deadline and an AbortSignal.
  */
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AudioInfo, VideoInfo } from '../contract.js';
 import type { ExtractInput, Extracted } from './extractor.js';
 import { isLosslessCodec } from './ffprobe-map.js';
-import { readAt } from './read-at.js';
 
 export interface ReadMatroskaOptions {
   /** Give up (undefined) once aborted. */
@@ -68,6 +69,8 @@ const maxElements = 20_000_000;
 /** How much of a laced block's start is read to find its lace sizes. */
 const laceHeaderMaxBytes = 16 * 1024;
 const windowBytes = 64 * 1024;
+/** After a jump over a big element (a video frame), the next read is this small: the next header is all we need. */
+const smallWindowBytes = 4096;
 const checkEvery = 4096;
 
 const unknownSize = -1;
@@ -193,6 +196,22 @@ function str(buf: Buffer, c: Child): string {
   return nul >= 0 ? s.slice(0, nul) : s;
 }
 
+/**
+ * Reads a span synchronously. The walk makes one small read per large block (a video frame), so the
+ * thread-pool round trip of an async read (tens of microseconds) would dominate; a local-file pread
+ * of a few KiB blocks only this worker thread, for microseconds.
+ */
+function readSpan(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return buf.subarray(0, done);
+}
+
 /** A sequential, bounded window on the file: reads happen only where the walk needs bytes. */
 class Window {
   private buf: Buffer = Buffer.alloc(0);
@@ -206,7 +225,9 @@ class Window {
     if (pos >= this.at && pos + want <= this.at + this.buf.length) {
       return this.buf.subarray(pos - this.at, pos - this.at + want);
     }
-    this.buf = await readAt(this.file, pos, Math.min(Math.max(want, windowBytes), this.size - pos));
+    const jumped = pos > this.at + this.buf.length;
+    const span = Math.min(Math.max(want, jumped ? smallWindowBytes : windowBytes), this.size - pos);
+    this.buf = readSpan(this.file.fd, pos, span);
     this.at = pos;
     return this.buf.subarray(0, Math.min(want, this.buf.length));
   }
@@ -571,7 +592,11 @@ async function walkClusters(w: Window, h: Header, tick: () => void): Promise<Wal
     let p = el.dataStart;
     while (p < stop) {
       if (++elements > maxElements) unsure('too many elements');
-      if (elements % checkEvery === 0) tick();
+      if (elements % checkEvery === 0) {
+        // Reads are synchronous: let the event loop run now and then, so that an abort can arrive.
+        await yieldToLoop();
+        tick();
+      }
       const c = await w.header(p);
       if (!c) {
         break outer;
