@@ -14,7 +14,7 @@ import { probeVideo } from '../../src/extractors/video.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mkv-reader-test-'));
-afterAll(() => { if (!process.env.KEEP) rmSync(tmp, { recursive: true, force: true }); });
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function inputOf(file: string, mimeType = file.endsWith('.webm') ? 'video/webm' : 'video/matroska'): ExtractInput {
   const ext = path.extname(file).slice(1);
