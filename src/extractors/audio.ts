@@ -38,6 +38,7 @@ import { codecFromMusicMetadata, containerFromMusicMetadata } from './audio-name
 import { countAdtsFrames, type AdtsCount } from './audio-adts.js';
 import { readMp3Head, type Mp3Head } from './audio-mp3.js';
 import { countMp3Frames } from './audio-mp3-frames.js';
+import { readOggEnd, type OggEnd } from './audio-ogg.js';
 import { readWavFormat, wavCodecName } from './audio-wav.js';
 import type { ExtractInput, Extractor } from './extractor.js';
 import { ffprobeTimeoutMs, runFfprobe } from './ffprobe.js';
@@ -48,6 +49,7 @@ import { probeVideo } from './video.js';
 const ffprobeExts = new Set(['m4a', 'm4b', 'm4p', 'mp4', 'mov', '3gp', '3g2', 'mka', 'mkv', 'webm', 'asf', 'wma', 'wmv']);
 /** Detected extensions of MPEG audio (layers I to III). */
 const mpegExts = new Set(['mp1', 'mp2', 'mp3']);
+const oggExts = new Set(['ogg', 'oga', 'opus']);
 
 interface Stream {
   container: string;
@@ -61,11 +63,13 @@ interface Stream {
 /** What the extractor's own reads learned before music-metadata runs, and whether it must read every frame. */
 interface PreRead {
   /** The container music-metadata must name for this to apply; another answer means a second, full parse. */
-  container?: 'mp3' | 'aac';
+  container?: 'mp3' | 'aac' | 'ogg';
   /** `duration: true`: music-metadata's answer may depend on frames past the first few. */
   scan: boolean;
   mp3?: { head: Mp3Head | undefined; frames?: number };
   adts?: AdtsCount;
+  /** The last page of a plain Ogg file (audio-ogg.ts). */
+  ogg?: OggEnd;
 }
 
 /** music-metadata stops reading within this many bytes of the end (its MPEG reader's peek limit). */
@@ -83,6 +87,12 @@ async function preRead(input: ExtractInput): Promise<PreRead> {
       if (frames !== undefined) return { container: 'mp3', scan: false, mp3: { head, frames } };
     }
     return { scan: true, mp3: { head } };
+  }
+  if (oggExts.has(input.ext)) {
+    // music-metadata's option changes one thing in Ogg: whether a Vorbis or Opus stream is read past its
+    // thirteenth page for the last granule position (OggParser). The walk gives that position instead.
+    const ogg = await readOggEnd(input.path, input.sizeBytes);
+    return ogg ? { container: 'ogg', scan: false, ogg } : { scan: true };
   }
   if (input.ext === 'aac') {
     const adts = await countAdtsFrames(input.path, input.sizeBytes);
@@ -130,6 +140,17 @@ async function adtsDuration(input: ExtractInput, pre: PreRead, sampleRate: numbe
   return sampleRate ? samples / sampleRate : undefined;
 }
 
+/**
+ * Ogg: music-metadata's duration when it read to the end itself (a short file), else its formula
+ * (OggParser's calculateDuration for Vorbis and Opus) on the last page found by the walk.
+ */
+function oggDuration(pre: PreRead, f: IFormat): number | undefined {
+  if (f.duration !== undefined || !pre.ogg || !f.sampleRate) return f.duration;
+  if (f.codec?.startsWith('Vorbis')) return pre.ogg.granule / f.sampleRate;
+  if (f.codec === 'Opus' && pre.ogg.preSkip !== undefined) return (pre.ogg.granule - pre.ogg.preSkip) / 48000;
+  return undefined;
+}
+
 /** MP3: the duration from the VBR header when there is one (checked against the file), else counted. */
 async function mp3Duration(input: ExtractInput, config: ExtractConfig, pre: PreRead, f: IFormat): Promise<number | undefined> {
   const head = pre.mp3 ? pre.mp3.head : await readMp3Head(input.path);
@@ -167,7 +188,9 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, pre
               ? await mp3Duration(input, config, pre, f)
               : container === 'aac'
                 ? await adtsDuration(input, pre, f.sampleRate)
-                : f.duration,
+                : container === 'ogg'
+                  ? oggDuration(pre, f)
+                  : f.duration,
         };
   if (!s.codec || !s.sampleRate || !s.channels || s.durationSec === undefined) return undefined;
   // Ogg Opus: the last granule position minus the pre-skip (RFC 7845 §4); negative when the stream was cut
