@@ -71,7 +71,7 @@ function children(buf: Buffer, from: number, to: number): Box[] {
     }
     if (size < header || at + size > to) unsure(`${type} has an impossible size`);
     out.push({ type, body: at + header, end: at + size });
-    out.length > 100_000 && unsure('too many boxes');
+    if (out.length > 100_000) unsure('too many boxes');
     at += size;
   }
   return out;
@@ -478,9 +478,8 @@ function readAudioEntry(buf: Buffer, entry: Box): SampleEntry {
   const c = new Cursor(buf, entry.body, entry.end);
   c.skip(6 + 2);
   const version = c.u16();
-  c.skip(6);
-  const entryChannels = c.u16();
-  c.skip(6);
+  // The entry's own channel count is not used: writers put 2 there for mono AAC (ISO/IEC 14496-12).
+  c.skip(6 + 2 + 6);
   const rate = c.u32() >>> 16;
   if (version === 1) c.skip(16);
   else if (version !== 0) unsure(`sound description version ${version}`);
@@ -513,7 +512,6 @@ function readAudioEntry(buf: Buffer, entry: Box): SampleEntry {
     default:
       unsure(`audio sample entry ${type}`);
   }
-  void entryChannels;
 }
 
 function readTrack(buf: Buffer, trak: Box): Track | undefined {
