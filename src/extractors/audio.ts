@@ -1,6 +1,6 @@
 /**
- * Audio: music-metadata (`parseFile` with `duration: true`) for WAV, AIFF, MP3, FLAC, Ogg (Vorbis, Opus)
- * and ADTS AAC; ffprobe only where music-metadata cannot say:
+ * Audio: music-metadata (`parseFile`) for WAV, AIFF, MP3, FLAC, Ogg (Vorbis, Opus) and ADTS AAC; ffprobe
+ * only where music-metadata cannot say:
  * - MP4/M4A, Matroska/WebM and ASF audio go to ffprobe (the video extractor's path, which also hands
  *   back a video if the file holds one). music-metadata reads the channel count of an MP4 sample entry,
  *   which ISO/IEC 14496-12 writers set to 2 for mono AAC, and ignores the edit list that hides the AAC
@@ -23,7 +23,9 @@
  * audio-adts.ts), and music-metadata is asked for the header fields only (`duration: false`) when the
  * walk proves the stream uniform, where its answers are the same either way (it takes the sample
  * rate, channels and codec from every frame it reads). An MP3 without a VBR header whose frames are clean
- * is counted here, with the count ffprobe's `-count_packets` gives; anything else goes the old way.
+ * is counted here, with the count ffprobe's `-count_packets` gives. A plain Ogg Vorbis/Opus file's last
+ * page is found by walking its page headers (audio-ogg.ts) rather than by music-metadata parsing every
+ * page. Anything the walks are not sure of is read as before (`duration: true`, ffprobe).
  *
  * Truncation: a file is CORRUPT_ASSET when its own header proves it was cut (a WAV data chunk, an MP3
  * VBR header's byte count, FLAC's stream info with no audio after it). An MP3 without a VBR header that
