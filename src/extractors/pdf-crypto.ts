@@ -46,6 +46,18 @@ export function pdf20Hash(password: Bytes, input: Bytes, userBytes: Bytes): Uint
 const patchPoint = 'class PDF20 extends PDFBase {\n  _hash(password, input, userBytes) {\n';
 const hookLine = `    { const h = globalThis[Symbol.for(${JSON.stringify(hookKey.description)})]; if (h) return h(password, input, userBytes); }\n`;
 
+/**
+ * pdf.worker.mjs's source with the hook added, or undefined when the patch point is not there exactly
+ * once. Its source-map comment is dropped: it names a file beside the original, which from a data: URL is
+ * no URL at all, and Node with source maps on (`--enable-source-maps`) fails the import over it.
+ */
+export function patchedWorkerSource(source: string): string | undefined {
+  const at = source.indexOf(patchPoint);
+  if (at < 0 || source.indexOf(patchPoint, at + 1) >= 0) return undefined;
+  const text = source.slice(0, at + patchPoint.length) + hookLine + source.slice(at + patchPoint.length);
+  return text.replace(/^\/\/# sourceMappingURL=.*$/gm, '');
+}
+
 let patched = false;
 let loading: Promise<void> | undefined;
 
@@ -64,10 +76,8 @@ export function usePatchedPdfWorker(): Promise<void> {
     const g = globalThis as Record<PropertyKey, unknown>;
     if (g.pdfjsWorker) return;
     const file = fileURLToPath(import.meta.resolve('pdfjs-dist/legacy/build/pdf.worker.mjs'));
-    const source = await readFile(file, 'utf8');
-    const at = source.indexOf(patchPoint);
-    if (at < 0 || source.indexOf(patchPoint, at + 1) >= 0) return;
-    const text = source.slice(0, at + patchPoint.length) + hookLine + source.slice(at + patchPoint.length);
+    const text = patchedWorkerSource(await readFile(file, 'utf8'));
+    if (!text) return;
     g[hookKey] = pdf20Hash;
     g.pdfjsWorker = await import(`data:text/javascript;base64,${Buffer.from(text).toString('base64')}`);
     patched = true;

@@ -4,10 +4,13 @@
  * "owner", see scripts/fixtures): its Encrypt dictionary holds /U = hash ‖ validation salt ‖ key salt
  * and /O likewise, where the owner's hash also covers the 48 bytes of /U (ISO 32000-2 §7.6.4.4.10-11).
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { extractFile } from '../../src/extractors/extract-file.js';
-import { pdf20Hash, pdfWorkerPatched } from '../../src/extractors/pdf-crypto.js';
+import { ExtractPool } from '../../src/extractors/isolate.js';
+import { patchedWorkerSource, pdf20Hash, pdfWorkerPatched } from '../../src/extractors/pdf-crypto.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 
 // From the fixture's Encrypt dictionary, as qpdf wrote it.
@@ -33,6 +36,27 @@ describe('pdf20Hash (ISO 32000-2 Algorithm 2.B)', () => {
   });
 });
 
+describe('patchedWorkerSource', () => {
+  const stock = readFileSync(fileURLToPath(import.meta.resolve('pdfjs-dist/legacy/build/pdf.worker.mjs')), 'utf8');
+
+  it('adds the hook once, at the top of PDF20._hash, and drops the source-map comment', () => {
+    const text = patchedWorkerSource(stock)!;
+    expect(text.length).toBeGreaterThan(stock.length);
+    const at = text.indexOf('class PDF20 extends PDFBase {\n  _hash(password, input, userBytes) {\n    { const h = globalThis[Symbol.for(');
+    expect(at).toBeGreaterThan(0);
+    expect(text.indexOf('Symbol.for("asset-metadata-worker.pdf20Hash")')).toBe(text.lastIndexOf('Symbol.for("asset-metadata-worker.pdf20Hash")'));
+    // A relative source map from a data: URL fails the import when Node has source maps on.
+    expect(stock).toMatch(/^\/\/# sourceMappingURL=/m);
+    expect(text).not.toMatch(/sourceMappingURL/);
+  });
+
+  it('refuses a source without the patch point, or with it twice', () => {
+    expect(patchedWorkerSource('export const x = 1;\n')).toBeUndefined();
+    const point = 'class PDF20 extends PDFBase {\n  _hash(password, input, userBytes) {\n';
+    expect(patchedWorkerSource(point + point)).toBeUndefined();
+  });
+});
+
 describe('pdf.js with the native derivation', () => {
   it('is in use once a PDF was read, and opens the AES-256 file without a user password', async () => {
     const file = path.join(fixturesDir, 'pdf/encrypted-owner-only.pdf');
@@ -41,6 +65,18 @@ describe('pdf.js with the native derivation', () => {
     // derive keys in JavaScript again (correct, but about 150 ms a file).
     expect(pdfWorkerPatched()).toBe(true);
     expect(extracted).toMatchObject({ dataType: 'pdf', section: { encrypted: true, pageCount: 6 } });
+  });
+
+  it('works inside an extraction thread too', async () => {
+    const pool = new ExtractPool(1, 256);
+    try {
+      await expect(pool.run(path.join(fixturesDir, 'pdf/encrypted-owner-only.pdf'), testExtractConfig())).resolves.toMatchObject({
+        dataType: 'pdf',
+        section: { encrypted: true, pageCount: 6 },
+      });
+    } finally {
+      await pool.close();
+    }
   });
 
   it('still refuses the file that needs a user password', async () => {
