@@ -1,10 +1,11 @@
 /**
  * Audio: music-metadata (`parseFile`) for WAV, AIFF, MP3, FLAC, Ogg (Vorbis, Opus) and ADTS AAC; ffprobe
  * only where music-metadata cannot say:
- * - MP4/M4A, Matroska/WebM and ASF audio go to ffprobe (the video extractor's path, which also hands
- *   back a video if the file holds one). music-metadata reads the channel count of an MP4 sample entry,
- *   which ISO/IEC 14496-12 writers set to 2 for mono AAC, and ignores the edit list that hides the AAC
- *   priming; ffprobe reads the codec configuration and the edit list.
+ * - MP4/M4A, Matroska/WebM and ASF audio go to the video extractor's path (its in-process MP4 and
+ *   Matroska readers, else ffprobe; it also hands back a video if the file holds one). music-metadata
+ *   reads the channel count of an MP4 sample entry, which ISO/IEC 14496-12 writers set to 2 for mono AAC,
+ *   and ignores the edit list that hides the AAC priming; those readers and ffprobe read the codec
+ *   configuration.
  * - An MP3 without a Xing/Info/VBRI header has no stated length: its frames are counted, not estimated
  *   (see audio-mp3.ts for why music-metadata's guess is not used), by ffprobe (`-count_packets`) when
  *   the walk of audio-mp3-frames.ts cannot be sure of the same count.

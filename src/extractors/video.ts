@@ -1,6 +1,7 @@
 /**
- * Video: one ffprobe process per file in the common case (`-show_format -show_streams`, JSON), see
- * ffprobe.ts for how it is bounded and locked down.
+ * Video: MP4/MOV/3GP and Matroska/WebM files are read in-process by readers that give exactly what
+ * ffprobe would, or nothing when unsure; everything else, and everything they are unsure of, is one
+ * ffprobe process (`-show_format -show_streams`, JSON), see ffprobe.ts for how it is bounded and locked down.
  *
  * Choices the contract leaves open:
  * - width/height are the decoded picture size as stored (ffprobe's width/height, not the codec's
@@ -24,6 +25,7 @@ import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError } from '../errors.js';
 import type { ExtractInput, Extracted, Extractor } from './extractor.js';
 import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
+import { readMatroska } from './mkv-reader.js';
 import { readMp4 } from './mp4-reader.js';
 import { ffprobeTimeoutMs, runFfprobe, type FfprobeResult, type FfprobeStream } from './ffprobe.js';
 import {
@@ -94,7 +96,12 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
 export interface ProbeVideoOptions {
   /** Read plain ISO BMFF files in-process (default); false always asks ffprobe (tests compare both). */
   mp4Reader?: boolean;
+  /** Read plain Matroska/WebM files in-process (default); false always asks ffprobe. */
+  mkvReader?: boolean;
 }
+
+/** Detected extensions (file-type's `ext`) of Matroska and WebM files, audio-only ones included. */
+const matroskaExts = new Set(['mkv', 'mka', 'webm']);
 
 /** Probes a video file; also used for audio in video containers (see audio.ts). */
 export async function probeVideo(input: ExtractInput, config: ExtractConfig, options: ProbeVideoOptions = {}): Promise<Extracted> {
@@ -108,6 +115,11 @@ export async function probeVideo(input: ExtractInput, config: ExtractConfig, opt
     const read = await readMp4(input.path, input.mimeType);
     if (read?.dataType === 'video') return { dataType: 'video', mimeType: input.mimeType, section: read.section };
     if (read) return { dataType: 'audio', mimeType: audioMimeOf[input.mimeType] ?? input.mimeType, section: read.section };
+  }
+  // Matroska keeps no frame count: the reader counts the blocks itself instead of ffprobe's whole-file pass.
+  if (matroskaExts.has(input.ext) && options.mkvReader !== false) {
+    const read = await readMatroska(input, { budgetMs: remaining() });
+    if (read) return read;
   }
 
   const countPackets = noFrameCountMimes.has(input.mimeType);
