@@ -5,11 +5,9 @@
 import { Queue } from 'bullmq';
 import os from 'node:os';
 import { Redis } from 'ioredis';
-import sharp from 'sharp';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
 import { ExtractPool } from '../src/extractors/isolate.js';
-import { createDashboard } from '../src/observability/dashboard.js';
 import { startHealthServer } from '../src/observability/health-server.js';
 import { logJobOutcome } from '../src/observability/job-log.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
@@ -72,8 +70,7 @@ async function untilDone(what: string, fn: () => Promise<void>, logger: Logger, 
 }
 
 export async function startWorker(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningWorker> {
-  // libvips: no cache of decoded images (nothing is kept), threads as the pool decides.
-  sharp.cache(false);
+  // sharp (libvips) is loaded by the extraction threads only, each with its cache off (thread.ts).
   const state = { ready: false, draining: false };
   const lifecycle: LifecycleState = { migrated: false, started: false, draining: false };
   const temp = await TempDir.create(config.download.tmpDir);
@@ -97,8 +94,15 @@ export async function startWorker(config: Config, logger: Logger, options: Start
         readiness: createReadiness(connection, lifecycle),
         metrics,
         logger,
+        // Loaded only when enabled: bull-board and its UI are memory a replica without a dashboard does not need.
         ...(config.dashboardEnabled
-          ? { dashboard: createDashboard({ queue, basePath: dashboardPath, ...(postgres ? { results: { pool: postgres.pool, table: postgres.table } } : {}) }) }
+          ? {
+              dashboard: (await import('../src/observability/dashboard.js')).createDashboard({
+                queue,
+                basePath: dashboardPath,
+                ...(postgres ? { results: { pool: postgres.pool, table: postgres.table } } : {}),
+              }),
+            }
           : {}),
       })
     : undefined;
