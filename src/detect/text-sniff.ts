@@ -49,13 +49,14 @@ function isControl(c: number): boolean {
   return (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0c && c !== 0x1b) || c === 0x7f;
 }
 
+/** 1 for each byte value {@link isControl} calls a control character, so the count below is a table lookup. */
+const controlBytes = Uint8Array.from({ length: 256 }, (_, c) => (isControl(c) ? 1 : 0));
+
 /** Share of control bytes in a head without a BOM; a NUL makes it binary outright. */
 function controlRatio(b: Uint8Array): number {
+  if (b.indexOf(0) !== -1) return 1;
   let bad = 0;
-  for (const c of b) {
-    if (c === 0) return 1;
-    if (isControl(c)) bad++;
-  }
+  for (let i = 0; i < b.length; i++) bad += controlBytes[b[i]!]!;
   return b.length ? bad / b.length : 0;
 }
 

@@ -3,9 +3,11 @@
  * code points; `lineCount` counts lines ended by LF, CRLF or a lone CR, plus a last unterminated
  * non-empty line. A CRLF split between two pieces is one line end, not two.
  *
- * Work per piece is native string search (indexOf) for line ends and one pass for surrogate pairs: no
- * regular expression runs over the text.
+ * Work per piece is native string search: indexOf for line ends, one character-class search for the first
+ * surrogate (a JS loop runs only from there).
  */
+const highSurrogate = /[\uD800-\uDBFF]/;
+
 export class TextCounter {
   private codeUnits = 0;
   private surrogatePairs = 0;
@@ -20,11 +22,16 @@ export class TextCounter {
     if (n === 0) return;
     this.codeUnits += n;
     // TextDecoder in stream mode never splits a code point between outputs, so pairs are whole here.
-    let high = 0;
-    for (let i = 0; i < n; i++) {
-      if ((text.charCodeAt(i) & 0xfc00) === 0xd800) high++;
+    // The native search finds the first high surrogate (instantly in a one-byte string, which holds
+    // none); the per-unit loop runs only from there, so text without any costs no JS loop at all.
+    const first = text.search(highSurrogate);
+    if (first !== -1) {
+      let high = 0;
+      for (let i = first; i < n; i++) {
+        if ((text.charCodeAt(i) & 0xfc00) === 0xd800) high++;
+      }
+      this.surrogatePairs += high;
     }
-    this.surrogatePairs += high;
 
     let start = 0;
     if (this.pendingCr && text.charCodeAt(0) === 0x0a) start = 1; // the LF of a CRLF counted at its CR

@@ -3,10 +3,11 @@
  * through a streaming TextDecoder, so a 1 GB log or a 100 MB single line costs one chunk of memory; only a
  * bounded prefix (and, for a small JSON candidate, the whole text) is kept for the format checks.
  */
-import { open } from 'node:fs/promises';
+import { readSync } from 'node:fs';
 import type { TextInfo } from '../contract.js';
 import { CorruptAssetError, messageOf } from '../errors.js';
 import type { Extractor } from './extractor.js';
+import { fillSync, withFileSync } from './read-sync.js';
 import { TextCounter } from './text-count.js';
 import { detectEncoding, encodingSampleBytes } from './text-encoding.js';
 import { formatSampleChars, jsonParseMaxBytes, mimeByFormat, textFormat } from './text-format.js';
@@ -25,47 +26,49 @@ function lastNonSpaceOf(text: string): string {
 
 /** Reads the text file at `path` in one pass; exported for tests that feed generated files. */
 export async function readTextInfo(path: string): Promise<TextInfo> {
-  const fh = await open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    const head = Buffer.alloc(Math.min(size, encodingSampleBytes));
-    await fh.read(head, 0, head.length, 0);
-    const enc = detectEncoding(head, head.length === size);
-    // The BOM is skipped by hand and ignoreBOM keeps a second U+FEFF (a zero-width no-break space) as text.
-    const decoder = new TextDecoder(enc.encoding, { ignoreBOM: true });
-    const counter = new TextCounter();
-    // The whole text is kept only for a small file that may be JSON (decided once the first chunk is seen).
-    let keepWhole = size <= jsonParseMaxBytes;
-    let units = 0;
-    const parts: string[] = [];
-    let prefix = '';
-    let lastNonSpace = '';
-    const chunk = Buffer.alloc(Math.min(textChunkBytes, Math.max(size, 1)));
-    let position = enc.bomLength;
-    for (;;) {
-      const { bytesRead } = await fh.read(chunk, 0, chunk.length, position);
-      const done = bytesRead === 0;
-      const text = done ? decoder.decode() : decoder.decode(chunk.subarray(0, bytesRead), { stream: true });
-      counter.push(text);
-      units += text.length;
-      if (prefix.length < formatSampleChars) prefix += text.slice(0, formatSampleChars - prefix.length);
-      if (keepWhole && /\S/.test(prefix.slice(0, 1024))) keepWhole = /^\s*[{[]/.test(prefix);
-      if (keepWhole) parts.push(text);
-      else parts.length = 0;
-      const last = lastNonSpaceOf(text);
-      if (last) lastNonSpace = last;
-      if (done) break;
-      position += bytesRead;
-    }
-    const whole = keepWhole ? parts.join('') : undefined;
-    const format = textFormat(
-      { prefix, lastNonSpace, ...(whole !== undefined ? { whole } : {}) },
-      units === prefix.length,
-    );
-    return { encoding: enc.encoding, bom: enc.bom, charCount: counter.charCount, lineCount: counter.lineCount, format };
-  } finally {
-    await fh.close();
+  return withFileSync(path, (fd, size) => textInfoOf(fd, size));
+}
+
+function textInfoOf(fd: number, size: number): TextInfo {
+  // The first chunk is read once: its start is the encoding sample, and it is decoded as it is.
+  const chunk = Buffer.allocUnsafe(Math.min(textChunkBytes, Math.max(size, 1)));
+  const filled = fillSync(fd, chunk, 0);
+  const head = chunk.subarray(0, Math.min(filled, encodingSampleBytes, size));
+  const enc = detectEncoding(head, head.length === size);
+  // The BOM is skipped by hand and ignoreBOM keeps a second U+FEFF (a zero-width no-break space) as text.
+  const decoder = new TextDecoder(enc.encoding, { ignoreBOM: true });
+  const counter = new TextCounter();
+  // The whole text is kept only for a small file that may be JSON (decided once the first chunk is seen).
+  let keepWhole = size <= jsonParseMaxBytes;
+  let units = 0;
+  const parts: string[] = [];
+  let prefix = '';
+  let lastNonSpace = '';
+  let bytes = chunk.subarray(Math.min(enc.bomLength, filled), filled);
+  let position = filled;
+  for (;;) {
+    const done = bytes.length === 0;
+    const text = done ? decoder.decode() : decoder.decode(bytes, { stream: true });
+    counter.push(text);
+    units += text.length;
+    if (prefix.length < formatSampleChars) prefix += text.slice(0, formatSampleChars - prefix.length);
+    if (keepWhole && /\S/.test(prefix.slice(0, 1024))) keepWhole = /^\s*[{[]/.test(prefix);
+    if (keepWhole) parts.push(text);
+    else parts.length = 0;
+    const last = lastNonSpaceOf(text);
+    if (last) lastNonSpace = last;
+    if (done) break;
+    // Read until a read returns nothing, as a stream would: the size from fstat only sizes the buffer.
+    const n = readSync(fd, chunk, 0, chunk.length, position);
+    bytes = chunk.subarray(0, n);
+    position += n;
   }
+  const whole = keepWhole ? parts.join('') : undefined;
+  const format = textFormat(
+    { prefix, lastNonSpace, ...(whole !== undefined ? { whole } : {}) },
+    units === prefix.length,
+  );
+  return { encoding: enc.encoding, bom: enc.bom, charCount: counter.charCount, lineCount: counter.lineCount, format };
 }
 
 export const extractText: Extractor = async (input) => {

@@ -5,7 +5,7 @@
 import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { readTextInfo, textChunkBytes } from '../../src/extractors/text.js';
 import { TextCounter } from '../../src/extractors/text-count.js';
 import { detectEncoding } from '../../src/extractors/text-encoding.js';
@@ -32,6 +32,7 @@ describe('TextCounter', () => {
     ['mixed ends', ['a\nb\r\nc\rd'], 8, 4],
     ['blank lines count when terminated', ['\n\n\n'], 3, 3],
     ['surrogate pair is one code point', ['😀\n'], 2, 1],
+    ['pairs after other characters, in two pieces', ['é—😀a', 'b😀😀'], 7, 1],
   ] as const)('%s', (_name, pieces, chars, lines) => {
     expect(counted([...pieces])).toEqual({ chars, lines });
   });
@@ -92,6 +93,15 @@ describe('readTextInfo on generated files', () => {
     expect(info).toEqual({ encoding: 'utf-8', bom: false, charCount: first.length + second.length, lineCount: 2, format: 'plain' });
   });
 
+  it('skips a BOM and counts a 4-byte character across the read chunk edge', async () => {
+    const file = path.join(dir, 'bom-edge.txt');
+    // 3 bytes of BOM + (chunk - 5) bytes of 'a': the emoji's 4 bytes run from chunk - 2 to chunk + 2.
+    const body = 'a'.repeat(textChunkBytes - 5) + '😀\n';
+    writeFileSync(file, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(body)]));
+    const info = await readTextInfo(file);
+    expect(info).toEqual({ encoding: 'utf-8', bom: true, charCount: textChunkBytes - 5 + 2, lineCount: 1, format: 'plain' });
+  });
+
   it('streams a 100 MB single-line file with bounded memory', async () => {
     const file = path.join(dir, 'one-line.txt');
     const mb = 100;
@@ -111,13 +121,20 @@ describe('readTextInfo on generated files', () => {
     });
     const base = process.memoryUsage();
     let peak = 0;
-    const timer = setInterval(() => {
+    let pieces = 0;
+    // The file is read with synchronous reads, so no timer could fire during the read: memory is sampled
+    // each time a decoded piece reaches the counter instead, which is when the text in hand is largest.
+    const push = TextCounter.prototype.push;
+    const spy = vi.spyOn(TextCounter.prototype, 'push').mockImplementation(function (this: TextCounter, text: string) {
       const m = process.memoryUsage();
       peak = Math.max(peak, m.heapUsed - base.heapUsed + (m.arrayBuffers - base.arrayBuffers));
-    }, 2);
+      pieces++;
+      push.call(this, text);
+    });
     const started = performance.now();
-    const info = await readTextInfo(file);
-    clearInterval(timer);
+    const info = await readTextInfo(file).finally(() => spy.mockRestore());
+    // One piece per 1 MiB chunk and the decoder's final flush: the samples cover the whole read.
+    expect(pieces).toBe(mb + 1);
     expect(info).toEqual({ encoding: 'utf-8', bom: false, charCount: mb * 1024 * 1024, lineCount: 1, format: 'plain' });
     // A whole-file read would hold 100 MB of bytes plus 200 MB of UTF-16 string.
     expect(peak).toBeLessThan(48 * 1024 * 1024);
