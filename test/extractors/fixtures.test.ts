@@ -4,8 +4,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { AssetResultSchema } from '../../src/contract.js';
+import { ExtractPool } from '../../src/extractors/isolate.js';
 import { compareExpected, type Expected } from '../../src/replay/compare.js';
 import { probeFile } from '../../src/probe.js';
 import { fixturesDir, listFixtures, testExtractConfig } from '../helpers/fixtures.js';
@@ -30,6 +31,21 @@ describe('every fixture matches its expected.json', () => {
       const sections = ['image', 'video', 'audio', 'pdf', 'dicom', 'text'].filter((k) => k in result);
       expect(sections).toEqual([result.dataType]);
     }
+  });
+});
+
+/**
+ * The same table through the extraction threads, as the worker and `asset-meta probe` run it: a thread
+ * sets things up its own way (pdf.js's patched worker module and no canvas library, sharp's settings),
+ * and a result must not depend on that.
+ */
+describe('every fixture matches its expected.json through the extraction threads', () => {
+  const pool = new ExtractPool(2, 256);
+  afterAll(() => pool.close());
+  it.each(fixtures.map((f) => [path.relative(fixturesDir, f), f]))('%s', async (_name, file) => {
+    const expected = JSON.parse(readFileSync(`${file}.expected.json`, 'utf8')) as Expected;
+    const result = await probeFile(file, testExtractConfig(), (p, c) => pool.probe(p, c));
+    expect(compareExpected(expected, result)).toEqual([]);
   });
 });
 
