@@ -9,12 +9,12 @@
  * data set the transfer syntax is guessed from the first element (explicit VR if it names a VR, else
  * implicit VR little endian).
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { CorruptAssetError, TooLargeError, messageOf } from '../errors.js';
-import { readAt } from './read-at.js';
+import { readAtSync, withFileSync } from './read-sync.js';
 
 /** What is read first; most headers fit. */
 export const dicomFirstChunkBytes = 64 * 1024;
@@ -108,11 +108,11 @@ function tooLarge(limits: DicomReadLimits): TooLargeError {
 }
 
 /** Truncation shows where the pixel data's own length or end marker lies past the end of the file. */
-async function checkPixelDataEnd(file: FileHandle, size: number, dataSet: DataSet, shift: number): Promise<void> {
+function checkPixelDataEnd(fd: number, size: number, dataSet: DataSet, shift: number): void {
   const element = dataSet.elements[pixelDataTag];
   if (!element) return;
   if (element.hadUndefinedLength) {
-    const tail = await readAt(file, Math.max(0, size - sequenceDelimiter.length), sequenceDelimiter.length);
+    const tail = readAtSync(fd, Math.max(0, size - sequenceDelimiter.length), sequenceDelimiter.length);
     if (!tail.equals(sequenceDelimiter)) throw new CorruptAssetError('dicom encapsulated pixel data has no end: file truncated');
     return;
   }
@@ -120,51 +120,65 @@ async function checkPixelDataEnd(file: FileHandle, size: number, dataSet: DataSe
   if (end > size) throw new CorruptAssetError(`dicom pixel data ends at byte ${end}, file has ${size}: truncated`);
 }
 
+/** Where the plain read stopped because the data set is deflated: inflating goes on from `start`. */
+interface DeflatedStart {
+  start: number;
+  /** The bytes before `start`, preamble put back: the meta group. */
+  meta: Buffer;
+  layout: Layout;
+}
+
 /** Reads the header of the DICOM file at `path`; see the module comment. */
 export async function readDicomHeader(
   path: string,
   limits: DicomReadLimits = { firstChunkBytes: dicomFirstChunkBytes, maxHeaderBytes: dicomMaxHeaderBytes },
 ): Promise<DicomHeader> {
-  const file = await open(path, 'r');
-  try {
-    const { size } = await file.stat();
-    let fileBytes = await readAt(file, 0, Math.min(size, limits.firstChunkBytes));
-    const layout = sniffLayout(fileBytes);
-    const shift = layout.prefix.length;
-    for (;;) {
-      const complete = fileBytes.length >= size;
-      let dataSet: DataSet | undefined;
-      try {
-        dataSet = tryParse(Buffer.concat([layout.prefix, fileBytes]), complete, layout, false);
-      } catch (err) {
-        if (!(err instanceof DeflatedFrom)) throw err;
-        const start = err.position - shift;
-        return await readDeflated(file, start, Buffer.concat([layout.prefix, fileBytes.subarray(0, start)]), layout, limits);
-      }
-      if (dataSet) {
-        await checkPixelDataEnd(file, size, dataSet, shift);
-        return { dataSet, transferSyntaxUID: transferSyntaxOf(dataSet, layout), bytesRead: fileBytes.length };
-      }
-      if (fileBytes.length >= limits.maxHeaderBytes) throw tooLarge(limits);
-      const next = Math.min(size, fileBytes.length * 2, limits.maxHeaderBytes);
-      const more = await readAt(file, fileBytes.length, next - fileBytes.length);
-      if (more.length === 0) throw new CorruptAssetError('dicom file shrank while being read');
-      fileBytes = Buffer.concat([fileBytes, more]);
+  const plain = withFileSync(path, (fd, size) => readPlain(fd, size, limits));
+  if ('dataSet' in plain) return plain;
+  return readDeflated(path, plain.start, plain.meta, plain.layout, limits);
+}
+
+/**
+ * The plain (not deflated) read, with synchronous reads (read-sync.ts): the first chunk, then doubling
+ * until the pixel data is reached, the file ends or the cap is hit.
+ */
+function readPlain(fd: number, size: number, limits: DicomReadLimits): DicomHeader | DeflatedStart {
+  let fileBytes = readAtSync(fd, 0, Math.min(size, limits.firstChunkBytes));
+  const layout = sniffLayout(fileBytes);
+  const shift = layout.prefix.length;
+  for (;;) {
+    const complete = fileBytes.length >= size;
+    let dataSet: DataSet | undefined;
+    try {
+      // Without a prefix to put back the bytes are parsed as read (no copy).
+      dataSet = tryParse(shift ? Buffer.concat([layout.prefix, fileBytes]) : fileBytes, complete, layout, false);
+    } catch (err) {
+      if (!(err instanceof DeflatedFrom)) throw err;
+      const start = err.position - shift;
+      return { start, meta: Buffer.concat([layout.prefix, fileBytes.subarray(0, start)]), layout };
     }
-  } finally {
-    await file.close();
+    if (dataSet) {
+      checkPixelDataEnd(fd, size, dataSet, shift);
+      return { dataSet, transferSyntaxUID: transferSyntaxOf(dataSet, layout), bytesRead: fileBytes.length };
+    }
+    if (fileBytes.length >= limits.maxHeaderBytes) throw tooLarge(limits);
+    const next = Math.min(size, fileBytes.length * 2, limits.maxHeaderBytes);
+    const more = readAtSync(fd, fileBytes.length, next - fileBytes.length);
+    if (more.length === 0) throw new CorruptAssetError('dicom file shrank while being read');
+    fileBytes = Buffer.concat([fileBytes, more]);
   }
 }
 
 /** The deflated data set from `start` to the end of the file, inflated as a stream in growing steps. */
 async function readDeflated(
-  file: FileHandle,
+  path: string,
   start: number,
   meta: Buffer,
   layout: Layout,
   limits: DicomReadLimits,
 ): Promise<DicomHeader> {
-  const source = file.createReadStream({ start, autoClose: false });
+  // A stream of its own (deflated files are rare): inflation is driven chunk by chunk, as before.
+  const source = createReadStream(path, { start });
   const inflate = pipeline(source, createInflateRaw({ chunkSize: 256 * 1024 }), () => {});
   const chunks: Buffer[] = [meta];
   let inflatedBytes = 0;
