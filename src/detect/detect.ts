@@ -3,11 +3,11 @@
  * file-type reads the magic numbers; what it does not know is sniffed here: DICOM without its preamble,
  * SVG and other text.
  */
-import { open } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import type { DataType } from '../contract.js';
 import { UnsupportedTypeError } from '../errors.js';
 import type { Detected } from '../extractors/extractor.js';
+import { readAtSync, withFileSync } from '../extractors/read-sync.js';
 import { sniffDicom } from './dicom-sniff.js';
 import { bomOf, sniffText } from './text-sniff.js';
 
@@ -46,15 +46,9 @@ function byMime(mime: string): DataType | null {
   return null;
 }
 
+/** The file's first `bytes` (fewer when it is shorter), read synchronously: see read-sync.ts for why. */
 export async function readHead(path: string, bytes = detectHeadBytes): Promise<Buffer> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(bytes);
-    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+  return withFileSync(path, (fd) => readAtSync(fd, 0, bytes));
 }
 
 /** Detects the data type of a file from its first bytes; throws UNSUPPORTED_TYPE when none fits. */

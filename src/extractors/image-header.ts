@@ -3,10 +3,10 @@
  * gives width and height from the header; the few header fields it does not expose (bit count, component
  * count, alpha) are read here from the same bytes, each at the offset its specification gives.
  */
-import { open } from 'node:fs/promises';
 import { imageSize } from 'image-size';
 import type { ImageInfo } from '../contract.js';
 import { CorruptAssetError, UnsupportedTypeError, messageOf } from '../errors.js';
+import { readAtSync, withFileSync } from './read-sync.js';
 
 /** Bytes of the head read: the headers and directories of these formats sit in their first few KiB. */
 export const headerBytes = 512 * 1024;
@@ -120,15 +120,7 @@ export function readsHeader(ext: string): boolean {
 export async function readWithHeader(path: string, ext: string): Promise<ImageInfo> {
   const format = headerFormats[ext];
   if (!format) throw new UnsupportedTypeError(`no header reader for ${ext} images`);
-  const fh = await open(path, 'r');
-  let head: Buffer;
-  try {
-    const buf = Buffer.alloc(headerBytes);
-    const { bytesRead } = await fh.read(buf, 0, headerBytes, 0);
-    head = buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
+  const head = withFileSync(path, (fd, size) => readAtSync(fd, 0, Math.min(size, headerBytes)));
   let size: ReturnType<typeof imageSize>;
   try {
     size = imageSize(head);

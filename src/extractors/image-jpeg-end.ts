@@ -9,8 +9,7 @@
  * phones append trailers after EOI, motion photos append a whole MP4) the bytes after the first SOS are
  * scanned in large chunks for FF D9 with Buffer.indexOf; a missing EOI means the file was cut short.
  */
-import { open, type FileHandle } from 'node:fs/promises';
-import { readAt } from './read-at.js';
+import { readAtSync, withFileSync } from './read-sync.js';
 
 /** Bytes read per step when walking segments or scanning for EOI. */
 const chunkBytes = 256 * 1024;
@@ -31,12 +30,12 @@ function tailEndsWithEoi(tail: Buffer): boolean {
  * Offset just past the first SOS segment header, found by walking the marker segments by their lengths,
  * or -1 when the segment structure ends (or breaks) before any scan.
  */
-async function firstScanOffset(fh: FileHandle, size: number): Promise<number> {
-  const soi = await readAt(fh, 0, 2);
+function firstScanOffset(fd: number, size: number): number {
+  const soi = readAtSync(fd, 0, 2);
   if (soi.length < 2 || soi[0] !== 0xff || soi[1] !== SOI) return -1;
   let pos = 2;
   while (pos + 4 <= size) {
-    const head = await readAt(fh, pos, 4);
+    const head = readAtSync(fd, pos, 4);
     if (head.length < 4 || head[0] !== 0xff) return -1;
     const marker = head[1]!;
     // Fill bytes (FF FF ...) may precede a marker (T.81 §B.1.1.2).
@@ -59,11 +58,11 @@ async function firstScanOffset(fh: FileHandle, size: number): Promise<number> {
 }
 
 /** Scans from `start` for FF D9, carrying one byte over chunk edges so a marker split across them is found. */
-async function hasEoiAfter(fh: FileHandle, start: number, size: number): Promise<boolean> {
+function hasEoiAfter(fd: number, start: number, size: number): boolean {
   let pos = start;
   let carry = -1;
   while (pos < size) {
-    const chunk = await readAt(fh, pos, Math.min(chunkBytes, size - pos));
+    const chunk = readAtSync(fd, pos, Math.min(chunkBytes, size - pos));
     if (chunk.length === 0) return false;
     if (carry === 0xff && chunk[0] === EOI) return true;
     let i = chunk.indexOf(0xff);
@@ -79,15 +78,12 @@ async function hasEoiAfter(fh: FileHandle, start: number, size: number): Promise
 
 /** Why the JPEG at `path` is incomplete, or null when it has its scan and its EOI marker. */
 export async function jpegTruncation(path: string): Promise<string | null> {
-  const fh = await open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    if (tailEndsWithEoi(await readAt(fh, Math.max(0, size - tailBytes), Math.min(size, tailBytes)))) return null;
-    const scan = await firstScanOffset(fh, size);
+  // Synchronous reads (read-sync.ts): the tail is one small read, and this runs on every JPEG.
+  return withFileSync(path, (fd, size) => {
+    if (tailEndsWithEoi(readAtSync(fd, Math.max(0, size - tailBytes), Math.min(size, tailBytes)))) return null;
+    const scan = firstScanOffset(fd, size);
     if (scan < 0) return 'JPEG has no complete scan header (SOS)';
-    if (!(await hasEoiAfter(fh, scan, size))) return 'JPEG ends inside its image data (no EOI marker): the file is truncated';
+    if (!hasEoiAfter(fd, scan, size)) return 'JPEG ends inside its image data (no EOI marker): the file is truncated';
     return null;
-  } finally {
-    await fh.close();
-  }
+  });
 }

@@ -8,9 +8,9 @@
  * (absolute lengths: 1in = 96px = 2.54cm = 72pt = 6pc, 1Q = 0.25mm) and SVG 2 §8.2 (width/height
  * default to auto, then the viewBox gives the aspect and size).
  */
-import { open } from 'node:fs/promises';
 import type { ImageInfo } from '../contract.js';
 import { CorruptAssetError } from '../errors.js';
+import { readAtSync, withFileSync } from './read-sync.js';
 
 /** The root element comes after the prolog; a DOCTYPE's internal subset may be long, not this long. */
 export const svgHeadBytes = 256 * 1024;
@@ -90,18 +90,12 @@ export function svgSize(text: string): { width: number; height: number } {
 }
 
 export async function readSvg(path: string): Promise<ImageInfo> {
-  const fh = await open(path, 'r');
-  let text: string;
-  try {
-    const buf = Buffer.alloc(svgHeadBytes);
-    const { bytesRead } = await fh.read(buf, 0, svgHeadBytes, 0);
+  const text = withFileSync(path, (fd, size) => {
+    const b = readAtSync(fd, 0, Math.min(size, svgHeadBytes));
     // Detection accepts SVG in UTF-8 or UTF-16 with a BOM; TextDecoder honours the BOM it finds.
-    const b = buf.subarray(0, bytesRead);
     const encoding = b[0] === 0xff && b[1] === 0xfe ? 'utf-16le' : b[0] === 0xfe && b[1] === 0xff ? 'utf-16be' : 'utf-8';
-    text = new TextDecoder(encoding).decode(b);
-  } finally {
-    await fh.close();
-  }
+    return new TextDecoder(encoding).decode(b);
+  });
   const { width, height } = svgSize(text);
   // Vector graphics: shown on a transparent canvas in sRGB (SVG 2 §13.1), no sample depth of its own.
   return {
