@@ -168,6 +168,8 @@ async function startQueueSide(
   // other job slots wait on downloads (the benchmark measured 16 threads on 2 cores at a third of the
   // throughput and three times the memory of 2).
   const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb);
+  // Threads started before the first job is taken: the replica's memory is its working size from the start.
+  for (const err of await pool.warm()) logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
   const signedDownloader = createDownloader();
   const urlDownloader = createDownloader(createUrlGuard(config.download.allowedHosts));
   const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));

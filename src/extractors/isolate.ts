@@ -12,7 +12,7 @@ import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError, ExtractTimeoutError, fromSerialized, type AssetError } from '../errors.js';
 import type { FileFacts, Probed } from './extract-file.js';
 import type { Extracted } from './extractor.js';
-import type { ThreadReady, ThreadReply, ThreadRequest } from './thread.js';
+import type { ThreadReady, ThreadReply, ThreadRequest, ThreadWarm } from './thread.js';
 
 const fromSource = import.meta.url.endsWith('.ts');
 const threadUrl = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url);
@@ -114,6 +114,56 @@ export class ExtractPool {
       slot.worker.on('error', onError);
       slot.worker.on('exit', onExit);
       slot.worker.postMessage({ id, path, config, ...(hash ? { hash } : {}) } satisfies ThreadRequest);
+    });
+  }
+
+  /**
+   * Starts every thread of the pool and has each load every extractor's modules, so that the first jobs
+   * run at full speed. A thread that fails (out of its heap while loading pdf.js, say) is dropped, and a
+   * job later starts a fresh one that loads only what it needs; the errors are returned to be logged.
+   */
+  async warm(timeoutMs = threadStartTimeoutMs): Promise<unknown[]> {
+    const slots: Slot[] = [];
+    while (this.live < this.size && !this.closed) {
+      this.live++;
+      slots.push(this.spawn());
+    }
+    const errors: unknown[] = [];
+    await Promise.all(
+      slots.map(async (slot) => {
+        try {
+          await slot.ready;
+          await this.warmThread(slot, timeoutMs);
+          this.release(slot);
+        } catch (err) {
+          errors.push(err);
+          this.discard(slot);
+        }
+      }),
+    );
+    return errors;
+  }
+
+  private warmThread(slot: Slot, timeoutMs: number): Promise<void> {
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      const done = (fn: () => void) => {
+        clearTimeout(timer);
+        slot.worker.off('message', onMessage);
+        slot.worker.off('error', onError);
+        slot.worker.off('exit', onExit);
+        fn();
+      };
+      const onMessage = (m: { id?: number }) => {
+        if (m.id === id) done(resolve);
+      };
+      const onError = (err: Error) => done(() => reject(this.threadError(err)));
+      const onExit = (code: number) => done(() => reject(new CorruptAssetError(`extraction thread exited with code ${code} while loading`)));
+      const timer = setTimeout(() => done(() => reject(new CorruptAssetError(`extraction thread did not load in ${timeoutMs} ms`))), timeoutMs);
+      slot.worker.on('message', onMessage);
+      slot.worker.on('error', onError);
+      slot.worker.on('exit', onExit);
+      slot.worker.postMessage({ id, warm: true } satisfies ThreadWarm);
     });
   }
 

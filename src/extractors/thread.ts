@@ -19,6 +19,8 @@ import {
 import { CorruptAssetError, isAssetError, messageOf, type DetectedType } from '../errors.js';
 import type { Extracted } from './extractor.js';
 import { extractFile, hashAndExtract, type FileFacts } from './extract-file.js';
+import { usePatchedPdfWorker } from './pdf-crypto.js';
+import { extractors } from './registry.js';
 
 export interface ThreadRequest {
   id: number;
@@ -128,7 +130,26 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
   }
 }
 
-port.on('message', (req: ThreadRequest) => {
+/**
+ * Asked of a replica's threads as it starts (ExtractPool.warm): load every extractor's modules, and pdf.js's
+ * patched worker, so that no job waits for them (pdf.js alone is about half a second of CPU). Threads
+ * started later (a replacement for a killed one) load each extractor when a job first needs it.
+ */
+export interface ThreadWarm {
+  id: number;
+  warm: true;
+}
+
+async function warm(): Promise<void> {
+  await Promise.all(Object.values(extractors).map((load) => load()));
+  await usePatchedPdfWorker();
+}
+
+port.on('message', (req: ThreadRequest | ThreadWarm) => {
+  if ('warm' in req) {
+    void warm().then(() => port.postMessage({ id: req.id, warmed: true }));
+    return;
+  }
   void handle(req).then((reply) => port.postMessage(reply));
 });
 

@@ -102,6 +102,30 @@ describe('ExtractPool', () => {
     await pool.close();
     await expect(pool.run(png, testExtractConfig())).rejects.toThrow(/closed/);
   });
+  it('warm starts every thread with every extractor loaded: a first PDF then needs no pdf.js start-up', async () => {
+    const pool = new ExtractPool(2, 256);
+    try {
+      expect(await pool.warm()).toEqual([]);
+      // Loading pdf.js alone takes a thread several hundred ms of CPU; both threads already have it.
+      const config = testExtractConfig({ timeoutMs: 250 });
+      await expect(Promise.all([pool.run(pdf, config), pool.run(pdf, config)])).resolves.toMatchObject([{ dataType: 'pdf' }, { dataType: 'pdf' }]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a thread that cannot load every extractor in its heap is dropped by warm; jobs start lean ones', async () => {
+    const pool = new ExtractPool(1, 32);
+    try {
+      const errors = await pool.warm();
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toMatchObject({ code: 'CORRUPT_ASSET', message: expect.stringMatching(/32 MB heap|exited/) });
+      await expect(pool.run(png, testExtractConfig({ maxHeapMb: 32 }))).resolves.toMatchObject({ dataType: 'image' });
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('probe reads, hashes and extracts a file in the thread, and keeps the size and digest when extraction fails', async () => {
     const hello = path.join(tmp.dir, 'hello.txt');
     const empty = path.join(tmp.dir, 'empty.bin');
