@@ -6,6 +6,7 @@ import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../contract.js';
 import { CorruptAssetError } from '../errors.js';
 import { displaySize } from './image-size.js';
+import { readAtSync, withFileSync } from './read-sync.js';
 
 /** file-type extensions whose headers libvips reads (SVG is not among them: see image-svg.ts). */
 export const sharpExts = new Set(['jpg', 'png', 'apng', 'webp', 'gif', 'tif', 'avif', 'heic', 'heif']);
@@ -26,11 +27,40 @@ function formatName(meta: Metadata): string {
   return meta.format;
 }
 
-export async function readWithSharp(path: string): Promise<ImageInfo> {
-  // sharp checks limitInputPixels when it opens the input, even for metadata(), which never decodes:
-  // with the default (268 megapixels) a 20000x20000 header would be refused, and CONTRACT.md §6 wants its
-  // size. This instance is used for metadata() only and is never piped into a decode.
-  const meta = await sharp(path, { limitInputPixels: false, failOn: 'none' }).metadata();
+// sharp checks limitInputPixels when it opens the input, even for metadata(), which never decodes:
+// with the default (268 megapixels) a 20000x20000 header would be refused, and CONTRACT.md §6 wants its
+// size. Inputs opened with these options are used for metadata() only and never piped into a decode.
+export const sharpOptions = { limitInputPixels: false, failOn: 'none' } as const;
+
+/**
+ * Up to this size the file is read into memory (one synchronous read, read-sync.ts) and libvips reads
+ * the header from that buffer. From a path, libvips finds the loader by letting each one sniff the
+ * file (vips_foreign_find_load opens and reads it per candidate) and then opens it once more: about
+ * 0.15-0.4 ms more per file here than from memory. Larger files (a huge TIFF scan) are read from the
+ * path, so memory stays bounded. 8 MiB is the size extract-file.ts reads whole for hashing anyway.
+ */
+export const bufferReadMaxBytes = 8 * 2 ** 20;
+
+/**
+ * sharp's metadata for the file at `path`. The buffer read and the path read give the same metadata
+ * (test/extractors/image-sharp.test.ts compares them over every fixture, generated variants and cut
+ * copies); when the buffer read fails, the path read is what decides, so a bad file fails exactly as it
+ * did, with libvips' "Input file ..." wording.
+ */
+export async function sharpMetadata(path: string): Promise<Metadata> {
+  const bytes = withFileSync(path, (fd, size) => (size > 0 && size <= bufferReadMaxBytes ? readAtSync(fd, 0, size) : undefined));
+  if (bytes) {
+    try {
+      return await sharp(bytes, sharpOptions).metadata();
+    } catch {
+      // The path read below gives the verdict and its message.
+    }
+  }
+  return sharp(path, sharpOptions).metadata();
+}
+
+/** sharp's metadata in the contract's terms. */
+export function imageInfoOf(meta: Metadata): ImageInfo {
   if (!meta.width || !meta.height) throw new CorruptAssetError(`image header has no size (${meta.format})`);
   const orientation = meta.orientation && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
   // A palette's index depth (GIF, palette PNG) is not a sample depth: its entries are 8-bit samples.
@@ -48,4 +78,8 @@ export async function readWithSharp(path: string): Promise<ImageInfo> {
     ...(bits ? { bitsPerSample: bits } : {}),
     ...(colorSpace ? { colorSpace } : {}),
   };
+}
+
+export async function readWithSharp(path: string): Promise<ImageInfo> {
+  return imageInfoOf(await sharpMetadata(path));
 }
