@@ -1,11 +1,13 @@
 /**
  * Formats libvips reads: JPEG, PNG, WebP, GIF, TIFF, AVIF and HEIC. sharp's metadata() parses headers
- * only, never pixel data (NOTES.md), so a 100,000 x 100,000 scan is answered at no memory cost.
+ * only, never pixel data (NOTES.md), so a 100,000 x 100,000 scan is answered at no memory cost. A plain
+ * JPEG header is read in JS instead, to the same result (image-jpeg-header.ts).
  */
 import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../contract.js';
 import { CorruptAssetError } from '../errors.js';
 import { displaySize } from './image-size.js';
+import { jpegHeader, type JpegHeader } from './image-jpeg-header.js';
 import { readAtSync, withFileSync } from './read-sync.js';
 
 /** file-type extensions whose headers libvips reads (SVG is not among them: see image-svg.ts). */
@@ -41,14 +43,18 @@ export const sharpOptions = { limitInputPixels: false, failOn: 'none' } as const
  */
 export const bufferReadMaxBytes = 8 * 2 ** 20;
 
+/** The whole file when it is small enough to hold ({@link bufferReadMaxBytes}), else undefined. */
+function smallFileBytes(path: string): Buffer | undefined {
+  return withFileSync(path, (fd, size) => (size > 0 && size <= bufferReadMaxBytes ? readAtSync(fd, 0, size) : undefined));
+}
+
 /**
  * sharp's metadata for the file at `path`. The buffer read and the path read give the same metadata
  * (test/extractors/image-sharp.test.ts compares them over every fixture, generated variants and cut
  * copies); when the buffer read fails, the path read is what decides, so a bad file fails exactly as it
  * did, with libvips' "Input file ..." wording.
  */
-export async function sharpMetadata(path: string): Promise<Metadata> {
-  const bytes = withFileSync(path, (fd, size) => (size > 0 && size <= bufferReadMaxBytes ? readAtSync(fd, 0, size) : undefined));
+export async function sharpMetadata(path: string, bytes = smallFileBytes(path)): Promise<Metadata> {
   if (bytes) {
     try {
       return await sharp(bytes, sharpOptions).metadata();
@@ -57,6 +63,16 @@ export async function sharpMetadata(path: string): Promise<Metadata> {
     }
   }
   return sharp(path, sharpOptions).metadata();
+}
+
+/** What libvips' jpegload reports for a plain JPEG header (image-jpeg-header.ts), in sharp's terms. */
+export function jpegMetadata(h: JpegHeader): Metadata {
+  // libjpeg's output colour space: grey, RGB (from YCbCr or RGB) or CMYK (from CMYK or YCCK).
+  const space = h.components === 1 ? 'b-w' : h.components === 3 ? 'srgb' : 'cmyk';
+  return {
+    format: 'jpeg', width: h.width, height: h.height, space, channels: h.components, depth: 'uchar',
+    hasAlpha: false, isPalette: false, ...(h.orientation !== 1 ? { orientation: h.orientation } : {}),
+  } as Metadata;
 }
 
 /** sharp's metadata in the contract's terms. */
@@ -81,5 +97,10 @@ export function imageInfoOf(meta: Metadata): ImageInfo {
 }
 
 export async function readWithSharp(path: string): Promise<ImageInfo> {
-  return imageInfoOf(await sharpMetadata(path));
+  const bytes = smallFileBytes(path);
+  // A plain JPEG header is read in JS (the commonest format, and libvips' per-call cost dominates its
+  // time); anything else, or anything unusual in a JPEG, goes to libvips.
+  const jpeg = bytes ? jpegHeader(bytes) : null;
+  if (jpeg) return imageInfoOf(jpegMetadata(jpeg));
+  return imageInfoOf(await sharpMetadata(path, bytes));
 }
