@@ -19,6 +19,8 @@ export interface InProcessRun {
   extract: Summary;
   total: Summary;
   failures: number;
+  /** CPU the whole process (every thread) used per file, in ms. */
+  cpuMsPerFile: number;
 }
 
 export interface InProcess {
@@ -41,6 +43,7 @@ async function runType({ probeFile }: Compiled, pool: ExtractPool, config: Extra
   const total: number[] = [];
   let failures = 0;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await mapLimit(files, concurrency, async (f) => {
     const r = await probeFile(f.path, config, (p, c) => pool.probe(p, c), f.path);
     results.set(f.path, r);
@@ -50,7 +53,9 @@ async function runType({ probeFile }: Compiled, pool: ExtractPool, config: Extra
     total.push(r.timingsMs.total);
   });
   const seconds = (performance.now() - t0) / 1000;
-  return { type, files: files.length, seconds, filesPerSec: files.length / seconds, hash: summarize(hash), extract: summarize(extract), total: summarize(total), failures };
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMsPerFile = (cpu.user + cpu.system) / 1000 / files.length;
+  return { type, files: files.length, seconds, filesPerSec: files.length / seconds, hash: summarize(hash), extract: summarize(extract), total: summarize(total), failures, cpuMsPerFile };
 }
 
 export async function measureInProcess(

@@ -14,7 +14,7 @@ import type { AssetResult } from '../../src/contract.js';
 import type { S3Server } from '../../src/dev/s3-server.js';
 import { enqueueAsset, waitForResult } from '../../src/queue/client.js';
 import type { CorpusFile } from './corpus.js';
-import { peakRssMiB, summarize, type Summary } from './stats.js';
+import { cpuSeconds, peakRssMiB, summarize, type Summary } from './stats.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -113,6 +113,8 @@ export interface QueueRun {
   failures: number;
   /** VmHWM of each replica at the end of the run (the large files were in its mix when `withLarge`). */
   peakRssMiB: number[];
+  /** CPU the replicas used for the timed batch, per file (ms): the worker's own cost, whatever the storage's. */
+  replicaCpuMsPerFile: number;
   withLarge: boolean;
 }
 
@@ -152,7 +154,10 @@ async function withReplicas<T>(env: QueueEnv, replicas: number, concurrency: num
 
 export async function measureQueue(env: QueueEnv, small: CorpusFile[], large: CorpusFile[], replicas: number, concurrency: number, withLarge: boolean, extraEnv: Record<string, string>): Promise<QueueRun> {
   return withReplicas(env, replicas, concurrency, extraEnv, async (queue, events, started) => {
+    const cpu = () => started.reduce((sum, r) => sum + (cpuSeconds(r.child.pid!) ?? NaN), 0);
+    const cpuBefore = cpu();
     const { seconds, results } = await runBatch(queue, events, small, `q${runCounter}`);
+    const replicaCpuMsPerFile = ((cpu() - cpuBefore) * 1000) / small.length;
     // The large files in the mix with small ones (untimed): what the peak memory must survive.
     if (withLarge) await runBatch(queue, events, [...large, ...small.slice(0, 50)], `q${runCounter}-mix`);
     const stage = (k: 'sign' | 'download' | 'extract' | 'total') => summarize(results.map((r) => r.timingsMs[k]));
@@ -161,6 +166,7 @@ export async function measureQueue(env: QueueEnv, small: CorpusFile[], large: Co
       stages: { sign: stage('sign'), download: stage('download'), extract: stage('extract'), total: stage('total') },
       failures: results.filter((r) => r.status !== 'ok').length,
       peakRssMiB: started.map((r) => peakRssMiB(r.child.pid!) ?? NaN),
+      replicaCpuMsPerFile,
       withLarge,
     };
   });

@@ -45,6 +45,12 @@ function failedNote(r: { failures: number; files: number }): string {
   return r.failures ? `, but ${r.failures} of ${r.files} files failed` : '';
 }
 
+/** In-process CPU per file over all small files (every thread of the process). */
+export function inProcessCpuMsPerFile(n: BenchNumbers): number {
+  const files = n.inProcess.runs.reduce((s, r) => s + r.files, 0);
+  return n.inProcess.runs.reduce((s, r) => s + r.cpuMsPerFile * r.files, 0) / files;
+}
+
 export function targets(n: BenchNumbers): Target[] {
   const out: Target[] = [];
   const vsExif = (type: DataType, factor: number) => {
@@ -89,27 +95,32 @@ export function targets(n: BenchNumbers): Target[] {
 export function renderTable(n: BenchNumbers): string {
   const lines: string[] = [];
   lines.push(`### In-process (detection + sha256 + extraction, ExtractPool, concurrency ${n.cores}) vs trusted tools`, '');
-  lines.push('| type | files | failed | ours files/s | hash p50/p95 ms | extract p50/p95 ms | exiftool -fast2 batch | ffprobe | mediainfo | pdfinfo | qpdf --show-npages | dcmdump |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| type | files | failed | ours files/s | CPU ms/file | hash p50/p95 ms | extract p50/p95 ms | exiftool -fast2 batch | ffprobe | mediainfo | pdfinfo | qpdf --show-npages | dcmdump |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of n.inProcess.runs) {
     const cell = (name: string) => {
       const t = tool(n, name, r.type);
       return t ? `${fmt(t.filesPerSec)}/s (${fmt(r.filesPerSec / t.filesPerSec)}×)` : '–';
     };
-    lines.push(`| ${r.type} | ${r.files} | ${r.failures} | ${fmt(r.filesPerSec)} | ${fmt(r.hash.p50)} / ${fmt(r.hash.p95)} | ${fmt(r.extract.p50)} / ${fmt(r.extract.p95)} | ${cell('exiftool')} | ${cell('ffprobe')} | ${cell('mediainfo')} | ${cell('pdfinfo')} | ${cell('qpdf')} | ${cell('dcmdump')} |`);
+    lines.push(`| ${r.type} | ${r.files} | ${r.failures} | ${fmt(r.filesPerSec)} | ${fmt(r.cpuMsPerFile)} | ${fmt(r.hash.p50)} / ${fmt(r.hash.p95)} | ${fmt(r.extract.p50)} / ${fmt(r.extract.p95)} | ${cell('exiftool')} | ${cell('ffprobe')} | ${cell('mediainfo')} | ${cell('pdfinfo')} | ${cell('qpdf')} | ${cell('dcmdump')} |`);
   }
   lines.push('', `Tool cells: the tool's files/s (ours ÷ tool). Per-file tools run ${n.cores} processes at a time; exiftool is one process per type.`);
   lines.push(`Video one file at a time: ours p50 ${fmt(n.inProcess.videoSerial.p50)} ms, bare ffprobe-static p50 ${fmt(n.ffprobeSerial.perFile.p50)} ms.`, '');
 
   lines.push('### Queue path (dev S3 server + Redis + PostgreSQL, replicas as child processes)', '');
-  lines.push('| replicas | concurrency | files/s | of in-process | sign p50/p95 | download p50/p95 | extract p50/p95 | total p50/p95 ms | peak RSS per replica MB | failed |');
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| replicas | concurrency | files/s | of in-process | replica CPU ms/file | sign p50/p95 | download p50/p95 | extract p50/p95 | total p50/p95 ms | peak RSS per replica MB | failed |');
+  lines.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const overall = inProcessOverall(n);
   for (const q of n.queue) {
     const s = q.stages;
-    lines.push(`| ${q.replicas} | ${q.concurrency} | ${fmt(q.filesPerSec)} | ${Math.round((q.filesPerSec / overall) * 100)}% | ${fmt(s.sign.p50)} / ${fmt(s.sign.p95)} | ${fmt(s.download.p50)} / ${fmt(s.download.p95)} | ${fmt(s.extract.p50)} / ${fmt(s.extract.p95)} | ${fmt(s.total.p50)} / ${fmt(s.total.p95)} | ${q.peakRssMiB.map((m) => Math.round(m)).join(', ')}${q.withLarge ? ' (with large)' : ''} | ${q.failures} |`);
+    lines.push(`| ${q.replicas} | ${q.concurrency} | ${fmt(q.filesPerSec)} | ${Math.round((q.filesPerSec / overall) * 100)}% | ${fmt(q.replicaCpuMsPerFile)} | ${fmt(s.sign.p50)} / ${fmt(s.sign.p95)} | ${fmt(s.download.p50)} / ${fmt(s.download.p95)} | ${fmt(s.extract.p50)} / ${fmt(s.extract.p95)} | ${fmt(s.total.p50)} / ${fmt(s.total.p95)} | ${q.peakRssMiB.map((m) => Math.round(m)).join(', ')}${q.withLarge ? ' (with large)' : ''} | ${q.failures} |`);
   }
-  lines.push('', `In-process over all ${n.inProcess.runs.reduce((s, r) => s + r.files, 0)} small files: ${fmt(overall)} files/s.`, '');
+  lines.push(
+    '',
+    `In-process over all ${n.inProcess.runs.reduce((s, r) => s + r.files, 0)} small files: ${fmt(overall)} files/s, ${fmt(inProcessCpuMsPerFile(n))} ms of CPU a file.`,
+    'Replica CPU counts the worker processes only; the dev S3 server, Redis and PostgreSQL run on the same cores, outside it.',
+    '',
+  );
 
   lines.push('### Large objects, one at a time through one replica', '');
   lines.push('| object | size MB | mode | time to result ms | bytes fetched | of size | requests | sha256Scope |');

@@ -1,4 +1,5 @@
 /** Small statistics for the benchmark: percentiles, throughput, peak memory of a process. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 export interface Summary {
@@ -24,6 +25,30 @@ export function peakRssMiB(pid: number): number | undefined {
     const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmHWM:'));
     const kb = Number(line?.split(/\s+/)[1]);
     return Number.isFinite(kb) ? kb / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ; 100 on Linux unless built otherwise). */
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** CPU time (user + system, every thread) a live process has used so far, in seconds; undefined if unreadable. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    // The fields after the command name (which may hold spaces) start at the state, field 3; utime and stime are 14 and 15.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
   } catch {
     return undefined;
   }
