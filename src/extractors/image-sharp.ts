@@ -1,13 +1,14 @@
 /**
  * Formats libvips reads: JPEG, PNG, WebP, GIF, TIFF, AVIF and HEIC. sharp's metadata() parses headers
  * only, never pixel data (NOTES.md), so a 100,000 x 100,000 scan is answered at no memory cost. A plain
- * JPEG header is read in JS instead, to the same result (image-jpeg-header.ts).
+ * JPEG or PNG header is read in JS instead, to the same result (image-jpeg-header.ts, image-png-header.ts).
  */
 import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../contract.js';
 import { CorruptAssetError } from '../errors.js';
 import { displaySize } from './image-size.js';
 import { jpegHeader, type JpegHeader } from './image-jpeg-header.js';
+import { pngHeader, type PngHeader } from './image-png-header.js';
 import { readAtSync, withFileSync } from './read-sync.js';
 
 /** file-type extensions whose headers libvips reads (SVG is not among them: see image-svg.ts). */
@@ -66,6 +67,19 @@ export async function sharpMetadata(path: string, bytes = smallFileBytes(path)):
 }
 
 /** What libvips' jpegload reports for a plain JPEG header (image-jpeg-header.ts), in sharp's terms. */
+/** What libvips' pngload reports for a plain PNG header (image-png-header.ts), in sharp's terms. */
+export function pngMetadata(h: PngHeader): Metadata {
+  // libvips loads grey (with alpha) as 1-2 bands, everything else, palette included, as RGB(A); a tRNS
+  // chunk adds the alpha band; 16-bit files load as ushort with their own interpretation names.
+  const grey = h.colorType === 0 || h.colorType === 4;
+  const channels = (grey ? 1 : 3) + (h.colorType === 4 || h.colorType === 6 || h.transparency ? 1 : 0);
+  const space = grey ? (h.bitDepth === 16 ? 'grey16' : 'b-w') : h.bitDepth === 16 ? 'rgb16' : 'srgb';
+  return {
+    format: 'png', width: h.width, height: h.height, space, channels, depth: h.bitDepth === 16 ? 'ushort' : 'uchar',
+    hasAlpha: channels === 2 || channels === 4, isPalette: h.colorType === 3, bitsPerSample: h.bitDepth,
+  } as Metadata;
+}
+
 export function jpegMetadata(h: JpegHeader): Metadata {
   // libjpeg's output colour space: grey, RGB (from YCbCr or RGB) or CMYK (from CMYK or YCCK).
   const space = h.components === 1 ? 'b-w' : h.components === 3 ? 'srgb' : 'cmyk';
@@ -98,9 +112,11 @@ export function imageInfoOf(meta: Metadata): ImageInfo {
 
 export async function readWithSharp(path: string): Promise<ImageInfo> {
   const bytes = smallFileBytes(path);
-  // A plain JPEG header is read in JS (the commonest format, and libvips' per-call cost dominates its
-  // time); anything else, or anything unusual in a JPEG, goes to libvips.
+  // A plain JPEG or PNG header is read in JS (the commonest formats, and libvips' per-call cost dominates
+  // their time); anything else, or anything unusual in them, goes to libvips.
   const jpeg = bytes ? jpegHeader(bytes) : null;
   if (jpeg) return imageInfoOf(jpegMetadata(jpeg));
+  const png = bytes ? pngHeader(bytes) : null;
+  if (png) return imageInfoOf(pngMetadata(png));
   return imageInfoOf(await sharpMetadata(path, bytes));
 }
