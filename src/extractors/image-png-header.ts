@@ -6,7 +6,7 @@
  * "Plain" is narrow on purpose (PNG spec, W3C 3rd edition §5 and §11): the signature; IHDR first with a
  * valid combination of depth and colour type; before the first IDAT only PLTE, tRNS and the small
  * ancillary chunks below, each once, in the order §5.6 requires, with the lengths and values the spec
- * allows and a correct CRC. Anything else (text, ICC, EXIF, APNG, a bad CRC, an unknown chunk, a
+ * allows and a correct CRC. Anything else there (text, ICC, EXIF, APNG, a bad CRC, an unknown chunk, a
  * chunk in the wrong place) returns null and libvips reads the file as before.
  * test/extractors/image-png-header.test.ts compares this reader with sharp over the fixtures, every
  * depth and colour type, cut copies and thousands of header mutations.
@@ -113,13 +113,8 @@ export function pngHeader(b: Buffer): PngHeader | null {
     } else return null;
     pos = end + 4;
   }
-  // An eXIf chunk may follow the image data (its orientation is libexif's to read): walk on to IEND.
-  while (pos + 12 <= b.length) {
-    const type = b.toString('latin1', pos + 4, pos + 8);
-    if (type === 'eXIf') return null;
-    if (type === 'IEND') break;
-    pos += 12 + b.readUInt32BE(pos);
-  }
+  // Nothing after the first IDAT is read: libvips' header read stops there too (an eXIf chunk after the
+  // image data gives no orientation in sharp's metadata; measured, and covered by the test).
   return header;
 }
 

@@ -50,6 +50,30 @@ function smallFileBytes(path: string): Buffer | undefined {
 }
 
 /**
+ * What the JS readers look at first: a JPEG's or PNG's header (all segments before the first scan, all
+ * chunks before the first IDAT) fits here unless it carries unusually large metadata, and then libvips
+ * reads the file. A large photo is not read whole just for its header.
+ */
+export const headerHeadBytes = 256 * 1024;
+
+/** The header read in JS, or else the bytes to give libvips (the whole file when small enough). */
+function readHead(path: string): { info: ImageInfo } | { bytes: Buffer | undefined } {
+  return withFileSync(path, (fd, size) => {
+    const head = readAtSync(fd, 0, Math.min(size, headerHeadBytes));
+    // A plain JPEG or PNG header is read in JS (the commonest formats, and libvips' per-call cost
+    // dominates their time); anything else, or anything unusual in them, goes to libvips.
+    const jpeg = jpegHeader(head);
+    if (jpeg) return { info: imageInfoOf(jpegMetadata(jpeg)) };
+    const png = pngHeader(head);
+    if (png) return { info: imageInfoOf(pngMetadata(png)) };
+    if (size === 0 || size > bufferReadMaxBytes) return { bytes: undefined };
+    if (head.length >= size) return { bytes: head };
+    const rest = readAtSync(fd, head.length, size - head.length);
+    return { bytes: Buffer.concat([head, rest]) };
+  });
+}
+
+/**
  * sharp's metadata for the file at `path`. The buffer read and the path read give the same metadata
  * (test/extractors/image-sharp.test.ts compares them over every fixture, generated variants and cut
  * copies); when the buffer read fails, the path read is what decides, so a bad file fails exactly as it
@@ -111,12 +135,7 @@ export function imageInfoOf(meta: Metadata): ImageInfo {
 }
 
 export async function readWithSharp(path: string): Promise<ImageInfo> {
-  const bytes = smallFileBytes(path);
-  // A plain JPEG or PNG header is read in JS (the commonest formats, and libvips' per-call cost dominates
-  // their time); anything else, or anything unusual in them, goes to libvips.
-  const jpeg = bytes ? jpegHeader(bytes) : null;
-  if (jpeg) return imageInfoOf(jpegMetadata(jpeg));
-  const png = bytes ? pngHeader(bytes) : null;
-  if (png) return imageInfoOf(pngMetadata(png));
-  return imageInfoOf(await sharpMetadata(path, bytes));
+  const head = readHead(path);
+  if ('info' in head) return head.info;
+  return imageInfoOf(await sharpMetadata(path, head.bytes));
 }

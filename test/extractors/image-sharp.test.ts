@@ -12,7 +12,8 @@ import path from 'node:path';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/detect.js';
-import { imageInfoOf, readWithSharp, sharpExts, sharpMetadata, sharpOptions } from '../../src/extractors/image-sharp.js';
+import { jpegHeader } from '../../src/extractors/image-jpeg-header.js';
+import { headerHeadBytes, imageInfoOf, readWithSharp, sharpExts, sharpMetadata, sharpOptions } from '../../src/extractors/image-sharp.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'image-sharp-test-'));
@@ -138,6 +139,25 @@ describe('sharp metadata from the bytes equals metadata from the path', () => {
         .catch((err: unknown) => ({ ok: false as const, message: (err as Error).message }));
       expect(ours, path.basename(file)).toEqual(fromPath);
     }
+  });
+});
+
+describe('readWithSharp head read', () => {
+  it('a JPEG whose header outgrows the head read (five 60 KB COM segments) is read by libvips, to the same result', async () => {
+    const jpeg = await base().flatten().jpeg().withMetadata({ orientation: 8 }).toBuffer();
+    const com = Buffer.alloc(4 + 60_000, 0x41);
+    com.writeUInt16BE(0xfffe, 0);
+    com.writeUInt16BE(60_002, 2);
+    const big = Buffer.concat([jpeg.subarray(0, 2), com, com, com, com, com, jpeg.subarray(2)]);
+    expect(big.length).toBeGreaterThan(headerHeadBytes);
+    // The head alone holds no SOS, so the JS reader declines and libvips reads the whole file.
+    expect(jpegHeader(big.subarray(0, headerHeadBytes))).toBeNull();
+    expect(jpegHeader(big)).not.toBeNull();
+    const file = path.join(dir, 'big-header.jpg');
+    writeFileSync(file, big);
+    const expected = imageInfoOf(await sharp(file, sharpOptions).metadata());
+    expect(expected).toMatchObject({ width: 48, height: 32, orientation: 8, displayWidth: 32, displayHeight: 48 });
+    expect(await readWithSharp(file)).toEqual(expected);
   });
 });
 
