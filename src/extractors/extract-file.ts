@@ -3,8 +3,7 @@
  * isolated thread (isolate.ts); `asset-meta probe` and the tests call the same function.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { ExtractConfig } from '../config.js';
 import { AssetError, CorruptAssetError, messageOf } from '../errors.js';
@@ -22,7 +21,7 @@ export interface KnownHead {
 export async function extractFile(path: string, config: ExtractConfig, known?: KnownHead): Promise<Extracted> {
   const [detected, sizeBytes] = known
     ? [await detectBuffer(known.head), known.sizeBytes]
-    : await Promise.all([detect(path), stat(path).then((s) => s.size)]);
+    : [await detect(path), statSync(path).size];
   const extractor = await extractors[detected.dataType]();
   try {
     return await extractor({ ...detected, path, sizeBytes }, config);
@@ -76,10 +75,11 @@ export async function hashAndExtract(path: string, config: ExtractConfig): Promi
   const t0 = performance.now();
   let file: FileFacts | undefined;
   try {
-    const { size } = await stat(path);
+    // Synchronous, as the extractors' own reads (read-sync.ts says why): one local file, in its own thread.
+    const { size } = statSync(path);
     let known: KnownHead | undefined;
     if (size <= oneReadMaxBytes) {
-      const bytes = await readFile(path);
+      const bytes = readFileSync(path);
       file = { sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), hashMs: performance.now() - t0 };
       known = { head: bytes.subarray(0, detectHeadBytes), sizeBytes: bytes.length };
     } else {
