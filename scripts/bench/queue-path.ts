@@ -137,7 +137,9 @@ async function withReplicas<T>(env: QueueEnv, replicas: number, concurrency: num
   const queueName = `bench-${process.pid}-${++runCounter}`;
   const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(queueName, { connection });
-  const events = new QueueEvents(queueName, { connection: connection.duplicate() });
+  // BullMQ closes neither connection it was handed: both are quit below, or they keep the process alive.
+  const eventsConnection = connection.duplicate();
+  const events = new QueueEvents(queueName, { connection: eventsConnection });
   const started: Replica[] = [];
   try {
     for (let i = 0; i < replicas; i++) started.push(await startReplica(env, queueName, concurrency, extraEnv));
@@ -148,7 +150,7 @@ async function withReplicas<T>(env: QueueEnv, replicas: number, concurrency: num
     await events.close();
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
-    await connection.quit();
+    await Promise.all([connection.quit(), eventsConnection.quit()]);
   }
 }
 
