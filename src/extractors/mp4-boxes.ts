@@ -9,7 +9,7 @@
  * follows the type; size 0 means the box runs to the end of the file (allowed for the last box only).
  * Only the headers are read (8 or 16 bytes per top-level box), never the boxes themselves.
  */
-import { open } from 'node:fs/promises';
+import { fillSync, withFileSync } from './read-sync.js';
 import { CorruptAssetError } from '../errors.js';
 
 /** More top-level boxes than this is not a media file (a real one has a handful). */
@@ -18,16 +18,18 @@ export const maxTopLevelBoxes = 10_000;
 /** Detected extensions (file-type's `ext`) of ISO BMFF and QuickTime files. */
 export const isoBmffExts = new Set(['mp4', 'm4a', 'm4v', 'm4b', 'm4p', 'mov', 'qt', '3gp', '3g2', 'f4v', 'f4a', 'f4b', 'mj2']);
 
-/** Throws CorruptAssetError when a top-level box runs past the end of the file or its header is malformed. */
+/**
+ * Throws CorruptAssetError when a top-level box runs past the end of the file or its header is malformed.
+ * Synchronous reads of a few bytes each (read-sync.ts says why).
+ */
 export async function checkTopLevelBoxes(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    const size = (await fh.stat()).size;
+  withFileSync(path, (fd, size) => {
     const header = Buffer.alloc(16);
     let offset = 0;
     for (let count = 0; offset < size; count++) {
       if (count >= maxTopLevelBoxes) throw new CorruptAssetError(`more than ${maxTopLevelBoxes} top-level boxes`);
-      const { bytesRead } = await fh.read(header, 0, 16, offset);
+      header.fill(0);
+      const bytesRead = fillSync(fd, header, offset);
       if (bytesRead < 8) {
         // A few zero bytes of padding after the last box are harmless (some muxers align the file).
         if (header.subarray(0, bytesRead).every((b) => b === 0)) return;
@@ -55,7 +57,5 @@ export async function checkTopLevelBoxes(path: string): Promise<void> {
       }
       offset += boxSize;
     }
-  } finally {
-    await fh.close();
-  }
+  });
 }

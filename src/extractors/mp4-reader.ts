@@ -17,12 +17,11 @@
  * Only the moov box is read (capped), never the media data, so a sparse file (ranged download with holes
  * in mdat) reads the same as a whole one.
  */
-import { open } from 'node:fs/promises';
 import type { AudioInfo, VideoInfo } from '../contract.js';
 import type { FfprobeResult } from './ffprobe.js';
 import { containerName, isLosslessCodec } from './ffprobe-map.js';
 import { maxTopLevelBoxes } from './mp4-boxes.js';
-import { readAt } from './read-at.js';
+import { readAtSync, withFileSync } from './read-sync.js';
 
 /** A moov box larger than this is left to ffprobe (a real one is kilobytes to a few megabytes). */
 export const maxMoovBytes = 64 * 1024 * 1024;
@@ -146,17 +145,15 @@ type SampleEntry =
   | { kind: 'video'; codec: string; width: number; height: number }
   | { kind: 'audio'; codec: string; sampleRate: number; channels: number; bits?: number };
 
-/** Reads the top-level boxes' headers, then ftyp and moov whole (both capped). */
-async function readTopLevel(path: string): Promise<{ size: number; ftyp?: Buffer; moov: Buffer }> {
-  const fh = await open(path, 'r');
-  try {
-    const size = (await fh.stat()).size;
+/** Reads the top-level boxes' headers, then ftyp and moov whole (both capped); synchronous reads (read-sync.ts says why). */
+function readTopLevel(path: string): { size: number; ftyp?: Buffer; moov: Buffer } {
+  return withFileSync(path, (fd, size) => {
     let ftyp: Buffer | undefined;
     let moov: Buffer | undefined;
     let offset = 0;
     for (let count = 0; offset < size; count++) {
       if (count >= maxTopLevelBoxes) unsure('too many top-level boxes');
-      const header = await readAt(fh, offset, 16);
+      const header = readAtSync(fd, offset, 16);
       if (header.length < 8) break; // trailing padding: checkTopLevelBoxes already judged it
       let boxSize = header.readUInt32BE(0);
       let headerBytes = 8;
@@ -175,12 +172,12 @@ async function readTopLevel(path: string): Promise<{ size: number; ftyp?: Buffer
       if (type === 'moov') {
         if (moov) unsure('several moov boxes');
         if (bodyBytes > maxMoovBytes) unsure('moov too large');
-        moov = await readAt(fh, offset + headerBytes, bodyBytes);
+        moov = readAtSync(fd, offset + headerBytes, bodyBytes);
         if (moov.length !== bodyBytes) unsure('short read');
       } else if (type === 'ftyp') {
         if (ftyp) unsure('several ftyp boxes');
         if (bodyBytes > maxFtypBytes || bodyBytes < 8) unsure('odd ftyp');
-        ftyp = await readAt(fh, offset + headerBytes, bodyBytes);
+        ftyp = readAtSync(fd, offset + headerBytes, bodyBytes);
       } else if (type === 'moof' || type === 'mfra' || type === 'cmov') {
         unsure('fragmented');
       }
@@ -188,9 +185,7 @@ async function readTopLevel(path: string): Promise<{ size: number; ftyp?: Buffer
     }
     if (!moov) unsure('no moov');
     return { size, moov, ...(ftyp ? { ftyp } : {}) };
-  } finally {
-    await fh.close();
-  }
+  });
 }
 
 function fullBox(buf: Buffer, box: Box): { c: Cursor; version: number; flags: number } {
@@ -599,7 +594,7 @@ function majorBrand(ftyp: Buffer | undefined): string | undefined {
 }
 
 async function read(path: string, mimeType: string): Promise<Mp4Read> {
-  const { size, ftyp, moov } = await readTopLevel(path);
+  const { size, ftyp, moov } = readTopLevel(path);
   const top = children(moov, 0, moov.length);
   if (top.some((b) => b.type === 'mvex' || b.type === 'cmov')) unsure('fragmented or compressed moov');
   const mvhd = readMvhd(moov, need(top, 'mvhd'));
