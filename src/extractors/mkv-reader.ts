@@ -20,8 +20,7 @@
  * Every length read from the file is checked against its parent and the file size before use, reads
  * are bounded, element counts are capped, and the walk honours a deadline and an AbortSignal.
  */
-import { readSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { AudioInfo, VideoInfo } from '../contract.js';
 import type { ExtractInput, Extracted } from './extractor.js';
@@ -69,6 +68,12 @@ const maxElements = 20_000_000;
 /** How much of a laced block's start is read to find its lace sizes. */
 const laceHeaderMaxBytes = 16 * 1024;
 const windowBytes = 64 * 1024;
+/**
+ * A file up to this size is read into memory at once: the walk then costs no read per block (a 3 s
+ * 720p H.264/AAC clip, 0.7 MB: 3.3 → 1.9 ms; 0.45 ms with the synchronous open in `read`). Larger files
+ * are walked through the window below.
+ */
+const wholeFileBytes = 8 * 1024 * 1024;
 /** After a jump over a big element (a video frame), the next read is this small: the next header is all we need. */
 const smallWindowBytes = 4096;
 const checkEvery = 4096;
@@ -216,18 +221,22 @@ function readSpan(fd: number, position: number, length: number): Buffer {
 class Window {
   private buf: Buffer = Buffer.alloc(0);
   private at = 0;
-  constructor(private readonly file: FileHandle, readonly size: number) {}
+  constructor(private readonly fd: number, readonly size: number) {}
 
   /** Up to `n` bytes at `pos` (fewer at the end of the file). */
   async bytes(pos: number, n: number): Promise<Buffer> {
     const want = Math.min(n, this.size - pos);
     if (want <= 0) return Buffer.alloc(0);
+    if (this.size <= wholeFileBytes && this.buf.length < this.size) {
+      this.buf = readSpan(this.fd, 0, this.size);
+      this.at = 0;
+    }
     if (pos >= this.at && pos + want <= this.at + this.buf.length) {
       return this.buf.subarray(pos - this.at, pos - this.at + want);
     }
     const jumped = pos > this.at + this.buf.length;
     const span = Math.min(Math.max(want, jumped ? smallWindowBytes : windowBytes), this.size - pos);
-    this.buf = readSpan(this.file.fd, pos, span);
+    this.buf = readSpan(this.fd, pos, span);
     this.at = pos;
     return this.buf.subarray(0, Math.min(want, this.buf.length));
   }
@@ -660,9 +669,11 @@ const audioMimeOf: Record<string, string> = {
 };
 
 async function read(input: ExtractInput, tick: () => void): Promise<Extracted | undefined> {
-  const file = await open(input.path, 'r');
+  // Opened and read synchronously, as its blocks are (readSpan): async open, stat and close alone cost
+  // more than walking a small file's clusters.
+  const file = openSync(input.path, 'r');
   try {
-    const size = (await file.stat()).size;
+    const size = fstatSync(file).size;
     const w = new Window(file, size);
     const h = await readHeader(w, tick);
     if (!h) return undefined;
@@ -733,7 +744,7 @@ async function read(input: ExtractInput, tick: () => void): Promise<Extracted | 
     };
     return { dataType: 'video', mimeType: input.mimeType, section };
   } finally {
-    await file.close();
+    closeSync(file);
   }
 }
 
