@@ -1,5 +1,5 @@
 /**
- * Audio: music-metadata (`parseFile`) for WAV, AIFF, MP3, FLAC, Ogg (Vorbis, Opus) and ADTS AAC; ffprobe
+ * Audio: music-metadata (`parseBuffer` on the bytes of a file up to 8 MiB, else `parseFile`) for WAV, AIFF, MP3, FLAC, Ogg (Vorbis, Opus) and ADTS AAC; ffprobe
  * only where music-metadata cannot say:
  * - MP4/M4A, Matroska/WebM and ASF audio go to the video extractor's path (its in-process MP4 and
  *   Matroska readers, else ffprobe; it also hands back a video if the file holds one). music-metadata
@@ -33,7 +33,8 @@
  * ends mid-frame is not: nothing in it states a length, every decoder plays the frames present, and
  * the frames present are what is counted.
  */
-import { parseFile, type IFormat } from 'music-metadata';
+import { readFileSync } from 'node:fs';
+import { parseBuffer, parseFile, type IFormat } from 'music-metadata';
 import type { AudioInfo } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError, messageOf } from '../errors.js';
@@ -105,9 +106,22 @@ async function preRead(input: ExtractInput): Promise<PreRead> {
   return { scan: true };
 }
 
+/**
+ * music-metadata over the file's bytes in memory when it is small: parseFile reads through many small
+ * async file reads, parseBuffer through none (a 30 s MP3 4.8 → 1.6 ms, an 88 KB Ogg 10.8 → 1.2 ms; the
+ * same format fields, which test/extractors/audio-parse.test.ts checks over every audio fixture).
+ */
+export const audioInMemoryMaxBytes = 8 * 1024 * 1024;
+
+export async function parseAudioFormat(path: string, sizeBytes: number, scan: boolean): Promise<IFormat> {
+  const options = { duration: scan, skipCovers: true };
+  if (sizeBytes > audioInMemoryMaxBytes) return (await parseFile(path, options)).format;
+  return (await parseBuffer(readFileSync(path), { path, size: sizeBytes }, options)).format;
+}
+
 async function parseAudio(input: ExtractInput, scan: boolean): Promise<IFormat> {
   try {
-    return (await parseFile(input.path, { duration: scan, skipCovers: true })).format;
+    return await parseAudioFormat(input.path, input.sizeBytes, scan);
   } catch (err) {
     throw new CorruptAssetError(`cannot read audio: ${messageOf(err)}`, { cause: err });
   }
