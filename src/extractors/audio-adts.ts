@@ -7,7 +7,7 @@
  * so the last frames of a low-bit-rate stream (a 16 kbit/s frame is ~85 bytes) are never counted:
  * 24 of the 25 frames of fixtures/audio/aac-24k-mono.aac, 0.043 s short.
  */
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** How much of the file is read at a time. */
 const chunkBytes = 64 * 1024;
@@ -39,10 +39,10 @@ function afterId3(head: Buffer): number {
  * file: a partial frame cannot be decoded whole, so it is not counted).
  */
 export async function countAdtsFrames(path: string, sizeBytes: number): Promise<AdtsCount> {
-  const fh = await open(path, 'r');
+  const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(chunkBytes);
-    let { bytesRead } = await fh.read(buf, 0, chunkBytes, 0);
+    let bytesRead = readSync(fd, buf, 0, chunkBytes, 0);
     let pos = afterId3(buf.subarray(0, bytesRead));
     let frames = 0;
     let samples = 0;
@@ -53,7 +53,7 @@ export async function countAdtsFrames(path: string, sizeBytes: number): Promise<
       if (pos + headerBytes > sizeBytes) break;
       if (pos + headerBytes > chunkStart + bytesRead) {
         chunkStart = pos;
-        ({ bytesRead } = await fh.read(buf, 0, chunkBytes, pos));
+        bytesRead = readSync(fd, buf, 0, chunkBytes, pos);
         if (bytesRead < headerBytes) break;
       }
       const h = buf.subarray(pos - chunkStart, pos - chunkStart + headerBytes);
@@ -71,6 +71,6 @@ export async function countAdtsFrames(path: string, sizeBytes: number): Promise<
     }
     return { frames, samples, end: pos, uniform };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

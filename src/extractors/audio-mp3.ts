@@ -8,8 +8,8 @@
  * tells whether the file was cut short. Frame layout: ISO/IEC 11172-3 §2.4.1.3, ISO/IEC 13818-3;
  * Xing: http://gabriel.mp3-tech.org/mp3infotag.html
  */
-import { open } from 'node:fs/promises';
-import { readAt } from './read-at.js';
+import { closeSync, openSync } from 'node:fs';
+import { readAtSync } from './read-sync.js';
 
 export interface Mp3Head {
   /** Byte offset of the first byte after the ID3v2 tags (0 without one): where FFmpeg's demuxer starts. */
@@ -37,9 +37,9 @@ function syncsafe(b: Uint8Array, at: number): number {
 
 /** Reads the first MPEG audio frame's header and its VBR header; undefined when no frame is found. */
 export async function readMp3Head(path: string): Promise<Mp3Head | undefined> {
-  const fh = await open(path, 'r');
+  const fd = openSync(path, 'r');
   try {
-    const read = (at: number, length: number) => readAt(fh, at, length);
+    const read = (at: number, length: number) => readAtSync(fd, at, length);
     let start = 0;
     // Several ID3v2 tags may follow each other.
     for (let tags = 0; tags < 4; tags++) {
@@ -63,7 +63,7 @@ export async function readMp3Head(path: string): Promise<Mp3Head | undefined> {
     }
     return undefined;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 

@@ -12,7 +12,7 @@
  * the end-of-stream flag on the last page and on no other. Anything else (a chained or multiplexed file,
  * a cut or damaged one, junk after the last page) returns undefined and the caller reads as before.
  */
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** Read at a time; a page is at most 27 + 255 + 255 × 255 = 65 307 bytes, its header at most 282. */
 const chunkBytes = 64 * 1024;
@@ -29,18 +29,18 @@ export interface OggEnd {
 }
 
 export async function readOggEnd(path: string, sizeBytes: number): Promise<OggEnd | undefined> {
-  const fh = await open(path, 'r');
+  const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(chunkBytes);
     let chunkStart = 0;
-    let { bytesRead } = await fh.read(buf, 0, chunkBytes, 0);
+    let bytesRead = readSync(fd, buf, 0, chunkBytes, 0);
     let pos = 0;
     let serial: number | undefined;
     let preSkip: number | undefined;
     for (;;) {
       if (pos + maxHeaderBytes > chunkStart + bytesRead && chunkStart + bytesRead < sizeBytes) {
         chunkStart = pos;
-        ({ bytesRead } = await fh.read(buf, 0, chunkBytes, pos));
+        bytesRead = readSync(fd, buf, 0, chunkBytes, pos);
       }
       const at = pos - chunkStart;
       if (at + pageHeaderBytes > bytesRead || buf.toString('latin1', at, at + 4) !== 'OggS') return undefined;
@@ -67,6 +67,6 @@ export async function readOggEnd(path: string, sizeBytes: number): Promise<OggEn
       pos = end;
     }
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }

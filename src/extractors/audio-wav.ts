@@ -7,8 +7,8 @@
  * first two bytes of its SubFormat GUID. And the data chunk's declared size tells a file cut short.
  * Layout: Microsoft's WAVEFORMATEX / WAVEFORMATEXTENSIBLE (mmreg.h); RIFF chunks are padded to even size.
  */
-import { open } from 'node:fs/promises';
-import { readAt } from './read-at.js';
+import { closeSync, openSync } from 'node:fs';
+import { readAtSync } from './read-sync.js';
 
 export interface WavFormat {
   /** wFormatTag, or the SubFormat's tag for WAVE_FORMAT_EXTENSIBLE (1 PCM, 3 IEEE float, 6 A-law, 7 µ-law, ...). */
@@ -30,9 +30,9 @@ const maxChunks = 1_000;
 
 /** Reads a WAV's format; undefined when it is not RIFF/WAVE or has no `fmt ` chunk. */
 export async function readWavFormat(path: string): Promise<WavFormat | undefined> {
-  const fh = await open(path, 'r');
+  const fd = openSync(path, 'r');
   try {
-    const read = (at: number, length: number) => readAt(fh, at, length);
+    const read = (at: number, length: number) => readAtSync(fd, at, length);
     const riff = await read(0, 12);
     if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') {
       return undefined;
@@ -56,7 +56,7 @@ export async function readWavFormat(path: string): Promise<WavFormat | undefined
     }
     return fmt;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
