@@ -6,7 +6,7 @@
  * pdf.js keeps the chunks it received in one buffer the size of the file; untouched parts of it are
  * never written, so the memory they take is only that of the ranges read.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { PDFDataRangeTransport } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import { CorruptAssetError } from '../errors.js';
 
@@ -27,7 +27,7 @@ export class FileRangeTransport extends PDFDataRangeTransport {
   bytesRead = 0;
 
   private constructor(
-    private readonly file: FileHandle,
+    private readonly fd: number,
     length: number,
     initialData: Uint8Array,
     /** The version in the file's header (`%PDF-1.7` → `1.7`), read before pdf.js takes the bytes. */
@@ -42,33 +42,42 @@ export class FileRangeTransport extends PDFDataRangeTransport {
     this.failed.catch(() => {});
   }
 
-  /** Opens `path` and reads its first chunk (the whole file when it is smaller). */
+  /**
+   * Opens `path` and reads its first chunk (the whole file when it is smaller). Reads are synchronous
+   * (read-sync.ts says why): one local file, in its own thread.
+   */
   static async open(path: string): Promise<FileRangeTransport> {
-    const file = await open(path, 'r');
+    const fd = openSync(path, 'r');
     try {
-      const { size } = await file.stat();
-      const initial = await readExactly(file, 0, Math.min(size, pdfRangeChunkBytes));
-      return new FileRangeTransport(file, size, initial, pdfHeaderVersion(initial));
+      const { size } = fstatSync(fd);
+      const initial = readExactly(fd, 0, Math.min(size, pdfRangeChunkBytes));
+      return new FileRangeTransport(fd, size, initial, pdfHeaderVersion(initial));
     } catch (err) {
-      await file.close();
+      closeSync(fd);
       throw err;
     }
   }
 
   override requestDataRange(begin: number, end: number): void {
-    readExactly(this.file, begin, end - begin).then(
-      (chunk) => {
-        this.bytesRead += chunk.byteLength;
-        if (!this.#closed) this.onDataRange(begin, chunk);
-      },
-      (err: unknown) => this.#reject(err),
-    );
+    // Answered on a later microtask, never inside pdf.js's own call, as an async source would.
+    queueMicrotask(() => {
+      if (this.#closed) return;
+      let chunk: Uint8Array;
+      try {
+        chunk = readExactly(this.fd, begin, end - begin);
+      } catch (err) {
+        this.#reject(err);
+        return;
+      }
+      this.bytesRead += chunk.byteLength;
+      this.onDataRange(begin, chunk);
+    });
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.file.close();
+    closeSync(this.fd);
   }
 }
 
@@ -82,11 +91,11 @@ export function pdfHeaderVersion(head: Uint8Array): string | undefined {
   return headerPattern.exec(start.toString('latin1'))?.[1];
 }
 
-async function readExactly(file: FileHandle, position: number, length: number): Promise<Uint8Array> {
+function readExactly(fd: number, position: number, length: number): Uint8Array {
   const buf = new Uint8Array(length);
   let done = 0;
   while (done < length) {
-    const { bytesRead } = await file.read(buf, done, length - done, position + done);
+    const bytesRead = readSync(fd, buf, done, length - done, position + done);
     // pdf.js would wait for the missing bytes for ever: a file that shrank under us is unreadable.
     if (bytesRead === 0) throw new CorruptAssetError(`pdf file ended at ${position + done} bytes, before ${position + length}`);
     done += bytesRead;
