@@ -24,6 +24,9 @@ function spawnThread(options: ConstructorParameters<typeof Worker>[1]): Worker {
   return new Worker(boot, { ...options, eval: true });
 }
 
+/** Each extraction thread's V8 young generation, in MB (see spawn). */
+const youngGenerationMb = 8;
+
 /** A thread that has not loaded its modules in this long is broken, not slow. */
 export const threadStartTimeoutMs = 60_000;
 
@@ -181,7 +184,10 @@ export class ExtractPool {
 
   private spawn(): Slot {
     const worker = spawnThread({
-      resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: Math.min(64, this.maxHeapMb / 4) },
+      // A small young generation: parsers allocate short-lived garbage fast, and a large nursery is RSS
+      // the thread keeps. 8 MB against 64 MB cut a replica's peak RSS at concurrency 16 from 326 to 272 MB
+      // in one benchmark run, at the same throughput (more, cheaper scavenges).
+      resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: Math.min(youngGenerationMb, this.maxHeapMb / 4) },
       stdout: false,
       stderr: false,
     });
