@@ -65,11 +65,13 @@ export async function measureInProcess(
   cores: number,
   lib: Compiled,
 ): Promise<InProcess> {
-  const pool = new lib.ExtractPool(cores, config.maxHeapMb);
+  const pool = new lib.ExtractPool(cores, config.maxHeapMb, { execArgv: [] });
   const { probeFile } = lib;
   const results = new Map<string, AssetResult>();
   try {
-    // Warm-up: threads started, each extractor's modules loaded, so the timings below are steady state.
+    // Warm-up: threads started with every extractor loaded (as a replica starts them), then a first run of
+    // each type, so the timings below are steady state.
+    await pool.warm();
     const warm = [...byType.values()].map((files) => files[0]!);
     await mapLimit([...warm, ...warm], cores, (f) => probeFile(f.path, config, (p, c) => pool.probe(p, c)));
     const runs: InProcessRun[] = [];

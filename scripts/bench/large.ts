@@ -33,7 +33,7 @@ export async function measureLarge(s3: S3Server, tmpDir: string, large: CorpusFi
   });
   const temp = await TempDir.create(tmpDir);
   const downloader = createDownloader();
-  const pool = new lib.ExtractPool(1, config.extract.maxHeapMb);
+  const pool = new lib.ExtractPool(1, config.extract.maxHeapMb, { execArgv: [] });
   const storages = createStorages(config.storages);
   const out: LargeRun[] = [];
   try {
