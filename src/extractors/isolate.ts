@@ -25,7 +25,7 @@ function spawnThread(options: ConstructorParameters<typeof Worker>[1]): Worker {
 }
 
 /** Each extraction thread's V8 young generation, in MB (see spawn). */
-const youngGenerationMb = 8;
+const youngGenerationMb = 12;
 
 /** A thread that has not loaded its modules in this long is broken, not slow. */
 export const threadStartTimeoutMs = 60_000;
@@ -192,8 +192,9 @@ export class ExtractPool {
     const worker = spawnThread({
       ...(this.options.execArgv ? { execArgv: this.options.execArgv } : {}),
       // A small young generation: parsers allocate short-lived garbage fast, and a large nursery is RSS
-      // the thread keeps. 8 MB against 64 MB cut a replica's peak RSS at concurrency 16 from 326 to 272 MB
-      // in one benchmark run, at the same throughput (more, cheaper scavenges).
+      // the thread keeps. A replica's peak RSS at concurrency 16 with the benchmark's mix (one run each):
+      // 64 MB 326, 16 MB 296, 12 MB 274, 8 MB 281; 8 MB cost image and PDF extraction more CPU in paired
+      // runs (more scavenges), 12 and 16 did not differ beyond the noise.
       resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: Math.min(youngGenerationMb, this.maxHeapMb / 4) },
       stdout: false,
       stderr: false,
