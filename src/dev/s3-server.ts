@@ -41,8 +41,13 @@ export interface RequestLog {
   bytesSent: number;
 }
 
-/** A fault for the next request(s) that pass signature verification; `count` defaults to 1. */
+/**
+ * A fault for the next request(s) that pass signature verification; `count` defaults to 1. `pass` lets
+ * the request through untouched: queued first, it aims the next fault at a later request (the second GET
+ * of a ranged read, say).
+ */
 export type Fault = { count?: number } & (
+  | { pass: true }
   | { status: 500 | 503 }
   | { resetAfterBytes: number }
   | { stallAfterBytes: number; stallMs: number }

@@ -50,14 +50,23 @@ const hookLine = `    { const h = globalThis[Symbol.for(${JSON.stringify(hookKey
 
 /**
  * pdf.worker.mjs's source with the hook added, or undefined when the patch point is not there exactly
- * once. Its source-map comment is dropped: it names a file beside the original, which from a data: URL is
- * no URL at all, and Node with source maps on (`--enable-source-maps`) fails the import over it.
+ * once. Bytes in, bytes out: the 2 MB source never becomes a JavaScript string here (as UTF-16 strings,
+ * the copies cost each thread about 20 MB of heap that V8 kept). Its source-map comment is dropped: it
+ * names a file beside the original, which from anywhere else is no file at all, and Node with source
+ * maps on (`--enable-source-maps`) fails the import over it.
  */
-export function patchedWorkerSource(source: string): string | undefined {
-  const at = source.indexOf(patchPoint);
-  if (at < 0 || source.indexOf(patchPoint, at + 1) >= 0) return undefined;
-  const text = source.slice(0, at + patchPoint.length) + hookLine + source.slice(at + patchPoint.length);
-  return text.replace(/^\/\/# sourceMappingURL=.*$/gm, '');
+export function patchedWorkerSource(source: Buffer): Buffer | undefined {
+  const point = Buffer.from(patchPoint);
+  const at = source.indexOf(point);
+  if (at < 0 || source.indexOf(point, at + 1) >= 0) return undefined;
+  const cut = at + point.length;
+  let rest = source.subarray(cut);
+  const map = rest.lastIndexOf('\n//# sourceMappingURL=');
+  if (map >= 0) {
+    const end = rest.indexOf('\n', map + 1);
+    rest = Buffer.concat([rest.subarray(0, map + 1), end >= 0 ? rest.subarray(end + 1) : Buffer.alloc(0)]);
+  }
+  return Buffer.concat([source.subarray(0, cut), Buffer.from(hookLine), rest]);
 }
 
 let patched = false;
@@ -74,7 +83,7 @@ export function pdfWorkerPatched(): boolean {
  * each extraction thread about 20 MB more (measured). The data: URL is the fallback where no temp file
  * can be written.
  */
-async function importSource(text: string): Promise<unknown> {
+async function importSource(text: Buffer): Promise<unknown> {
   let dir: string | undefined;
   try {
     dir = await mkdtemp(path.join(os.tmpdir(), 'asset-meta-pdfjs-'));
@@ -82,7 +91,7 @@ async function importSource(text: string): Promise<unknown> {
     await writeFile(file, text, { mode: 0o600, flag: 'wx' });
     return await import(pathToFileURL(file).href);
   } catch {
-    return import(`data:text/javascript;base64,${Buffer.from(text).toString('base64')}`);
+    return import(`data:text/javascript;base64,${text.toString('base64')}`);
   } finally {
     if (dir) await rm(dir, { recursive: true, force: true });
   }
@@ -99,7 +108,7 @@ export function usePatchedPdfWorker(): Promise<void> {
     const g = globalThis as Record<PropertyKey, unknown>;
     if (g.pdfjsWorker) return;
     const file = fileURLToPath(import.meta.resolve('pdfjs-dist/legacy/build/pdf.worker.mjs'));
-    const text = patchedWorkerSource(await readFile(file, 'utf8'));
+    const text = patchedWorkerSource(await readFile(file));
     if (!text) return;
     g[hookKey] = pdf20Hash;
     g.pdfjsWorker = await importSource(text);

@@ -37,10 +37,11 @@ describe('pdf20Hash (ISO 32000-2 Algorithm 2.B)', () => {
 });
 
 describe('patchedWorkerSource', () => {
-  const stock = readFileSync(fileURLToPath(import.meta.resolve('pdfjs-dist/legacy/build/pdf.worker.mjs')), 'utf8');
+  const stockBytes = readFileSync(fileURLToPath(import.meta.resolve('pdfjs-dist/legacy/build/pdf.worker.mjs')));
+  const stock = stockBytes.toString('utf8');
 
   it('adds the hook once, at the top of PDF20._hash, and drops the source-map comment', () => {
-    const text = patchedWorkerSource(stock)!;
+    const text = patchedWorkerSource(stockBytes)!.toString('utf8');
     expect(text.length).toBeGreaterThan(stock.length);
     const at = text.indexOf('class PDF20 extends PDFBase {\n  _hash(password, input, userBytes) {\n    { const h = globalThis[Symbol.for(');
     expect(at).toBeGreaterThan(0);
@@ -51,9 +52,9 @@ describe('patchedWorkerSource', () => {
   });
 
   it('refuses a source without the patch point, or with it twice', () => {
-    expect(patchedWorkerSource('export const x = 1;\n')).toBeUndefined();
+    expect(patchedWorkerSource(Buffer.from('export const x = 1;\n'))).toBeUndefined();
     const point = 'class PDF20 extends PDFBase {\n  _hash(password, input, userBytes) {\n';
-    expect(patchedWorkerSource(point + point)).toBeUndefined();
+    expect(patchedWorkerSource(Buffer.from(point + point))).toBeUndefined();
   });
 });
 
