@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { jpegHeader } from '../../src/extractors/image-jpeg-header.js';
 import { imageInfoOf, jpegMetadata, sharpOptions } from '../../src/extractors/image-sharp.js';
 import { fixturesDir } from '../helpers/fixtures.js';
+import { prng } from '../../scripts/fuzz.js';
 
 function base(): Sharp {
   const width = 40;
@@ -72,18 +73,6 @@ function headerEnd(b: Buffer): number {
     pos = end;
   }
   return b.length;
-}
-
-/** mulberry32: a small seeded PRNG, so a failing mutation can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const named: [string, Buffer][] = [];

@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { pngHeader } from '../../src/extractors/image-png-header.js';
 import { imageInfoOf, pngMetadata, sharpOptions } from '../../src/extractors/image-sharp.js';
 import { fixturesDir } from '../helpers/fixtures.js';
+import { prng } from '../../scripts/fuzz.js';
 
 const crcTable = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -137,17 +138,6 @@ function fixCrcs(b: Buffer): void {
     b.writeUInt32BE(crc(b.subarray(pos + 4, end)), end);
     pos = end + 4;
   }
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('PNG header read in JS equals libvips', () => {
