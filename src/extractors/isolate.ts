@@ -163,8 +163,10 @@ export class ExtractPool {
         slot.worker.off('exit', onExit);
         fn();
       };
-      const onMessage = (m: { id?: number }) => {
-        if (m.id === id) done(resolve);
+      const onMessage = (m: { id?: number; warmed?: boolean; message?: string }) => {
+        if (m.id !== id) return;
+        if (m.warmed) done(resolve);
+        else done(() => reject(new CorruptAssetError(`extraction thread could not load its extractors: ${m.message ?? 'unknown error'}`)));
       };
       const onError = (err: Error) => done(() => reject(this.threadError(err)));
       const onExit = (code: number) => done(() => reject(new CorruptAssetError(`extraction thread exited with code ${code} while loading`)));

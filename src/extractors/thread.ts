@@ -147,7 +147,11 @@ async function warm(): Promise<void> {
 
 port.on('message', (req: ThreadRequest | ThreadWarm) => {
   if ('warm' in req) {
-    void warm().then(() => port.postMessage({ id: req.id, warmed: true }));
+    // Answered either way: a module that fails to load must not leave the replica waiting on its start.
+    void warm().then(
+      () => port.postMessage({ id: req.id, warmed: true }),
+      (err: unknown) => port.postMessage({ id: req.id, warmed: false, message: messageOf(err) }),
+    );
     return;
   }
   void handle(req).then((reply) => port.postMessage(reply));
