@@ -51,7 +51,7 @@ const hookLine = `    { const h = globalThis[Symbol.for(${JSON.stringify(hookKey
 /**
  * pdf.worker.mjs's source with the hook added, or undefined when the patch point is not there exactly
  * once. Bytes in, bytes out: the 2 MB source never becomes a JavaScript string here (as UTF-16 strings,
- * the copies cost each thread about 20 MB of heap that V8 kept). Its source-map comment is dropped: it
+ * the copies cost a replica with two threads about 10 MB of RSS that V8 kept). Its source-map comment is dropped: it
  * names a file beside the original, which from anywhere else is no file at all, and Node with source
  * maps on (`--enable-source-maps`) fails the import over it.
  */
