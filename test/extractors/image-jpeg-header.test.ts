@@ -10,9 +10,10 @@ import path from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { jpegHeader } from '../../src/extractors/image-jpeg-header.js';
-import { imageInfoOf, jpegMetadata, sharpOptions } from '../../src/extractors/image-sharp.js';
+import { jpegMetadata } from '../../src/extractors/image-sharp.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { prng } from '../../scripts/fuzz.js';
+import { agreeWithSharp } from '../helpers/sharp-agreement.js';
 
 function base(): Sharp {
   const width = 40;
@@ -110,30 +111,12 @@ beforeAll(async () => {
   named.push(['fill bytes', withSegments(plain, Buffer.from([0xff, 0xff, 0xff, 0xfe, 0, 3, 0x41]))]);
 }, 60_000);
 
-type Verdict = { ok: true; info: unknown } | { ok: false };
-
-async function bySharp(bytes: Buffer): Promise<Verdict> {
-  try {
-    return { ok: true, info: imageInfoOf(await sharp(bytes, sharpOptions).metadata()) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-/** Where the JS reader answers, libvips must agree; returns how many times it answered. */
-async function agree(cases: [string, Buffer][]): Promise<{ answered: number; mismatches: string[] }> {
-  let answered = 0;
-  const mismatches: string[] = [];
-  for (const [name, bytes] of cases) {
+/** Where the JS reader answers, libvips must agree. */
+const agree = (cases: [string, Buffer][]) =>
+  agreeWithSharp(cases, (bytes) => {
     const h = jpegHeader(bytes);
-    if (!h) continue;
-    answered++;
-    const ours = { ok: true, info: imageInfoOf(jpegMetadata(h)) };
-    const theirs = await bySharp(bytes);
-    if (JSON.stringify(theirs) !== JSON.stringify(ours)) mismatches.push(`${name}: ours ${JSON.stringify(ours)} libvips ${JSON.stringify(theirs)}`);
-  }
-  return { answered, mismatches };
-}
+    return h ? jpegMetadata(h) : undefined;
+  });
 
 describe('JPEG header read in JS equals libvips', () => {
   it('fixtures, variants and hand-made EXIF', async () => {

@@ -11,9 +11,10 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pngHeader } from '../../src/extractors/image-png-header.js';
-import { imageInfoOf, pngMetadata, sharpOptions } from '../../src/extractors/image-sharp.js';
+import { imageInfoOf, pngMetadata } from '../../src/extractors/image-sharp.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { prng } from '../../scripts/fuzz.js';
+import { agreeWithSharp } from '../helpers/sharp-agreement.js';
 
 const crcTable = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -105,29 +106,12 @@ beforeAll(async () => {
   named.push(['sharp 16-bit', await sharp({ create: { width: 9, height: 4, channels: 3, background: '#102030' } }).toColourspace('rgb16').png().toBuffer()]);
 });
 
-type Verdict = { ok: true; info: unknown } | { ok: false };
-
-async function bySharp(bytes: Buffer): Promise<Verdict> {
-  try {
-    return { ok: true, info: imageInfoOf(await sharp(bytes, sharpOptions).metadata()) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-async function agree(cases: [string, Buffer][]): Promise<{ answered: number; mismatches: string[] }> {
-  let answered = 0;
-  const mismatches: string[] = [];
-  for (const [name, bytes] of cases) {
+/** Where the JS reader answers, libvips must agree. */
+const agree = (cases: [string, Buffer][]) =>
+  agreeWithSharp(cases, (bytes) => {
     const h = pngHeader(bytes);
-    if (!h) continue;
-    answered++;
-    const ours = { ok: true, info: imageInfoOf(pngMetadata(h)) };
-    const theirs = await bySharp(bytes);
-    if (JSON.stringify(theirs) !== JSON.stringify(ours)) mismatches.push(`${name}: ours ${JSON.stringify(ours)} libvips ${JSON.stringify(theirs)}`);
-  }
-  return { answered, mismatches };
-}
+    return h ? pngMetadata(h) : undefined;
+  });
 
 /** Rewrites the CRC of every chunk whose structure is intact. */
 function fixCrcs(b: Buffer): void {
