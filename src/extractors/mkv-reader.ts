@@ -22,9 +22,10 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { AudioInfo, VideoInfo } from '../contract.js';
+import type { AudioInfo } from '../contract.js';
 import type { ExtractInput, Extracted } from './extractor.js';
 import { isLosslessCodec } from './ffprobe-map.js';
+import { videoSection } from './video-section.js';
 
 export interface ReadMatroskaOptions {
   /** Give up (undefined) once aborted. */
@@ -728,20 +729,18 @@ async function read(input: ExtractInput, tick: () => void): Promise<Extracted | 
     if (frameCount === 0) return undefined;
     const width = video.width as number;
     const height = video.height as number;
-    const section: VideoInfo = {
+    const section = videoSection({
       container,
       durationSec,
       width,
       height,
       rotation: 0,
-      displayWidth: width,
-      displayHeight: height,
       fps,
       frameCount,
       videoCodec: videoCodecs[video.codecId] as string,
       ...(bitRate ? { bitRate } : {}),
       ...(audio ? { audio: { codec: audio.codec, sampleRate: audio.sampleRate, channels: audio.channels } } : {}),
-    };
+    });
     return { dataType: 'video', mimeType: input.mimeType, section };
   } finally {
     closeSync(file);

@@ -21,6 +21,7 @@ import type { AudioInfo, VideoInfo } from '../contract.js';
 import type { FfprobeResult } from './ffprobe.js';
 import { containerName, isLosslessCodec } from './ffprobe-map.js';
 import { maxTopLevelBoxes } from './mp4-boxes.js';
+import { videoSection } from './video-section.js';
 import { readAtSync, withFileSync } from './read-sync.js';
 
 /** A moov box larger than this is left to ffprobe (a real one is kilobytes to a few megabytes). */
@@ -624,19 +625,15 @@ async function read(path: string, mimeType: string): Promise<Mp4Read> {
     if (!video.sampleCount || !video.sttsDuration) unsure('video track without samples');
     if (!video.timescale) unsure('video track without timescale');
     const fps = reducedRate(BigInt(video.timescale) * BigInt(video.sampleCount), video.sttsDuration);
-    const rotation = clockwise(ccwRotation(video.matrix, mvhd.matrix));
-    const quarter = rotation === 90 || rotation === 270;
     const { width, height } = video.entry;
     return {
       dataType: 'video',
-      section: {
+      section: videoSection({
         container,
         durationSec,
         width,
         height,
-        rotation,
-        displayWidth: quarter ? height : width,
-        displayHeight: quarter ? width : height,
+        rotation: clockwise(ccwRotation(video.matrix, mvhd.matrix)),
         fps,
         frameCount: video.sampleCount,
         videoCodec: video.entry.codec,
@@ -644,7 +641,7 @@ async function read(path: string, mimeType: string): Promise<Mp4Read> {
         ...(audio && audio.entry.kind === 'audio'
           ? { audio: { codec: audio.entry.codec, sampleRate: audio.entry.sampleRate, channels: audio.entry.channels } }
           : {}),
-      },
+      }),
     };
   }
   if (!audio || audio.entry.kind !== 'audio') unsure('neither video nor audio');

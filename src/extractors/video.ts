@@ -26,6 +26,7 @@ import { CorruptAssetError } from '../errors.js';
 import type { ExtractInput, Extracted, Extractor } from './extractor.js';
 import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
 import { readMatroska } from './mkv-reader.js';
+import { videoSection } from './video-section.js';
 import { readMp4 } from './mp4-reader.js';
 import { ffprobeTimeoutMs, runFfprobe, type FfprobeResult, type FfprobeStream } from './ffprobe.js';
 import {
@@ -69,20 +70,16 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
   if (!width || !height || !stream.codec_name) {
     throw new CorruptAssetError('the video stream has no picture size or codec');
   }
-  const rotation = clockwiseRotation(stream);
-  const quarter = rotation === 90 || rotation === 270;
   const duration = durationSec(probe, stream);
   const fps = rate(stream.avg_frame_rate) ?? (duration > 0 && frameCount > 0 ? frameCount / duration : rate(stream.r_frame_rate) ?? 0);
   const audio = probe.streams.find((s) => s.codec_type === 'audio' && s.codec_name);
   const rateBps = bitRate(probe, duration);
-  return {
+  return videoSection({
     container: containerName(probe, mimeType),
     durationSec: duration,
     width,
     height,
-    rotation,
-    displayWidth: quarter ? height : width,
-    displayHeight: quarter ? width : height,
+    rotation: clockwiseRotation(stream),
     fps,
     frameCount,
     videoCodec: stream.codec_name,
@@ -90,7 +87,7 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
     ...(audio?.codec_name
       ? { audio: { codec: audio.codec_name, sampleRate: num(audio.sample_rate) ?? 0, channels: audio.channels ?? 0 } }
       : {}),
-  };
+  });
 }
 
 export interface ProbeVideoOptions {
