@@ -172,29 +172,21 @@ describe('stores', () => {
     }
   });
 
-  it('an object under RANGED_READ_MIN_BYTES is read in two requests and hashed whole', async () => {
+  // Under RANGED_READ_MIN_BYTES an object is read from where the first range ended and hashed whole: two
+  // requests with a 512-byte first range, one when it fits the default first range (512 KiB).
+  it.each([
+    ['a 512-byte first range: two requests', 512, ['bytes=0-511', 'bytes=512-']],
+    ['the default first range (512 KiB): one request', undefined, ['bytes=0-524287']],
+  ] as const)('an object under RANGED_READ_MIN_BYTES, %s, hashed whole', async (_label, firstBytes, ranges) => {
     const file = listFixtures('image').find((f) => statSync(f).size > 4096)!;
     const key = path.relative(fixturesDir, file);
     const before = s3.requests.length;
-    const fetched = await fetchForExtraction(downloader, await signedUrl(key), temp, limits, 16 * MiB, 512);
-    try {
-      expect(fetched.sha256Scope).toBe('full');
-      expect(readFileSync(fetched.path).equals(readFileSync(file))).toBe(true);
-      expect(requestsFor(key, before).map((r) => r.range)).toEqual(['bytes=0-511', 'bytes=512-']);
-    } finally {
-      await temp.remove(fetched.path);
-    }
-  });
-
-  it('an object no larger than the first range (512 KiB) is read in one request', async () => {
-    const file = listFixtures('image').find((f) => statSync(f).size > 4096)!;
-    const key = path.relative(fixturesDir, file);
-    const before = s3.requests.length;
-    const fetched = await fetchForExtraction(downloader, await signedUrl(key), temp, limits, 16 * MiB);
+    const fetched = await fetchForExtraction(downloader, await signedUrl(key), temp, limits, 16 * MiB, firstBytes);
     try {
       expect(fetched.sha256Scope).toBe('full');
       expect(fetched.sha256).toBe(createHash('sha256').update(readFileSync(file)).digest('hex'));
-      expect(requestsFor(key, before).map((r) => r.range)).toEqual(['bytes=0-524287']);
+      expect(readFileSync(fetched.path).equals(readFileSync(file))).toBe(true);
+      expect(requestsFor(key, before).map((r) => r.range)).toEqual(ranges);
     } finally {
       await temp.remove(fetched.path);
     }
