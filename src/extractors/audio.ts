@@ -111,7 +111,7 @@ async function preRead(input: ExtractInput): Promise<PreRead> {
  * async file reads, parseBuffer through none (a 30 s MP3 4.8 → 1.6 ms, an 88 KB Ogg 10.8 → 1.2 ms; the
  * same format fields, which test/extractors/audio-parse.test.ts checks over every audio fixture).
  */
-export const audioInMemoryMaxBytes = 8 * 1024 * 1024;
+const audioInMemoryMaxBytes = 8 * 1024 * 1024;
 
 export async function parseAudioFormat(path: string, sizeBytes: number, scan: boolean): Promise<IFormat> {
   const options = { duration: scan, skipCovers: true };

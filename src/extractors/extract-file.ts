@@ -58,9 +58,9 @@ export interface Probed {
  * ones are hashed as a stream (bounded memory). 8 MiB keeps a thread's transient memory small beside its
  * heap limit, while covering every everyday image, document and clip.
  */
-export const oneReadMaxBytes = 8 * 2 ** 20;
+const oneReadMaxBytes = 8 * 2 ** 20;
 
-export async function sha256OfFile(path: string): Promise<string> {
+async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), hash);
   return hash.digest('hex');
