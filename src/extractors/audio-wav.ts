@@ -7,8 +7,7 @@
  * first two bytes of its SubFormat GUID. And the data chunk's declared size tells a file cut short.
  * Layout: Microsoft's WAVEFORMATEX / WAVEFORMATEXTENSIBLE (mmreg.h); RIFF chunks are padded to even size.
  */
-import { closeSync, openSync } from 'node:fs';
-import { readAtSync } from './read-sync.js';
+import { readAtSync, withFileSync } from './read-sync.js';
 
 export interface WavFormat {
   /** wFormatTag, or the SubFormat's tag for WAVE_FORMAT_EXTENSIBLE (1 PCM, 3 IEEE float, 6 A-law, 7 µ-law, ...). */
@@ -19,9 +18,20 @@ export interface WavFormat {
   bitsPerSample: number;
   /** wValidBitsPerSample of an extensible header, when set. */
   validBitsPerSample?: number;
+  /** nBlockAlign and nAvgBytesPerSec of the `fmt ` chunk. */
+  blockAlign: number;
+  avgBytesPerSec: number;
+  /** dwSampleLength of a `fact` chunk (non-PCM formats carry one). */
+  factSamples?: number;
   /** Where the sample data starts and how many bytes the header says it holds (undefined: unknown, as in a streamed WAV). */
   dataOffset?: number;
   dataBytes?: number;
+  /**
+   * The plain layout music-metadata reads to the same end as this walk (see `plainLayout`): the RIFF
+   * size is the file's, before the data chunk only `fmt `, `fact` and well-formed `LIST` chunks, and the
+   * data chunk ends the file.
+   */
+  plain: boolean;
 }
 
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
@@ -30,34 +40,66 @@ const maxChunks = 1_000;
 
 /** Reads a WAV's format; undefined when it is not RIFF/WAVE or has no `fmt ` chunk. */
 export async function readWavFormat(path: string): Promise<WavFormat | undefined> {
-  const fd = openSync(path, 'r');
-  try {
+  return withFileSync(path, (fd, fileBytes) => {
     const read = (at: number, length: number) => readAtSync(fd, at, length);
-    const riff = await read(0, 12);
+    const riff = read(0, 12);
     if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') {
       return undefined;
     }
+    let plain = riff.readUInt32LE(4) + 8 === fileBytes;
     let fmt: WavFormat | undefined;
+    let factSamples: number | undefined;
     let at = 12;
     for (let n = 0; n < maxChunks; n++) {
-      const header = await read(at, 8);
+      const header = read(at, 8);
       if (header.length < 8) break;
       const id = header.toString('latin1', 0, 4);
       const size = header.readUInt32LE(4);
       if (id === 'fmt ') {
-        fmt = parseFmt(await read(at + 8, Math.min(size, 64)));
+        fmt = parseFmt(read(at + 8, Math.min(size, 64)));
+        plain &&= fmt !== undefined && size % 2 === 0 && size <= 64;
+      } else if (id === 'fact') {
+        const fact = read(at + 8, 4);
+        if (fact.length === 4) factSamples = fact.readUInt32LE(0);
+        plain &&= size === 4;
+      } else if (id === 'LIST') {
+        plain &&= wellFormedList(read(at + 8, Math.min(size, maxListBytes)), size);
       } else if (id === 'data') {
         if (!fmt) return undefined;
         // Writers that stream (cannot seek back) leave 0 or 0xFFFFFFFF here.
         const known = size !== 0 && size !== 0xffffffff;
-        return { ...fmt, dataOffset: at + 8, ...(known ? { dataBytes: size } : {}) };
+        plain &&= known && at + 8 + size + (size & 1) === fileBytes;
+        return { ...fmt, ...(factSamples !== undefined ? { factSamples } : {}), dataOffset: at + 8, ...(known ? { dataBytes: size } : {}), plain };
+      } else {
+        plain = false;
       }
       at += 8 + size + (size & 1);
     }
-    return fmt;
-  } finally {
-    closeSync(fd);
+    return fmt && { ...fmt, ...(factSamples !== undefined ? { factSamples } : {}), plain: false };
+  });
+}
+
+/** LIST chunks longer than this are not checked here (the walk calls the file not plain). */
+const maxListBytes = 64 * 1024;
+
+/**
+ * A LIST chunk music-metadata reads without complaint: a list type, then (for INFO) sub-chunks whose
+ * even-rounded sizes add up to the chunk exactly, as its parseRiffInfoTags demands ("Illegal remaining
+ * size" otherwise).
+ */
+function wellFormedList(body: Buffer, size: number): boolean {
+  if (size < 4 || size % 2 === 1 || body.length !== size) return false;
+  if (body.toString('latin1', 0, 4) !== 'INFO') return true;
+  let remaining = size - 4;
+  let at = 4;
+  while (remaining >= 8) {
+    const len = body.readUInt32LE(at + 4);
+    const padded = len + (len & 1);
+    if (at + 8 + padded > body.length) return false;
+    at += 8 + padded;
+    remaining -= 8 + padded;
   }
+  return remaining === 0;
 }
 
 function parseFmt(b: Buffer): WavFormat | undefined {
@@ -67,7 +109,10 @@ function parseFmt(b: Buffer): WavFormat | undefined {
     formatTag: tag,
     channels: b.readUInt16LE(2),
     sampleRate: b.readUInt32LE(4),
+    avgBytesPerSec: b.readUInt32LE(8),
+    blockAlign: b.readUInt16LE(12),
     bitsPerSample: b.readUInt16LE(14),
+    plain: false,
   };
   if (tag === WAVE_FORMAT_EXTENSIBLE && b.length >= 40) {
     const valid = b.readUInt16LE(18);
@@ -96,6 +141,8 @@ export function wavCodecName(f: WavFormat): string | undefined {
       return 'adpcm_ima_wav';
     case 0x0031:
       return 'gsm_ms';
+    case 0x0045:
+      return 'adpcm_g726';
     case 0x0050:
       return 'mp2';
     case 0x0055:

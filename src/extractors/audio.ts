@@ -1,6 +1,7 @@
 /**
- * Audio: music-metadata (`parseBuffer` on the bytes of a file up to 8 MiB, else `parseFile`) for WAV,
- * AIFF, MP3, FLAC, Ogg (Vorbis, Opus) and ADTS AAC; ffprobe only where music-metadata cannot say:
+ * Audio: a plain WAV from its own header (audio-wav.ts, `plainWavSection`); music-metadata (`parseBuffer`
+ * on the bytes of a file up to 8 MiB, else `parseFile`) for other WAV, AIFF, MP3, FLAC, Ogg (Vorbis, Opus)
+ * and ADTS AAC; ffprobe only where music-metadata cannot say:
  * - MP4/M4A, Matroska/WebM and ASF audio go to the video extractor's path (its in-process MP4 and
  *   Matroska readers, else ffprobe; it also hands back a video if the file holds one). music-metadata
  *   reads the channel count of an MP4 sample entry, which ISO/IEC 14496-12 writers set to 2 for mono AAC,
@@ -11,7 +12,8 @@
  *   the walk of audio-mp3-frames.ts cannot be sure of the same count.
  * - ADTS AAC never states a length either: its frame headers are walked here (audio-adts.ts), because
  *   music-metadata 11 misses the last frames of a low-bit-rate stream (found by the cross-check).
- * - A codec music-metadata names in a way we cannot map.
+ * - A codec music-metadata names in a way we cannot map, and a compressed WAV without a fact chunk
+ *   (see `wavCodec`).
  *
  * Choices: `container` uses FFmpeg's short names; an M4A is "mp4" like any ISO BMFF file whose major
  * brand is not QuickTime's. `bitRate` is the whole file's average (size / duration), as ffprobe computes
@@ -43,8 +45,8 @@ import { countAdtsFrames, type AdtsCount } from './audio-adts.js';
 import { readMp3Head, type Mp3Head } from './audio-mp3.js';
 import { countMp3Frames } from './audio-mp3-frames.js';
 import { readOggEnd, type OggEnd } from './audio-ogg.js';
-import { readWavFormat, wavCodecName } from './audio-wav.js';
-import type { ExtractInput, Extractor } from './extractor.js';
+import { readWavFormat, wavCodecName, type WavFormat } from './audio-wav.js';
+import type { Extracted, ExtractInput, Extractor } from './extractor.js';
 import { ffprobeTimeoutMs, runFfprobe } from './ffprobe.js';
 import { audioFromFfprobe, isLosslessCodec, num } from './ffprobe-map.js';
 import { probeVideo } from './video.js';
@@ -131,22 +133,64 @@ async function withFfprobe(input: ExtractInput, config: ExtractConfig, countPack
   return runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: ffprobeTimeoutMs(config.timeoutMs), countPackets });
 }
 
-/** WAV: codec, rate, channels and size from the header itself; cut short when the data chunk does not fit. */
-async function wavStream(input: ExtractInput, f: IFormat): Promise<Stream> {
-  const wav = await readWavFormat(input.path);
-  if (!wav) throw new CorruptAssetError('WAV without a fmt chunk');
+/**
+ * FFmpeg's name for a WAV's codec where the duration music-metadata takes from the header is the one
+ * ffprobe gives: the fact chunk's sample count when there is one (both prefer it), else data bytes over
+ * block align, which counts samples only for PCM. A compressed stream without a fact chunk (ADPCM blocks,
+ * G.726 nibbles) has no stated sample count: undefined, so ffprobe decides.
+ */
+function wavCodec(wav: WavFormat): string | undefined {
+  const codec = wavCodecName(wav);
+  return codec?.startsWith('pcm_') || wav.factSamples !== undefined ? codec : undefined;
+}
+
+function checkWavData(input: ExtractInput, wav: WavFormat): void {
   if (wav.dataOffset !== undefined && wav.dataBytes !== undefined && wav.dataOffset + wav.dataBytes > input.sizeBytes) {
     throw new CorruptAssetError(
       `truncated WAV: the data chunk declares ${wav.dataBytes} bytes, the file holds ${input.sizeBytes - wav.dataOffset}`,
     );
   }
+}
+
+/** WAV: codec, rate, channels and size from the header itself; cut short when the data chunk does not fit. */
+async function wavStream(input: ExtractInput, f: IFormat): Promise<Stream> {
+  const wav = await readWavFormat(input.path);
+  if (!wav) throw new CorruptAssetError('WAV without a fmt chunk');
+  checkWavData(input, wav);
   return {
     container: 'wav',
-    codec: wavCodecName(wav),
+    codec: wavCodec(wav),
     sampleRate: wav.sampleRate,
     channels: wav.channels,
     bits: wav.validBitsPerSample ?? wav.bitsPerSample,
     durationSec: f.duration,
+  };
+}
+
+/**
+ * A plain WAV (audio-wav.ts: the layout music-metadata reads to the same end) without music-metadata,
+ * which would read the whole file into memory for a few header fields: its WaveParser's duration
+ * (the fact chunk's sample count, else data bytes over block align, over the sample rate) from the same
+ * header fields. Anything else, undefined: the music-metadata path below decides.
+ * test/extractors/audio-wav.test.ts checks both paths agree.
+ */
+export function plainWavSection(input: ExtractInput, wav: WavFormat): AudioInfo | undefined {
+  if (!wav.plain || !wav.dataBytes || !wav.blockAlign || !wav.sampleRate || !wav.channels || !wav.avgBytesPerSec) return undefined;
+  const codec = wavCodec(wav);
+  const samples = wav.factSamples ?? wav.dataBytes / wav.blockAlign;
+  if (!codec || !samples) return undefined;
+  const durationSec = samples / wav.sampleRate;
+  const bits = wav.validBitsPerSample ?? wav.bitsPerSample;
+  const lossless = isLosslessCodec(codec);
+  return {
+    container: 'wav',
+    codec,
+    durationSec,
+    sampleRate: wav.sampleRate,
+    channels: wav.channels,
+    bitRate: Math.round((input.sizeBytes * 8) / durationSec),
+    ...(lossless && bits ? { bitsPerSample: bits } : {}),
+    lossless,
   };
 }
 
@@ -230,8 +274,8 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, pre
   };
 }
 
-export const extractAudio: Extractor = async (input, config) => {
-  if (ffprobeExts.has(input.ext)) return probeVideo(input, config);
+/** Every path but the plain-WAV shortcut: music-metadata with the walks above, else ffprobe. */
+export async function extractAudioFully(input: ExtractInput, config: ExtractConfig): Promise<Extracted> {
   let pre = await preRead(input);
   let format = await parseAudio(input, pre.scan);
   if (!pre.scan && containerFromMusicMetadata(format.container) !== pre.container) {
@@ -241,4 +285,14 @@ export const extractAudio: Extractor = async (input, config) => {
   }
   const section = (await fromMusicMetadata(input, config, pre, format)) ?? audioFromFfprobe(await withFfprobe(input, config), input.mimeType);
   return { dataType: 'audio', mimeType: input.mimeType, section };
+}
+
+export const extractAudio: Extractor = async (input, config) => {
+  if (ffprobeExts.has(input.ext)) return probeVideo(input, config);
+  if (input.ext === 'wav') {
+    const wav = await readWavFormat(input.path);
+    const section = wav && plainWavSection(input, wav);
+    if (section) return { dataType: 'audio', mimeType: input.mimeType, section };
+  }
+  return extractAudioFully(input, config);
 };
