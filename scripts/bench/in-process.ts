@@ -1,7 +1,8 @@
 /**
  * (a) The in-process path: what one replica does once the bytes are local, without queue or storage:
  * sha256 of the file, then detection and extraction in the extraction thread pool (ExtractPool), at
- * concurrency = cores. Each type is timed on its own, after a warm-up that starts the threads.
+ * concurrency = cores. Each type is timed on its own, after a warm-up that starts the threads, over
+ * several rounds of its files (a round of 50 small files takes 50-300 ms: one round alone is mostly noise).
  */
 import type { AssetResult, DataType } from '../../src/contract.js';
 import type { ExtractConfig } from '../../src/config.js';
@@ -37,14 +38,18 @@ export interface Compiled {
   probeFile: typeof probeFile;
 }
 
-async function runType({ probeFile }: Compiled, pool: ExtractPool, config: ExtractConfig, type: DataType, files: CorpusFile[], concurrency: number, results: Map<string, AssetResult>) {
+async function runType(
+  { probeFile }: Compiled, pool: ExtractPool, config: ExtractConfig, type: DataType, files: CorpusFile[], concurrency: number,
+  results: Map<string, AssetResult>, rounds = 1,
+) {
+  const all = Array.from({ length: rounds }, () => files).flat();
   const hash: number[] = [];
   const extract: number[] = [];
   const total: number[] = [];
   let failures = 0;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
-  await mapLimit(files, concurrency, async (f) => {
+  await mapLimit(all, concurrency, async (f) => {
     const r = await probeFile(f.path, config, (p, c) => pool.probe(p, c), f.path);
     results.set(f.path, r);
     if (r.status !== 'ok') failures++;
@@ -54,8 +59,8 @@ async function runType({ probeFile }: Compiled, pool: ExtractPool, config: Extra
   });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const cpuMsPerFile = (cpu.user + cpu.system) / 1000 / files.length;
-  return { type, files: files.length, seconds, filesPerSec: files.length / seconds, hash: summarize(hash), extract: summarize(extract), total: summarize(total), failures, cpuMsPerFile };
+  const cpuMsPerFile = (cpu.user + cpu.system) / 1000 / all.length;
+  return { type, files: all.length, seconds, filesPerSec: all.length / seconds, hash: summarize(hash), extract: summarize(extract), total: summarize(total), failures, cpuMsPerFile };
 }
 
 export async function measureInProcess(
@@ -64,6 +69,7 @@ export async function measureInProcess(
   config: ExtractConfig,
   cores: number,
   lib: Compiled,
+  rounds: number,
 ): Promise<InProcess> {
   const pool = new lib.ExtractPool(cores, config.maxHeapMb, { execArgv: [] });
   const { probeFile } = lib;
@@ -75,7 +81,7 @@ export async function measureInProcess(
     const warm = [...byType.values()].map((files) => files[0]!);
     await mapLimit([...warm, ...warm], cores, (f) => probeFile(f.path, config, (p, c) => pool.probe(p, c)));
     const runs: InProcessRun[] = [];
-    for (const [type, files] of byType) runs.push(await runType(lib, pool, config, type, files, cores, results));
+    for (const [type, files] of byType) runs.push(await runType(lib, pool, config, type, files, cores, results, rounds));
     const serial = await runType(lib, pool, config, 'video', byType.get('video') ?? [], 1, new Map());
     // The large files too (local, full read and hash): the reference results for the ranged reads.
     await runType(lib, pool, config, 'video', large, 1, results);

@@ -14,7 +14,7 @@ import type { AssetResult } from '../../src/contract.js';
 import type { S3Server } from '../../src/dev/s3-server.js';
 import { enqueueAsset, waitForResult } from '../../src/queue/client.js';
 import type { CorpusFile } from './corpus.js';
-import { cpuSeconds, peakRssMiB, summarize, type Summary } from './stats.js';
+import { cpuSeconds, cpuSecondsByName, peakRssMiB, summarize, type Summary } from './stats.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -115,6 +115,11 @@ export interface QueueRun {
   peakRssMiB: number[];
   /** CPU the replicas used for the timed batch, per file (ms): the worker's own cost, whatever the storage's. */
   replicaCpuMsPerFile: number;
+  /**
+   * CPU per file (ms) of what runs beside the replicas on the same cores during the timed batch: this
+   * process (the dev S3 server, the enqueuing client and its result waiters), Redis and PostgreSQL.
+   */
+  besideCpuMsPerFile: { s3AndClient: number; redis: number; postgres: number };
   withLarge: boolean;
 }
 
@@ -157,9 +162,21 @@ async function withReplicas<T>(env: QueueEnv, replicas: number, concurrency: num
 export async function measureQueue(env: QueueEnv, small: CorpusFile[], large: CorpusFile[], replicas: number, concurrency: number, withLarge: boolean, extraEnv: Record<string, string>): Promise<QueueRun> {
   return withReplicas(env, replicas, concurrency, extraEnv, async (queue, events, started) => {
     const cpu = () => started.reduce((sum, r) => sum + (cpuSeconds(r.child.pid!) ?? NaN), 0);
-    const cpuBefore = cpu();
+    const self = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e6;
+    };
+    const redis = () => cpuSecondsByName(['redis-server']);
+    const postgres = () => cpuSecondsByName(['postgres']);
+    const before = { replicas: cpu(), self: self(), redis: redis(), postgres: postgres() };
     const { seconds, results } = await runBatch(queue, events, small, `q${runCounter}`);
-    const replicaCpuMsPerFile = ((cpu() - cpuBefore) * 1000) / small.length;
+    const perFile = (now: number, then: number) => ((now - then) * 1000) / small.length;
+    const replicaCpuMsPerFile = perFile(cpu(), before.replicas);
+    const besideCpuMsPerFile = {
+      s3AndClient: perFile(self(), before.self),
+      redis: perFile(redis(), before.redis),
+      postgres: perFile(postgres(), before.postgres),
+    };
     // The large files in the mix with small ones (untimed): what the peak memory must survive.
     if (withLarge) await runBatch(queue, events, [...large, ...small.slice(0, 50)], `q${runCounter}-mix`);
     const stage = (k: 'sign' | 'download' | 'extract' | 'total') => summarize(results.map((r) => r.timingsMs[k]));
@@ -169,6 +186,7 @@ export async function measureQueue(env: QueueEnv, small: CorpusFile[], large: Co
       failures: results.filter((r) => r.status !== 'ok').length,
       peakRssMiB: started.map((r) => peakRssMiB(r.child.pid!) ?? NaN),
       replicaCpuMsPerFile,
+      besideCpuMsPerFile,
       withLarge,
     };
   });

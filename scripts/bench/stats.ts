@@ -1,6 +1,6 @@
 /** Small statistics for the benchmark: percentiles, throughput, peak memory of a process. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Summary {
   n: number;
@@ -52,6 +52,19 @@ export function cpuSeconds(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Summed CPU seconds of every live process whose command name (/proc/<pid>/comm) is one of `names`. */
+export function cpuSecondsByName(names: string[]): number {
+  let sum = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (names.includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim())) sum += cpuSeconds(Number(pid)) ?? 0;
+    } catch {
+      // The process ended between the listing and the read.
+    }
+  }
+  return sum;
 }
 
 /** Runs `fn` over `items` with at most `concurrency` in flight, in order of the list. */
