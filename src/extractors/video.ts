@@ -1,7 +1,8 @@
 /**
- * Video: MP4/MOV/3GP and Matroska/WebM files are read in-process by readers that give exactly what
- * ffprobe would, or nothing when unsure; everything else, and everything they are unsure of, is one
- * ffprobe process (`-show_format -show_streams`, JSON), see ffprobe.ts for how it is bounded and locked down.
+ * Video: MP4/MOV/3GP and Matroska/WebM files, and audio-only ASF (WMA), are read in-process by readers
+ * that give exactly what ffprobe would, or nothing when unsure; everything else, and everything they are
+ * unsure of, is one ffprobe process (`-show_format -show_streams`, JSON), see ffprobe.ts for how it is
+ * bounded and locked down.
  *
  * Choices the contract leaves open:
  * - width/height are the decoded picture size as stored (ffprobe's width/height, not the codec's
@@ -19,11 +20,14 @@
  *   runs (mp4-boxes.ts): with the index at the front, ffprobe would report the frames that were cut off.
  * - Plain ISO BMFF/QuickTime files are read in-process (mp4-reader.ts), which gives exactly what ffprobe
  *   would and otherwise defers to it; ffprobe still decides every file the reader is unsure of.
+ * - An ASF file with one audio stream and nothing else is read from its header (asf-reader.ts); any other
+ *   ASF (WMV, several streams, a codec the reader does not name) goes to ffprobe.
  */
 import type { VideoInfo } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError } from '../errors.js';
 import type { ExtractInput, Extracted, Extractor } from './extractor.js';
+import { readAsf } from './asf-reader.js';
 import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
 import { readMatroska } from './mkv-reader.js';
 import { videoSection } from './video-section.js';
@@ -95,10 +99,14 @@ export interface ProbeVideoOptions {
   mp4Reader?: boolean;
   /** Read plain Matroska/WebM files in-process (default); false always asks ffprobe. */
   mkvReader?: boolean;
+  /** Read audio-only ASF (WMA) files in-process (default); false always asks ffprobe. */
+  asfReader?: boolean;
 }
 
 /** Detected extensions (file-type's `ext`) of Matroska and WebM files, audio-only ones included. */
 const matroskaExts = new Set(['mkv', 'mka', 'webm']);
+/** Extensions of ASF files (file-type names them all `asf`; the others are for callers that pass a name's). */
+const asfExts = new Set(['asf', 'wma', 'wmv']);
 
 /** Probes a video file; also used for audio in video containers (see audio.ts). */
 export async function probeVideo(input: ExtractInput, config: ExtractConfig, options: ProbeVideoOptions = {}): Promise<Extracted> {
@@ -117,6 +125,10 @@ export async function probeVideo(input: ExtractInput, config: ExtractConfig, opt
   if (matroskaExts.has(input.ext) && options.mkvReader !== false) {
     const read = await readMatroska(input, { budgetMs: remaining() });
     if (read) return read;
+  }
+  if (asfExts.has(input.ext) && options.asfReader !== false) {
+    const section = readAsf(input.path);
+    if (section) return { dataType: 'audio', mimeType: audioMimeOf[input.mimeType] ?? input.mimeType, section };
   }
 
   const countPackets = noFrameCountMimes.has(input.mimeType);
