@@ -49,17 +49,24 @@ export async function waitForResult(
   const id = jobIdFor(assetId);
   const events = options.events ?? new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
   let waiting = true;
+  let pause: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
   try {
     await events.waitUntilReady();
     const job = await queue.getJob(id);
     if (!job) throw new Error(`no job for asset ${assetId}`);
     // The event stream starts reading at "now": a job that ends while it starts sends a notification no
-    // one hears. A slow poll of the job's state covers that moment; the event answers at once otherwise.
+    // one hears. A poll of the job's state covers that moment, backing off (250 ms, doubling to 8 s) as
+    // the event answers at once otherwise: a backend waiting on hundreds of assets would else ask Redis
+    // for each one's state twice a second.
     const polled = (async () => {
-      while (waiting && Date.now() < deadline) {
+      for (let delay = 250; waiting && Date.now() < deadline; delay = Math.min(delay * 2, 8_000)) {
         const state = await queue.getJobState(id);
         if (state === 'completed' || state === 'failed') return;
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise<void>((r) => {
+          wake = r;
+          pause = setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())));
+        });
       }
     })();
     await Promise.race([job.waitUntilFinished(events, timeoutMs).catch(() => {}), polled]);
@@ -71,7 +78,10 @@ export async function waitForResult(
     }
     throw new Error(`asset ${assetId} did not finish within ${timeoutMs} ms`);
   } finally {
+    // The poll's pause ends now, so that no timer outlives the wait (a CLI would linger for it).
     waiting = false;
+    clearTimeout(pause);
+    wake?.();
     if (!options.events) await events.close();
   }
 }

@@ -8,7 +8,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { AssetResultSchema } from '../../src/contract.js';
+import { enqueueAsset, waitForResult } from '../../src/queue/client.js';
 import { loadConfig } from '../../src/config.js';
 import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -65,4 +68,24 @@ it('a job enqueued by a separate process ends as one row with the contract field
   expect(rows[0]).toMatchObject({ asset_id: '42', status: 'ok', data_type: 'image', sha256: result.sha256, size_bytes: String(result.sizeBytes) });
   expect(AssetResultSchema.parse(rows[0]!.result)).toEqual(result);
   expect(tmp.files()).toEqual([]);
+});
+
+it('a job that finished before the wait began is answered by the first poll, and the wait leaves no timer', async () => {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection });
+  try {
+    await enqueueAsset(queue, { assetId: 'done-early', source: { type: 'storage', storageId: 'main', key: 'photo.jpg' } });
+    const first = await waitForResult(queue, 'done-early', { timeoutMs: 30_000 });
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    // No event will come for it any more: only the poll can answer, and its first look is at once.
+    const t0 = performance.now();
+    const again = await waitForResult(queue, 'done-early', { timeoutMs: 30_000 });
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(again).toEqual(first);
+    expect(timers()).toBeLessThanOrEqual(before);
+  } finally {
+    await queue.close();
+    await connection.quit();
+  }
 });
