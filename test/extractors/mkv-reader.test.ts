@@ -24,7 +24,7 @@ function inputOf(file: string, mimeType = file.endsWith('.webm') ? 'video/webm' 
 /** What the ffprobe path gives today, or the error it throws (as a string). */
 async function viaFfprobe(input: ExtractInput): Promise<Extracted | string> {
   try {
-    return await probeVideo(input, testExtractConfig());
+    return await probeVideo(input, testExtractConfig(), { mkvReader: false });
   } catch (err) {
     return String(err);
   }
