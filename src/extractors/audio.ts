@@ -2,8 +2,8 @@
  * Audio: a plain WAV from its own header (audio-wav.ts, `plainWavSection`); music-metadata (`parseBuffer`
  * on the bytes of a file up to 8 MiB, else `parseFile`) for other WAV, AIFF, MP3, FLAC, Ogg (Vorbis, Opus)
  * and ADTS AAC; ffprobe only where music-metadata cannot say:
- * - MP4/M4A, Matroska/WebM and ASF audio go to the video extractor's path (its in-process MP4 and
- *   Matroska readers, else ffprobe; it also hands back a video if the file holds one). music-metadata
+ * - MP4/M4A, Matroska/WebM and ASF (WMA) audio go to the video extractor's path (its in-process MP4,
+ *   Matroska and ASF readers, else ffprobe; it also hands back a video if the file holds one). music-metadata
  *   reads the channel count of an MP4 sample entry, which ISO/IEC 14496-12 writers set to 2 for mono AAC,
  *   and ignores the edit list that hides the AAC priming; those readers and ffprobe read the codec
  *   configuration.
