@@ -11,7 +11,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
-import { createInflateRaw } from 'node:zlib';
+import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { CorruptAssetError, TooLargeError, messageOf } from '../errors.js';
 import { readAtSync, withFileSync } from './read-sync.js';
@@ -133,9 +133,35 @@ export async function readDicomHeader(
   path: string,
   limits: DicomReadLimits = { firstChunkBytes: dicomFirstChunkBytes, maxHeaderBytes: dicomMaxHeaderBytes },
 ): Promise<DicomHeader> {
-  const plain = withFileSync(path, (fd, size) => readPlain(fd, size, limits));
+  const plain = withFileSync(path, (fd, size) => {
+    const read = readPlain(fd, size, limits);
+    return 'dataSet' in read ? read : (readSmallDeflated(fd, size, read, limits) ?? read);
+  });
   if ('dataSet' in plain) return plain;
   return readDeflated(path, plain.start, plain.meta, plain.layout, limits);
+}
+
+/** Deflated data sets up to this size (compressed) are first tried in one synchronous inflate. */
+const smallDeflatedBytes = 256 * 1024;
+
+/**
+ * A small deflated data set that inflates whole within the first chunk: inflated in one synchronous call
+ * (`maxOutputLength` stops a bomb at that size) and parsed as complete, which is what the streaming read
+ * below does with a stream that ends before its first target (an async stream cost ~1.5 ms a file).
+ * Anything else (larger, corrupt, cut short, more than the first chunk) is left to the streaming read,
+ * so that its answer, error or not, stays the only one.
+ */
+function readSmallDeflated(fd: number, size: number, at: DeflatedStart, limits: DicomReadLimits): DicomHeader | undefined {
+  const compressed = size - at.start;
+  if (compressed > smallDeflatedBytes) return undefined;
+  let inflated: Buffer;
+  try {
+    inflated = inflateRawSync(readAtSync(fd, at.start, compressed), { maxOutputLength: limits.firstChunkBytes - 1 });
+  } catch {
+    return undefined;
+  }
+  const dataSet = tryParse(Buffer.concat([at.meta, inflated]), true, at.layout, true);
+  return dataSet && { dataSet, transferSyntaxUID: deflatedLittleEndian, bytesRead: compressed };
 }
 
 /**

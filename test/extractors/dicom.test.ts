@@ -2,7 +2,7 @@
  * What the fixture table cannot show: identifiers hidden unless DICOM_INCLUDE_PHI, a large file read
  * only as far as its header, and the limits on header size.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import dicomParser from 'dicom-parser';
@@ -110,6 +110,26 @@ describe('dicom reader', () => {
     await expect(readDicomHeader(file, { firstChunkBytes: 128, maxHeaderBytes: 512 })).rejects.toMatchObject({
       code: 'TOO_LARGE',
     });
+  });
+
+  it('a small deflated data set, inflated in one call, reads as the streaming inflate reads it', async () => {
+    const bytes = readFileSync(path.join(fixturesDir, 'dicom/deflated.dcm'));
+    const variants: Array<[string, Buffer]> = [
+      ['whole', bytes],
+      ['cut 20 bytes short', bytes.subarray(0, bytes.length - 20)],
+      ['a flipped byte near the end', Buffer.from(bytes).fill(0x5a, bytes.length - 30, bytes.length - 29)],
+    ];
+    const seen = (header: Promise<{ dataSet: { elements: object }; transferSyntaxUID: string }>) =>
+      header.then((h) => ({ tags: Object.keys(h.dataSet.elements), syntax: h.transferSyntaxUID }), (err: unknown) => String(err));
+    for (const [label, variant] of variants) {
+      const file = path.join(tmp, `deflated-${label.replace(/\W+/g, '-')}.dcm`);
+      writeFileSync(file, variant);
+      // A first chunk of 16 bytes is smaller than any inflated data set: the streaming read decides.
+      const streamed = await seen(readDicomHeader(file, { firstChunkBytes: 16, maxHeaderBytes: 64 << 20 }));
+      expect(await seen(readDicomHeader(file)), label).toEqual(streamed);
+    }
+    // Hand-written: the whole file is an 8x6 RGB secondary capture, deflated explicit VR little endian.
+    expect(await seen(readDicomHeader(path.join(tmp, 'deflated-whole.dcm')))).toMatchObject({ syntax: '1.2.840.10008.1.2.1.99' });
   });
 
   it('stops a deflate bomb at the cap without inflating all of it', async () => {
