@@ -12,7 +12,7 @@
  * A store that ignores Range (200 with the whole body) is read as an ordinary download.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { detectBuffer } from '../../detect/detect.js';
@@ -120,8 +120,25 @@ async function tryRanged(req: RangeRequest, temp: TempDir, head: Buffer, total: 
   }
 }
 
+/**
+ * An object that came whole in the first range (most do: it is 512 KiB): one synchronous write and one
+ * hash of the buffer. A stream pipeline for it cost ~0.5 ms of CPU a file (stream set-up, an AbortError
+ * made at every pipeline's end, an async open, write and close), about a tenth of a replica's own work.
+ */
+async function writeWhole(req: RangeRequest, temp: TempDir, head: Buffer): Promise<FetchedFile> {
+  const path = temp.newFile();
+  try {
+    writeFileSync(path, head, { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    await temp.remove(path);
+    throw transportError(err, req.url, req.signal);
+  }
+  return { path, sizeBytes: head.length, sha256: createHash('sha256').update(head).digest('hex'), sha256Scope: 'full' };
+}
+
 /** Writes the head already read, then streams the rest of the object after it, hashing all of it. */
 async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: number): Promise<FetchedFile> {
+  if (head.length === total) return writeWhole(req, temp, head);
   const reply = head.length < total ? await getRange(req, head.length) : undefined;
   if (reply && reply.kind !== 'partial') {
     if (reply.kind === 'whole') discard(reply.body);
