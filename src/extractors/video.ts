@@ -1,5 +1,5 @@
 /**
- * Video: MP4/MOV/3GP and Matroska/WebM files, and audio-only ASF (WMA), are read in-process by readers
+ * Video: MP4/MOV/3GP, Matroska/WebM and plain AVI files, and audio-only ASF (WMA), are read in-process by readers
  * that give exactly what ffprobe would, or nothing when unsure; everything else, and everything they are
  * unsure of, is one ffprobe process (`-show_format -show_streams`, JSON), see ffprobe.ts for how it is
  * bounded and locked down.
@@ -22,12 +22,15 @@
  *   would and otherwise defers to it; ffprobe still decides every file the reader is unsure of.
  * - An ASF file with one audio stream and nothing else is read from its header (asf-reader.ts); any other
  *   ASF (WMV, several streams, a codec the reader does not name) goes to ffprobe.
+ * - A plain AVI file (one video stream, at most one audio stream, a whole `idx1`, no OpenDML) is read from
+ *   its headers, index and the first chunk of each stream (avi-reader.ts); any other AVI goes to ffprobe.
  */
 import type { VideoInfo } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError } from '../errors.js';
 import type { ExtractInput, Extracted, Extractor } from './extractor.js';
 import { readAsf } from './asf-reader.js';
+import { readAvi } from './avi-reader.js';
 import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
 import { readMatroska } from './mkv-reader.js';
 import { videoSection } from './video-section.js';
@@ -101,6 +104,8 @@ export interface ProbeVideoOptions {
   mkvReader?: boolean;
   /** Read audio-only ASF (WMA) files in-process (default); false always asks ffprobe. */
   asfReader?: boolean;
+  /** Read plain AVI files in-process (default); false always asks ffprobe. */
+  aviReader?: boolean;
 }
 
 /** Detected extensions (file-type's `ext`) of Matroska and WebM files, audio-only ones included. */
@@ -129,6 +134,11 @@ export async function probeVideo(input: ExtractInput, config: ExtractConfig, opt
   if (asfExts.has(input.ext) && options.asfReader !== false) {
     const section = readAsf(input.path);
     if (section) return { dataType: 'audio', mimeType: audioMimeOf[input.mimeType] ?? input.mimeType, section };
+  }
+
+  if (input.ext === 'avi' && options.aviReader !== false) {
+    const section = readAvi(input.path);
+    if (section) return { dataType: 'video', mimeType: input.mimeType, section };
   }
 
   const countPackets = noFrameCountMimes.has(input.mimeType);
