@@ -1,7 +1,8 @@
 /**
  * Formats libvips reads: JPEG, PNG, WebP, GIF, TIFF, AVIF and HEIC. sharp's metadata() parses headers
  * only, never pixel data (NOTES.md), so a 100,000 x 100,000 scan is answered at no memory cost. A plain
- * JPEG or PNG header is read in JS instead, to the same result (image-jpeg-header.ts, image-png-header.ts).
+ * JPEG, PNG or WebP header is read in JS instead, to the same result (image-jpeg-header.ts,
+ * image-png-header.ts, image-webp-header.ts).
  */
 import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../contract.js';
@@ -9,6 +10,7 @@ import { CorruptAssetError } from '../errors.js';
 import { displaySize } from './image-size.js';
 import { jpegHeader, type JpegHeader } from './image-jpeg-header.js';
 import { pngHeader, type PngHeader } from './image-png-header.js';
+import { webpHeader, type WebpHeader } from './image-webp-header.js';
 import { readAtSync, withFileSync } from './read-sync.js';
 
 /** file-type extensions whose headers libvips reads (SVG is not among them: see image-svg.ts). */
@@ -52,7 +54,8 @@ function smallFileBytes(path: string): Buffer | undefined {
 /**
  * What the JS readers look at first: a JPEG's or PNG's header (all segments before the first scan, all
  * chunks before the first IDAT) fits here unless it carries unusually large metadata, and then libvips
- * reads the file. A large photo is not read whole just for its header.
+ * reads the file; a plain WebP's chunk headers are all in its first few dozen bytes. A large photo is not
+ * read whole just for its header.
  */
 export const headerHeadBytes = 256 * 1024;
 
@@ -60,12 +63,14 @@ export const headerHeadBytes = 256 * 1024;
 function readHead(path: string): { info: ImageInfo } | { bytes: Buffer | undefined } {
   return withFileSync(path, (fd, size) => {
     const head = readAtSync(fd, 0, Math.min(size, headerHeadBytes));
-    // A plain JPEG or PNG header is read in JS (the commonest formats, and libvips' per-call cost
+    // A plain JPEG, PNG or WebP header is read in JS (the commonest formats, and libvips' per-call cost
     // dominates their time); anything else, or anything unusual in them, goes to libvips.
     const jpeg = jpegHeader(head);
     if (jpeg) return { info: imageInfoOf(jpegMetadata(jpeg)) };
     const png = pngHeader(head);
     if (png) return { info: imageInfoOf(pngMetadata(png)) };
+    const webp = webpHeader(head, size);
+    if (webp) return { info: imageInfoOf(webpMetadata(webp)) };
     if (size === 0 || size > bufferReadMaxBytes) return { bytes: undefined };
     if (head.length >= size) return { bytes: head };
     const rest = readAtSync(fd, head.length, size - head.length);
@@ -110,6 +115,16 @@ export function jpegMetadata(h: JpegHeader): Metadata {
   return {
     format: 'jpeg', width: h.width, height: h.height, space, channels: h.components, depth: 'uchar',
     hasAlpha: false, isPalette: false, ...(h.orientation !== 1 ? { orientation: h.orientation } : {}),
+  } as Metadata;
+}
+
+/** What libvips' webpload reports for a plain WebP header (image-webp-header.ts), in sharp's terms. */
+export function webpMetadata(h: WebpHeader): Metadata {
+  // libvips decodes every WebP to 8-bit sRGB, with a fourth band when the demuxer's alpha flag is set.
+  const channels = h.hasAlpha ? 4 : 3;
+  return {
+    format: 'webp', width: h.width, height: h.height, space: 'srgb', channels, depth: 'uchar',
+    hasAlpha: h.hasAlpha, isPalette: false,
   } as Metadata;
 }
 
