@@ -3,9 +3,9 @@
  * S3-compatible endpoint). Signing is local computation: no request reaches the store until the download,
  * except the AssumeRole call of delegated access (s3-role.ts), made once per credential lifetime.
  */
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { AccessDeniedError, NotFoundError, StorageUnavailableError, messageOf, type AssetError } from '../errors.js';
+import { createS3Presigner } from './s3-presign.js';
 import { assumeRoleCredentials } from './s3-role.js';
 import type { ResolvedS3Storage } from './storage-config.js';
 import type { Storage } from './storage.js';
@@ -23,17 +23,13 @@ export function createS3Storage(config: ResolvedS3Storage): Storage {
         ? { credentials: config.credentials }
         : {}),
   });
+  const presign = createS3Presigner(client, config.bucket, config.urlTtlSeconds);
   return {
     id: config.id,
     kind: 's3',
     async sign(ref) {
-      const command = new GetObjectCommand({
-        Bucket: config.bucket,
-        Key: ref.key,
-        ...(ref.versionId ? { VersionId: ref.versionId } : {}),
-      });
       try {
-        const url = await getSignedUrl(client, command, { expiresIn: config.urlTtlSeconds });
+        const url = await presign({ key: ref.key, ...(ref.versionId ? { versionId: ref.versionId } : {}) });
         return { url, expiresAt: new Date(Date.now() + config.urlTtlSeconds * 1000) };
       } catch (err) {
         throw storageError(config.id, 'sign', err);
