@@ -95,7 +95,6 @@ export async function sharpMetadata(path: string, bytes = smallFileBytes(path)):
   return sharp(path, sharpOptions).metadata();
 }
 
-/** What libvips' jpegload reports for a plain JPEG header (image-jpeg-header.ts), in sharp's terms. */
 /** What libvips' pngload reports for a plain PNG header (image-png-header.ts), in sharp's terms. */
 export function pngMetadata(h: PngHeader): Metadata {
   // libvips loads grey (with alpha) as 1-2 bands, everything else, palette included, as RGB(A); a tRNS
@@ -109,6 +108,7 @@ export function pngMetadata(h: PngHeader): Metadata {
   } as Metadata;
 }
 
+/** What libvips' jpegload reports for a plain JPEG header (image-jpeg-header.ts), in sharp's terms. */
 export function jpegMetadata(h: JpegHeader): Metadata {
   // libjpeg's output colour space: grey, RGB (from YCbCr or RGB) or CMYK (from CMYK or YCCK).
   const space = h.components === 1 ? 'b-w' : h.components === 3 ? 'srgb' : 'cmyk';
