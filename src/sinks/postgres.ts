@@ -73,14 +73,16 @@ export function createPostgresSink(options: PostgresSinkOptions): ResultSink & {
       }),
     save: (result, ctx) =>
       wrap('save', async () => {
-        await pool.query(
-          `INSERT INTO ${table} (asset_id, status, data_type, error_code, sha256, size_bytes, result, attempts, updated_at)
+        // A named statement: each connection parses and plans it once, then only binds and executes it.
+        await pool.query({
+          name: `asset-metadata-upsert:${table}`,
+          text: `INSERT INTO ${table} (asset_id, status, data_type, error_code, sha256, size_bytes, result, attempts, updated_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
            ON CONFLICT (asset_id) DO UPDATE SET
              status = EXCLUDED.status, data_type = EXCLUDED.data_type, error_code = EXCLUDED.error_code,
              sha256 = EXCLUDED.sha256, size_bytes = EXCLUDED.size_bytes, result = EXCLUDED.result,
              attempts = EXCLUDED.attempts, updated_at = now()`,
-          [
+          values: [
             result.assetId,
             result.status,
             result.dataType ?? null,
@@ -90,7 +92,7 @@ export function createPostgresSink(options: PostgresSinkOptions): ResultSink & {
             JSON.stringify(result),
             ctx.attempt,
           ],
-        );
+        });
       }),
     close: () => pool.end(),
   };
