@@ -4,17 +4,18 @@
  * differential run against ffprobe on the same file, and hostile bytes that must never throw.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AudioInfo } from '../../src/contract.js';
 import { asfReaderRefusal, readAsf } from '../../src/extractors/asf-reader.js';
-import type { Extracted, ExtractInput } from '../../src/extractors/extractor.js';
+import type { ExtractInput } from '../../src/extractors/extractor.js';
 import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
 import { probeVideo } from '../../src/extractors/video.js';
 import { prng } from '../../scripts/fuzz.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
+import { ffprobePathOutcome, hasFfmpeg, tempWriter } from '../helpers/reader-tests.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'asf-reader-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -28,13 +29,7 @@ function inputOf(file: string, mimeType = 'audio/x-ms-asf'): ExtractInput {
 }
 
 /** What the ffprobe path gives, or the error it throws (as a string). */
-async function viaFfprobe(input: ExtractInput): Promise<Extracted | string> {
-  try {
-    return await probeVideo(input, testExtractConfig(), { asfReader: false });
-  } catch (err) {
-    return String(err);
-  }
-}
+const viaFfprobe = (input: ExtractInput) => ffprobePathOutcome(input, { asfReader: false });
 
 /** The reader agrees with ffprobe exactly or declines, and declines only on purpose (never a stray exception). */
 async function expectSameOrUndefined(file: string): Promise<AudioInfo | undefined> {
@@ -45,11 +40,7 @@ async function expectSameOrUndefined(file: string): Promise<AudioInfo | undefine
   return mine;
 }
 
-function writeTmp(name: string, bytes: Buffer): string {
-  const file = path.join(tmp, name);
-  writeFileSync(file, bytes);
-  return file;
-}
+const writeTmp = tempWriter(tmp);
 
 // --- ASF objects by hand (ASF specification 1.20; a GUID's first three fields are stored little-endian). ---
 function guid(text: string): Buffer {
@@ -235,15 +226,6 @@ describe('readAsf on hostile bytes: never throws, undefined or the ffprobe answe
     expect(answered).toBeGreaterThan(20);
   });
 });
-
-function hasFfmpeg(): boolean {
-  try {
-    execFileSync('ffmpeg', ['-hide_banner', '-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(!hasFfmpeg())('readAsf vs the ffprobe path on ffmpeg-made files (skipped without ffmpeg on PATH)', () => {
   const tone = (rate: number, seconds: number) => ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${rate}:duration=${seconds}`];

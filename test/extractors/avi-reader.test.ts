@@ -4,17 +4,18 @@
  * differential run against ffprobe on the same file, and hostile bytes that must never throw.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { VideoInfo } from '../../src/contract.js';
 import { aviReaderRefusal, readAvi } from '../../src/extractors/avi-reader.js';
-import type { Extracted, ExtractInput } from '../../src/extractors/extractor.js';
+import type { ExtractInput } from '../../src/extractors/extractor.js';
 import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
 import { probeVideo } from '../../src/extractors/video.js';
 import { prng } from '../../scripts/fuzz.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
+import { ffprobePathOutcome, hasFfmpeg, tempWriter } from '../helpers/reader-tests.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'avi-reader-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -27,13 +28,7 @@ function inputOf(file: string): ExtractInput {
 }
 
 /** What the ffprobe path gives, or the error it throws (as a string). */
-async function viaFfprobe(file: string): Promise<Extracted | string> {
-  try {
-    return await probeVideo(inputOf(file), testExtractConfig(), { aviReader: false });
-  } catch (err) {
-    return String(err);
-  }
-}
+const viaFfprobe = (file: string) => ffprobePathOutcome(inputOf(file), { aviReader: false });
 
 /** The reader agrees with ffprobe exactly or declines, and declines only on purpose (never a stray exception). */
 async function expectSameOrUndefined(file: string): Promise<VideoInfo | undefined> {
@@ -44,11 +39,7 @@ async function expectSameOrUndefined(file: string): Promise<VideoInfo | undefine
   return mine;
 }
 
-function writeTmp(name: string, bytes: Buffer): string {
-  const file = path.join(tmp, name);
-  writeFileSync(file, bytes);
-  return file;
-}
+const writeTmp = tempWriter(tmp);
 
 /** A copy of `from` with `edit` applied. */
 function edited(from: Buffer, edit: (b: Buffer) => void): Buffer {
@@ -166,15 +157,6 @@ describe('readAvi on hostile bytes: never throws, undefined or the ffprobe answe
     expect(answered).toBeGreaterThan(20);
   }, 60_000);
 });
-
-function hasFfmpeg(): boolean {
-  try {
-    execFileSync('ffmpeg', ['-hide_banner', '-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(!hasFfmpeg())('readAvi vs the ffprobe path on ffmpeg-made files (skipped without ffmpeg on PATH)', () => {
   const video = (size: string, rate: string, seconds: number) => ['-f', 'lavfi', '-i', `testsrc=size=${size}:rate=${rate}:duration=${seconds}`];

@@ -4,14 +4,14 @@
  * a differential run against ffprobe on the same file, and hostile bytes that must never throw.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Extracted, ExtractInput } from '../../src/extractors/extractor.js';
 import { avReduce, readMatroska } from '../../src/extractors/mkv-reader.js';
-import { probeVideo } from '../../src/extractors/video.js';
-import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
+import { fixturesDir } from '../helpers/fixtures.js';
+import { ffprobePathOutcome, hasFfmpeg, tempWriter } from '../helpers/reader-tests.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mkv-reader-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -22,13 +22,7 @@ function inputOf(file: string, mimeType = file.endsWith('.webm') ? 'video/webm' 
 }
 
 /** What the ffprobe path gives today, or the error it throws (as a string). */
-async function viaFfprobe(input: ExtractInput): Promise<Extracted | string> {
-  try {
-    return await probeVideo(input, testExtractConfig(), { mkvReader: false });
-  } catch (err) {
-    return String(err);
-  }
-}
+const viaFfprobe = (input: ExtractInput) => ffprobePathOutcome(input, { mkvReader: false });
 
 /** The reader either agrees with ffprobe exactly or declines. */
 async function expectSameOrUndefined(input: ExtractInput): Promise<Extracted | undefined> {
@@ -105,11 +99,7 @@ function lacedFile(): Buffer {
   return Buffer.concat([ebmlHeader, el(0x18538067, info(560), vp8Track, cluster)]);
 }
 
-function writeTmp(name: string, bytes: Buffer): string {
-  const file = path.join(tmp, name);
-  writeFileSync(file, bytes);
-  return file;
-}
+const writeTmp = tempWriter(tmp);
 
 describe('readMatroska on the fixtures', () => {
   it('h264.mkv: 25 frames of 64x48 H.264 at 25 fps over 1 s (scripts/fixtures/video.sh)', async () => {
@@ -224,15 +214,6 @@ describe('readMatroska on hostile bytes: never throws, undefined or the ffprobe 
     expect(got?.dataType === 'video' && got.section.frameCount).toBe(13);
   });
 });
-
-function hasFfmpeg(): boolean {
-  try {
-    execFileSync('ffmpeg', ['-hide_banner', '-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Every Cluster's size rewritten to "unknown" (all ones, same length), as live WebM writers leave it. */
 function unknownSizeClusters(bytes: Buffer): Buffer {
