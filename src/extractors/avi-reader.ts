@@ -15,9 +15,9 @@
  *   after chunk, in file order, and hold one video entry per frame of dwLength.
  * - Sizes and audio parameters are those the decoders report after avformat_find_stream_info, not the
  *   headers': MPEG-4 part 2 takes the VOL's size (mpeg4videodec.c decode_vol_header), H.264 the SPS's
- *   cropped size (h264_ps.c), MJPEG the SOF's (mjpegdec.c), MP3 and AC-3 the frame header's rate and
- *   channels. Each is read from the stream's first chunk and must agree with BITMAPINFOHEADER or
- *   WAVEFORMATEX; MS-MPEG-4 and PCM decoders take the header's own values.
+ *   cropped size (h264_ps.c), MJPEG the SOF's (mjpegdec.c), these three read by codec-headers.ts; MP3
+ *   and AC-3 the frame header's rate and channels. Each is read from the stream's first chunk and must
+ *   agree with BITMAPINFOHEADER or WAVEFORMATEX; MS-MPEG-4 and PCM decoders take the header's own values.
  *   Only the size is checked: a stream whose first frame the decoder cannot decode at all (an SPS damaged
  *   past its size fields, a broken PPS or slice header) makes ffprobe fail while this reader answers, as
  *   mp4-reader.ts does for avcC.
@@ -25,6 +25,7 @@
  * OpenDML (`indx`, `dmlh`, AVIX), DV type 1, more streams, unknown chunks and anything odd decline.
  */
 import type { VideoInfo } from '../contract.js';
+import { BitReader, CodecHeaderUnsure, h264AnnexBSize, jpegSofSize, mpeg4VolSize } from './codec-headers.js';
 import { readAtSync, withFileSync } from './read-sync.js';
 import { videoSection } from './video-section.js';
 
@@ -112,123 +113,6 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-/** MSB-first bits of a byte buffer; running off its end is unsure. */
-class Bits {
-  private at = 0;
-  constructor(private readonly buf: Buffer) {}
-  u(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++, this.at++) {
-      const byte = this.buf[this.at >> 3];
-      if (byte === undefined) unsure('a codec header is cut off');
-      v = v * 2 + ((byte >> (7 - (this.at & 7))) & 1);
-    }
-    return v;
-  }
-  ue(): number {
-    let zeros = 0;
-    while (this.u(1) === 0) if (++zeros > 31) unsure('bad Exp-Golomb code');
-    return 2 ** zeros - 1 + this.u(zeros);
-  }
-  marker(): void {
-    if (this.u(1) !== 1) unsure('a marker bit is 0');
-  }
-}
-
-/** Offsets just past each 00 00 01 start code in buf. */
-function* startCodes(buf: Buffer): Generator<number> {
-  for (let i = buf.indexOf(Buffer.from([0, 0, 1])); i >= 0; i = buf.indexOf(Buffer.from([0, 0, 1]), i + 3)) yield i + 3;
-}
-
-/** The picture size of an MPEG-4 part 2 VOL header (ISO/IEC 14496-2 §6.2.3), as decode_vol_header reads it. */
-function volSize(buf: Buffer): [number, number] | undefined {
-  for (const at of startCodes(buf)) {
-    if (buf[at] === undefined || (buf[at] as number) < 0x20 || (buf[at] as number) > 0x2f) continue;
-    const b = new Bits(buf.subarray(at + 1));
-    b.u(1);
-    const voType = b.u(8);
-    if (voType !== 1 && voType !== 0x11) unsure(`VOL object type ${voType}`);
-    if (b.u(1)) b.u(7);
-    if (b.u(4) === 15) b.u(16);
-    if (b.u(1)) {
-      b.u(3); // chroma_format, low_delay
-      if (b.u(1)) b.u(79); // vbv_parameters
-    }
-    if (b.u(2) !== 0) unsure('not a rectangular VOL');
-    b.marker();
-    const resolution = b.u(16);
-    if (!resolution) unsure('VOL time resolution 0');
-    b.marker();
-    // fixed_vop_time_increment: av_log2(resolution - 1) + 1 bits.
-    if (b.u(1)) b.u((resolution - 1).toString(2).length);
-    b.marker();
-    const width = b.u(13);
-    b.marker();
-    const height = b.u(13);
-    b.marker();
-    return [width, height];
-  }
-  return undefined;
-}
-
-/** The cropped picture size of the first H.264 SPS (Annex B) in buf, as h264_ps.c computes it. */
-function spsSize(buf: Buffer): [number, number] | undefined {
-  for (const at of startCodes(buf)) {
-    if (((buf[at] ?? 0) & 0x1f) !== 7) continue;
-    const end = buf.indexOf(Buffer.from([0, 0, 1]), at);
-    const rbsp = Buffer.from(buf.subarray(at + 1, end < 0 ? buf.length : end)).toString('hex').replace(/(?<=^(?:..)*0000)03/g, '');
-    const b = new Bits(Buffer.from(rbsp, 'hex'));
-    const profile = b.u(8);
-    b.u(16);
-    b.ue();
-    let chroma = 1;
-    if ([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 144].includes(profile)) {
-      chroma = b.ue();
-      if (chroma > 3 || (chroma === 3 && b.u(1))) unsure('chroma format or separate colour planes');
-      if (b.ue() > 6 || b.ue() > 6) unsure('bit depth');
-      b.u(1);
-      if (b.u(1)) unsure('SPS scaling matrices');
-    }
-    if (b.ue() > 12) unsure('log2_max_frame_num');
-    const poc = b.ue();
-    if (poc === 0) {
-      if (b.ue() > 12) unsure('log2_max_poc_lsb');
-    } else if (poc !== 2) unsure(`POC type ${poc}`);
-    if (b.ue() > 16) unsure('reference frames');
-    b.u(1);
-    const mbWidth = b.ue() + 1;
-    const mapUnits = b.ue() + 1;
-    const frameMbsOnly = b.u(1);
-    const mbHeight = mapUnits * (2 - frameMbsOnly);
-    if (!frameMbsOnly) b.u(1);
-    b.u(1);
-    let [cropX, cropY] = [0, 0];
-    if (b.u(1)) {
-      const [left, right, top, bottom] = [b.ue(), b.ue(), b.ue(), b.ue()];
-      if (left || top) unsure('SPS crops left or top');
-      cropX = right * (chroma === 1 || chroma === 2 ? 2 : 1);
-      cropY = bottom * (2 - frameMbsOnly) * (chroma === 1 ? 2 : 1);
-    }
-    if (cropX >= 16 * mbWidth || cropY >= 16 * mbHeight) unsure('crop values invalid');
-    return [16 * mbWidth - cropX, 16 * mbHeight - cropY];
-  }
-  return undefined;
-}
-
-/** The size in a baseline or extended JPEG's SOF (ITU T.81 §B.2.2); other SOF types decline. */
-function sofSize(buf: Buffer): [number, number] | undefined {
-  if (buf.length < 2 || buf.readUInt16BE(0) !== 0xffd8) unsure('not a JPEG frame');
-  for (let at = 2; at + 9 <= buf.length; at += 2 + buf.readUInt16BE(at + 2)) {
-    const marker = buf.readUInt16BE(at);
-    if (marker === 0xffc0 || marker === 0xffc1) return [buf.readUInt16BE(at + 7), buf.readUInt16BE(at + 5)];
-    // Only tables, restart intervals, comments and application data may come first.
-    if (!(marker === 0xffc4 || marker === 0xffdb || marker === 0xffdd || marker === 0xfffe || (marker >= 0xffe0 && marker <= 0xffef))) {
-      unsure(`JPEG marker ${marker.toString(16)} before the SOF`);
-    }
-  }
-  return undefined;
-}
-
 /** An MP3 or AC-3 frame header at the chunk's start → [sample rate, channels] its decoder reports. */
 function audioFrame(codec: string, buf: Buffer): [number, number] {
   if (codec === 'mp3' && buf.length >= 4 && buf[0] === 0xff && ((buf[1] ?? 0) & 0xe6) === 0xe2) {
@@ -239,7 +123,7 @@ function audioFrame(codec: string, buf: Buffer): [number, number] {
     if (version !== 1 && base !== undefined && bitRateIndex !== 0 && bitRateIndex !== 15) return [base * (version === 3 ? 4 : version === 2 ? 2 : 1), (buf[3] ?? 0) >> 6 === 3 ? 1 : 2];
   }
   if (codec === 'ac3' && buf.length >= 8 && buf.readUInt16BE(0) === 0x0b77) {
-    const b = new Bits(buf.subarray(4));
+    const b = new BitReader(buf.subarray(4));
     const rate = [48000, 44100, 32000][b.u(2)];
     // frmsizecod 0-37; bsid up to 8 (9 and 10 halve the rate, 11 and up are E-AC-3).
     if (b.u(6) <= 37 && b.u(5) <= 8 && rate !== undefined) {
@@ -318,9 +202,9 @@ function read(path: string): VideoInfo {
     const [width, height] = [bih.readInt32LE(4), bih.readInt32LE(8)];
     if (width < 1 || height < 1 || width > maxSide || height > maxSide) unsure('picture size');
     const extra = bih.subarray(40);
-    const coded = tag.size === 'vol' ? volSize(extra) ?? volSize(chunk(0))
-      : tag.size === 'sps' ? spsSize(extra) ?? spsSize(chunk(0))
-      : tag.size === 'sof' ? sofSize(chunk(0)) : [width, height];
+    const coded = tag.size === 'vol' ? mpeg4VolSize(extra) ?? mpeg4VolSize(chunk(0))
+      : tag.size === 'sps' ? h264AnnexBSize(extra) ?? h264AnnexBSize(chunk(0))
+      : tag.size === 'sof' ? jpegSofSize(chunk(0)) : [width, height];
     if (!coded || coded[0] !== width || coded[1] !== height) unsure('the stream\'s own picture size differs from the header\'s');
 
     const sound = audio?.format ? audioOf(audio.format) : undefined;
@@ -367,6 +251,6 @@ export function aviReaderRefusal(path: string): string | undefined {
     read(path);
     return undefined;
   } catch (err) {
-    return err instanceof Unsure ? err.message : `error: ${String(err)}`;
+    return err instanceof Unsure || err instanceof CodecHeaderUnsure ? err.message : `error: ${String(err)}`;
   }
 }

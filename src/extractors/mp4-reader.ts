@@ -18,6 +18,7 @@
  * in mdat) reads the same as a whole one.
  */
 import type { AudioInfo, VideoInfo } from '../contract.js';
+import { aacConfig, CodecHeaderUnsure, h264SpsSize } from './codec-headers.js';
 import type { FfprobeResult } from './ffprobe.js';
 import { containerName, isLosslessCodec } from './ffprobe-map.js';
 import { maxTopLevelBoxes } from './mp4-boxes.js';
@@ -297,127 +298,16 @@ function readEsds(buf: Buffer, box: Box): { oti: number; dsi?: Buffer } {
   return { oti, dsi: c.bytes(dsi.end - c.at) };
 }
 
-class Bits {
-  private pos = 0;
-  constructor(private readonly b: Buffer) {}
-  read(n: number): number {
-    let v = 0;
-    for (let i = 0; i < n; i++) {
-      const byte = this.b[this.pos >> 3];
-      if (byte === undefined) unsure('bit field runs past its data');
-      v = v * 2 + ((byte >> (7 - (this.pos & 7))) & 1);
-      this.pos++;
-    }
-    return v;
-  }
-  ue(): number {
-    let zeros = 0;
-    while (this.read(1) === 0) if (++zeros > 31) unsure('bad exp-Golomb code');
-    return 2 ** zeros - 1 + this.read(zeros);
-  }
-  se(): number {
-    const k = this.ue();
-    return k & 1 ? (k + 1) / 2 : -(k / 2);
-  }
-  get left(): number {
-    return this.b.length * 8 - this.pos;
-  }
-}
-
-const aacRates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
-
-/**
- * Plain AAC (object type 1-4, no SBR/PS) from the AudioSpecificConfig (ISO/IEC 14496-3 §1.6.2.1): the
- * channel count and rate ffprobe reports. Anything that may carry SBR or PS (object type 5/29, an SBR
- * extension, or a sample entry rate that differs from the config's, as HE-AAC files with implicit
- * signalling have) is unsure: FFmpeg's decoder doubles the rate when it finds SBR in the data.
- */
-function readAac(asc: Buffer | undefined, entryRate: number): { sampleRate: number; channels: number } {
-  if (!asc || asc.length < 2 || asc.length > 16) unsure('AudioSpecificConfig not plain');
-  const b = new Bits(asc);
-  const aot = b.read(5);
-  const sfi = b.read(4);
-  const chan = b.read(4);
-  if (aot < 1 || aot > 4) unsure(`AAC object type ${aot}`);
-  const sampleRate = aacRates[sfi] ?? unsure('escape sample rate');
-  if (chan < 1 || chan > 6) unsure(`AAC channel configuration ${chan}`);
-  b.read(1); // frameLengthFlag
-  if (b.read(1)) unsure('dependsOnCoreCoder');
-  if (b.read(1)) unsure('extensionFlag');
-  if (asc.length > 2) {
-    // Backward-compatible signalling (§1.6.5.2), as FFmpeg's AAC encoder writes it: sync 0x2b7, extension
-    // type SBR, sbrPresentFlag 0, i.e. "no SBR" stated outright. Anything else (SBR or PS present, other
-    // extensions) is unsure.
-    if (b.read(11) !== 0x2b7 || b.read(5) !== 5 || b.read(1) !== 0) unsure('AAC extension signalling');
-    if (b.left >= 12 && b.read(11) === 0x548 && b.read(1) !== 0) unsure('parametric stereo');
-    while (b.left > 0) if (b.read(1)) unsure('trailing bits');
-  }
-  if (entryRate !== sampleRate) unsure('sample entry rate differs from the AudioSpecificConfig');
-  return { sampleRate, channels: chan };
-}
-
-/**
- * The H.264 SPS picture size after cropping (ITU-T H.264 §7.3.2.1.1), which is what FFmpeg's decoder
- * reports. Used only as a check of the sample entry's size.
- */
-function h264Size(avcC: Buffer): { width: number; height: number } {
+/** The picture size of the first SPS of an avcC (AVCDecoderConfigurationRecord, ISO/IEC 14496-15 §5.3.3.1). */
+function avcCSize(avcC: Buffer): { width: number; height: number } {
   const c = new Cursor(avcC, 0, avcC.length);
   if (c.u8() !== 1) unsure('avcC version');
   c.skip(3);
   c.u8();
   const nSps = c.u8() & 0x1f;
   if (nSps < 1) unsure('no SPS');
-  const len = c.u16();
-  const nal = c.bytes(len);
-  // Remove emulation prevention bytes (00 00 03).
-  const rbsp: number[] = [];
-  for (let i = 1; i < nal.length; i++) {
-    const v = nal[i] as number;
-    if (v === 3 && i >= 3 && nal[i - 1] === 0 && nal[i - 2] === 0) continue;
-    rbsp.push(v);
-  }
-  const b = new Bits(Buffer.from(rbsp));
-  const profile = b.read(8);
-  b.read(16);
-  b.ue();
-  let chromaFormat = 1;
-  let separate = 0;
-  if ([100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135].includes(profile)) {
-    chromaFormat = b.ue();
-    if (chromaFormat > 3) unsure('chroma format');
-    if (chromaFormat === 3) separate = b.read(1);
-    b.ue();
-    b.ue();
-    b.read(1);
-    if (b.read(1)) unsure('scaling matrices'); // rare; not worth parsing here
-  }
-  b.ue(); // log2_max_frame_num_minus4
-  const pocType = b.ue();
-  if (pocType === 0) b.ue();
-  else if (pocType === 1) {
-    b.read(1);
-    b.se();
-    b.se();
-    const n = b.ue();
-    if (n > 255) unsure('poc cycle');
-    for (let i = 0; i < n; i++) b.se();
-  } else if (pocType !== 2) unsure('poc type');
-  b.ue();
-  b.read(1);
-  const wMbs = b.ue() + 1;
-  const hMaps = b.ue() + 1;
-  const frameMbsOnly = b.read(1);
-  if (!frameMbsOnly) b.read(1);
-  b.read(1);
-  let crop = [0, 0, 0, 0];
-  if (b.read(1)) crop = [b.ue(), b.ue(), b.ue(), b.ue()];
-  const arrayType = separate ? 0 : chromaFormat;
-  const subW = arrayType === 1 || arrayType === 2 ? 2 : 1;
-  const subH = arrayType === 1 ? 2 : 1;
-  const cropX = arrayType === 0 ? 1 : subW;
-  const cropY = (arrayType === 0 ? 1 : subH) * (2 - frameMbsOnly);
-  const [l, r, t, btm] = crop as [number, number, number, number];
-  return { width: wMbs * 16 - cropX * (l + r), height: hMaps * 16 * (2 - frameMbsOnly) - cropY * (t + btm) };
+  const [width, height] = h264SpsSize(c.bytes(c.u16()));
+  return { width, height };
 }
 
 /** Visual sample entry (§12.1.3) → FFmpeg's codec name and the picture size ffprobe reports. */
@@ -435,7 +325,7 @@ function readVisualEntry(buf: Buffer, entry: Box): SampleEntry {
     case 'avc3': {
       codec = 'h264';
       const avcC = need(kids, 'avcC');
-      const sps = h264Size(buf.subarray(avcC.body, avcC.end));
+      const sps = avcCSize(buf.subarray(avcC.body, avcC.end));
       if (sps.width !== width || sps.height !== height) unsure('SPS size differs from the sample entry');
       break;
     }
@@ -487,7 +377,10 @@ function readAudioEntry(buf: Buffer, entry: Box): SampleEntry {
     case 'mp4a': {
       const { oti, dsi } = readEsds(buf, need(kids, 'esds'));
       if (oti !== 0x40) unsure(`mp4a object type ${oti}`);
-      return { kind: 'audio', codec: 'aac', ...readAac(dsi, rate) };
+      // Implicit HE-AAC signalling shows only as a sample entry rate that differs from the config's.
+      const { sampleRate, channels } = aacConfig(dsi);
+      if (rate !== sampleRate) unsure('sample entry rate differs from the AudioSpecificConfig');
+      return { kind: 'audio', codec: 'aac', sampleRate, channels };
     }
     case 'alac': {
       // ALACSpecificConfig: frameLength(4) compatibleVersion(1) bitDepth(1) pb mb kb(3)
@@ -679,6 +572,6 @@ export async function mp4ReaderRefusal(path: string, mimeType: string): Promise<
     await read(path, mimeType);
     return undefined;
   } catch (err) {
-    return err instanceof Unsure ? err.message : `error: ${String(err)}`;
+    return err instanceof Unsure || err instanceof CodecHeaderUnsure ? err.message : `error: ${String(err)}`;
   }
 }
