@@ -59,7 +59,9 @@ export function targets(n: BenchNumbers): Target[] {
     const ours = n.inProcess.runs.find((r) => r.type === type)!;
     const ex = tool(n, 'exiftool', type)!;
     const ratio = ours.filesPerSec / ex.filesPerSec;
-    out.push({ target: `${type} ≥ ${factor}× exiftool batch`, measured: `${fmt(ratio)}× (${fmt(ours.filesPerSec)} vs ${fmt(ex.filesPerSec)} files/s)${failedNote(ours)}`, met: ratio >= factor && ours.failures === 0 });
+    const once = tool(n, 'exiftool-oneshot', type);
+    const onceNote = once ? `; ${fmt(ours.filesPerSec / once.filesPerSec)}× its one-shot batch, start-up included` : '';
+    out.push({ target: `${type} ≥ ${factor}× exiftool batch`, measured: `${fmt(ratio)}× (${fmt(ours.filesPerSec)} vs ${fmt(ex.filesPerSec)} files/s, exiftool kept open${onceNote})${failedNote(ours)}`, met: ratio >= factor && ours.failures === 0 });
   };
   vsExif('image', 5);
   vsExif('dicom', 5);
@@ -103,18 +105,18 @@ function startups(n: BenchNumbers): string {
 export function renderTable(n: BenchNumbers): string {
   const lines: string[] = [];
   lines.push(`### In-process (detection + sha256 + extraction, ExtractPool, concurrency ${n.cores}) vs trusted tools`, '');
-  lines.push('| type | files read | failed | ours files/s | CPU ms/file | hash p50/p95 ms | extract p50/p95 ms | exiftool -fast2 batch | ffprobe | mediainfo | pdfinfo | qpdf --show-npages | dcmdump |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| type | files read | failed | ours files/s | CPU ms/file | hash p50/p95 ms | extract p50/p95 ms | exiftool -fast2 batch, kept open | exiftool one-shot batch | ffprobe | mediainfo | pdfinfo | qpdf --show-npages | dcmdump |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of n.inProcess.runs) {
     const cell = (name: string) => {
       const t = tool(n, name, r.type);
       return t ? `${fmt(t.filesPerSec)}/s (${fmt(r.filesPerSec / t.filesPerSec)}×)` : '–';
     };
-    lines.push(`| ${r.type} | ${r.files} | ${r.failures} | ${fmt(r.filesPerSec)} | ${fmt(r.cpuMsPerFile)} | ${fmt(r.hash.p50)} / ${fmt(r.hash.p95)} | ${fmt(r.extract.p50)} / ${fmt(r.extract.p95)} | ${cell('exiftool')} | ${cell('ffprobe')} | ${cell('mediainfo')} | ${cell('pdfinfo')} | ${cell('qpdf')} | ${cell('dcmdump')} |`);
+    lines.push(`| ${r.type} | ${r.files} | ${r.failures} | ${fmt(r.filesPerSec)} | ${fmt(r.cpuMsPerFile)} | ${fmt(r.hash.p50)} / ${fmt(r.hash.p95)} | ${fmt(r.extract.p50)} / ${fmt(r.extract.p95)} | ${cell('exiftool')} | ${cell('exiftool-oneshot')} | ${cell('ffprobe')} | ${cell('mediainfo')} | ${cell('pdfinfo')} | ${cell('qpdf')} | ${cell('dcmdump')} |`);
   }
   lines.push(
     '',
-    `Tool cells: the tool's files/s (ours ÷ tool). Ours and exiftool read each type's files ${n.rounds} time(s) over, after a first untimed read: exiftool as one \`-stay_open\` process a type, its start-up (${startups(n)} ms) left out as the worker's is; per-file tools read them once, ${n.cores} processes at a time, each start included.`,
+    `Tool cells: the tool's files/s (ours ÷ tool). Ours and exiftool read each type's files ${n.rounds} time(s) over, after a first untimed read: exiftool as one \`-stay_open\` process a type, its start-up (${startups(n)} ms) left out as the worker's is, and as one plain process over the same files, start-up included (PDFs: one read, exiftool takes seconds over each AES-256 file); per-file tools read them once, ${n.cores} processes at a time, each start included.`,
   );
   lines.push(`Video one file at a time: ours p50 ${fmt(n.inProcess.videoSerial.p50)} ms, bare ffprobe-static p50 ${fmt(n.ffprobeSerial.perFile.p50)} ms.`, '');
 

@@ -109,13 +109,36 @@ async function exiftoolBatch(type: DataType, files: CorpusFile[], rounds: number
 }
 
 /**
+ * exiftool as it is usually run: one process over the same files, its start-up (~0.1 s of Perl)
+ * included. Shown beside the kept-open figure; the targets are judged on the kept-open one.
+ */
+async function exiftoolOneShot(type: DataType, files: CorpusFile[], rounds: number): Promise<ToolRun> {
+  const paths = Array.from({ length: rounds }, () => files.map((f) => f.path)).flat();
+  const t0 = performance.now();
+  const code = await exec('exiftool', ['-fast2', '-j', '-n', ...paths]);
+  const seconds = (performance.now() - t0) / 1000;
+  const each = (seconds * 1000) / paths.length;
+  return {
+    tool: 'exiftool-oneshot', type, files: paths.length, seconds, filesPerSec: paths.length / seconds,
+    perFile: { n: paths.length, p50: each, p95: each }, failures: code === 0 ? 0 : 1,
+  };
+}
+
+/**
+ * exiftool reads PDFs slowly (5-7 s for each AES-256 file: its key derivation is in Perl), and no target
+ * compares PDFs with it: one round of them is enough for its cell.
+ */
+const exiftoolRounds = (type: DataType, rounds: number): number => (type === 'pdf' ? 1 : rounds);
+
+/**
  * Every tool on every type it reads. Per-file tools run at `concurrency` processes at a time (cores),
  * as the in-process path runs; exiftool is one process per type, as its batch mode is used.
  */
 export async function measureTools(byType: Map<DataType, CorpusFile[]>, concurrency: number, rounds: number): Promise<ToolRun[]> {
   const runs: ToolRun[] = [];
   for (const [type, files] of byType) {
-    runs.push(await exiftoolBatch(type, files, rounds));
+    runs.push(await exiftoolBatch(type, files, exiftoolRounds(type, rounds)));
+    runs.push(await exiftoolOneShot(type, files, exiftoolRounds(type, rounds)));
     for (const [tool, spec] of Object.entries(perFileTools)) {
       if (spec.types.includes(type)) runs.push(await timedPerFile(tool, type, files, concurrency));
     }
