@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream';
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { CorruptAssetError, TooLargeError, messageOf } from '../errors.js';
-import { readAtSync, withFileSync } from './read-sync.js';
+import { readAtSync, withSourceSync, type Source } from './read-sync.js';
 
 /** What is read first; most headers fit. */
 export const dicomFirstChunkBytes = 64 * 1024;
@@ -108,7 +108,7 @@ function tooLarge(limits: DicomReadLimits): TooLargeError {
 }
 
 /** Truncation shows where the pixel data's own length or end marker lies past the end of the file. */
-function checkPixelDataEnd(fd: number, size: number, dataSet: DataSet, shift: number): void {
+function checkPixelDataEnd(fd: Source, size: number, dataSet: DataSet, shift: number): void {
   const element = dataSet.elements[pixelDataTag];
   if (!element) return;
   if (element.hadUndefinedLength) {
@@ -132,8 +132,10 @@ interface DeflatedStart {
 export async function readDicomHeader(
   path: string,
   limits: DicomReadLimits = { firstChunkBytes: dicomFirstChunkBytes, maxHeaderBytes: dicomMaxHeaderBytes },
+  /** The whole file, when the caller holds it (ExtractInput.bytes). */
+  bytes?: Buffer,
 ): Promise<DicomHeader> {
-  const plain = withFileSync(path, (fd, size) => {
+  const plain = withSourceSync(path, bytes, (fd, size) => {
     const read = readPlain(fd, size, limits);
     return 'dataSet' in read ? read : (readSmallDeflated(fd, size, read, limits) ?? read);
   });
@@ -151,7 +153,7 @@ const smallDeflatedBytes = 256 * 1024;
  * Anything else (larger, corrupt, cut short, more than the first chunk) is left to the streaming read,
  * so that its answer, error or not, stays the only one.
  */
-function readSmallDeflated(fd: number, size: number, at: DeflatedStart, limits: DicomReadLimits): DicomHeader | undefined {
+function readSmallDeflated(fd: Source, size: number, at: DeflatedStart, limits: DicomReadLimits): DicomHeader | undefined {
   const compressed = size - at.start;
   if (compressed > smallDeflatedBytes) return undefined;
   let inflated: Buffer;
@@ -168,7 +170,7 @@ function readSmallDeflated(fd: number, size: number, at: DeflatedStart, limits: 
  * The plain (not deflated) read, with synchronous reads (read-sync.ts): the first chunk, then doubling
  * until the pixel data is reached, the file ends or the cap is hit.
  */
-function readPlain(fd: number, size: number, limits: DicomReadLimits): DicomHeader | DeflatedStart {
+function readPlain(fd: Source, size: number, limits: DicomReadLimits): DicomHeader | DeflatedStart {
   let fileBytes = readAtSync(fd, 0, Math.min(size, limits.firstChunkBytes));
   const layout = sniffLayout(fileBytes);
   const shift = layout.prefix.length;

@@ -54,7 +54,7 @@ export function toDicomInfo(dataSet: DataSet, transferSyntaxUID: string, include
 
 export const extractDicom: Extractor = async (input, config) => {
   try {
-    const { dataSet, transferSyntaxUID } = await readDicomHeader(input.path);
+    const { dataSet, transferSyntaxUID } = await readDicomHeader(input.path, undefined, input.bytes);
     if (!transferSyntaxUID) throw new CorruptAssetError('dicom file has no transfer syntax');
     const dicom = toDicomInfo(dataSet, transferSyntaxUID, config.dicomIncludePhi);
     return { dataType: 'dicom', mimeType: input.mimeType, section: dicom };

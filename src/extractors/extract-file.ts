@@ -14,7 +14,8 @@ import { extractors } from './registry.js';
 
 /** What the head of the file is, when the caller already holds it (hashAndExtract): no second read. */
 export interface KnownHead {
-  head: Uint8Array;
+  /** The file's first bytes, a copy the caller will not change. */
+  head: Buffer;
   sizeBytes: number;
 }
 
@@ -23,8 +24,10 @@ export async function extractFile(path: string, config: ExtractConfig, known?: K
     ? [await detectBuffer(known.head), known.sizeBytes]
     : [await detect(path), statSync(path).size];
   const extractor = await extractors[detected.dataType]();
+  // The head is a copy of the file's start: when it is the whole file, extractors need not open it again.
+  const bytes = known && known.head.length === known.sizeBytes ? known.head : undefined;
   try {
-    return await extractor({ ...detected, path, sizeBytes }, config);
+    return await extractor({ ...detected, path, sizeBytes, ...(bytes ? { bytes } : {}) }, config);
   } catch (err) {
     // Coded here, inside the extraction thread: only a coded error keeps its code across the boundary. A
     // parser's own complaint (a string, a plain object, a library Error) is the file's fault: CORRUPT_ASSET.

@@ -20,6 +20,11 @@ export interface ExtractInput extends Detected {
   /** A local file, read-only, holding untrusted bytes. */
   path: string;
   sizeBytes: number;
+  /**
+   * All of the file's bytes, when the caller already read all of them (files up to the detection head,
+   * 64 KiB): extractors may read these instead of opening the file again. Never to be written to.
+   */
+  bytes?: Buffer;
 }
 
 /** One section, tagged by the type it belongs to. An extractor may re-classify (an audio-only MP4 is audio). */

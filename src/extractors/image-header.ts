@@ -6,7 +6,7 @@
 import { imageSize } from 'image-size';
 import type { ImageInfo } from '../contract.js';
 import { CorruptAssetError, UnsupportedTypeError, messageOf } from '../errors.js';
-import { readAtSync, withFileSync } from './read-sync.js';
+import { readAtSync, withSourceSync } from './read-sync.js';
 
 /** Bytes of the head read: the headers and directories of these formats sit in their first few KiB. */
 export const headerBytes = 512 * 1024;
@@ -117,10 +117,10 @@ export function readsHeader(ext: string): boolean {
  * Reads an image libvips does not know. ICO/CUR: the size of the largest image, and frames = the number
  * of images in the icon (its sizes are the "pages" a viewer can show).
  */
-export async function readWithHeader(path: string, ext: string): Promise<ImageInfo> {
+export async function readWithHeader(path: string, ext: string, bytes?: Buffer): Promise<ImageInfo> {
   const format = headerFormats[ext];
   if (!format) throw new UnsupportedTypeError(`no header reader for ${ext} images`);
-  const head = withFileSync(path, (fd, size) => readAtSync(fd, 0, Math.min(size, headerBytes)));
+  const head = withSourceSync(path, bytes, (fd, size) => readAtSync(fd, 0, Math.min(size, headerBytes)));
   let size: ReturnType<typeof imageSize>;
   try {
     size = imageSize(head);

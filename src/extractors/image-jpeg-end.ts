@@ -9,7 +9,7 @@
  * phones append trailers after EOI, motion photos append a whole MP4) the bytes after the first SOS are
  * scanned in large chunks for FF D9 with Buffer.indexOf; a missing EOI means the file was cut short.
  */
-import { readAtSync, withFileSync } from './read-sync.js';
+import { readAtSync, withSourceSync, type Source } from './read-sync.js';
 
 /** Bytes read per step when walking segments or scanning for EOI. */
 const chunkBytes = 256 * 1024;
@@ -30,7 +30,7 @@ function tailEndsWithEoi(tail: Buffer): boolean {
  * Offset just past the first SOS segment header, found by walking the marker segments by their lengths,
  * or -1 when the segment structure ends (or breaks) before any scan.
  */
-function firstScanOffset(fd: number, size: number): number {
+function firstScanOffset(fd: Source, size: number): number {
   const soi = readAtSync(fd, 0, 2);
   if (soi.length < 2 || soi[0] !== 0xff || soi[1] !== SOI) return -1;
   let pos = 2;
@@ -58,7 +58,7 @@ function firstScanOffset(fd: number, size: number): number {
 }
 
 /** Scans from `start` for FF D9, carrying one byte over chunk edges so a marker split across them is found. */
-function hasEoiAfter(fd: number, start: number, size: number): boolean {
+function hasEoiAfter(fd: Source, start: number, size: number): boolean {
   let pos = start;
   let carry = -1;
   while (pos < size) {
@@ -76,10 +76,10 @@ function hasEoiAfter(fd: number, start: number, size: number): boolean {
   return false;
 }
 
-/** Why the JPEG at `path` is incomplete, or null when it has its scan and its EOI marker. */
-export async function jpegTruncation(path: string): Promise<string | null> {
+/** Why the JPEG at `path` (or `bytes`, all of it) is incomplete, or null when it has its scan and its EOI marker. */
+export async function jpegTruncation(path: string, bytes?: Buffer): Promise<string | null> {
   // Synchronous reads (read-sync.ts): the tail is one small read, and this runs on every JPEG.
-  return withFileSync(path, (fd, size) => {
+  return withSourceSync(path, bytes, (fd, size) => {
     if (tailEndsWithEoi(readAtSync(fd, Math.max(0, size - tailBytes), Math.min(size, tailBytes)))) return null;
     const scan = firstScanOffset(fd, size);
     if (scan < 0) return 'JPEG has no complete scan header (SOS)';

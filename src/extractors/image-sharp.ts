@@ -11,7 +11,7 @@ import { displaySize } from './image-size.js';
 import { jpegHeader, type JpegHeader } from './image-jpeg-header.js';
 import { pngHeader, type PngHeader } from './image-png-header.js';
 import { webpHeader, type WebpHeader } from './image-webp-header.js';
-import { readAtSync, withFileSync } from './read-sync.js';
+import { readAtSync, withFileSync, withSourceSync } from './read-sync.js';
 
 /** file-type extensions whose headers libvips reads (SVG is not among them: see image-svg.ts). */
 export const sharpExts = new Set(['jpg', 'png', 'apng', 'webp', 'gif', 'tif', 'avif', 'heic', 'heif']);
@@ -60,8 +60,8 @@ function smallFileBytes(path: string): Buffer | undefined {
 export const headerHeadBytes = 256 * 1024;
 
 /** The header read in JS, or else the bytes to give libvips (the whole file when small enough). */
-function readHead(path: string): { info: ImageInfo } | { bytes: Buffer | undefined } {
-  return withFileSync(path, (fd, size) => {
+function readHead(path: string, bytes?: Buffer): { info: ImageInfo } | { bytes: Buffer | undefined } {
+  return withSourceSync(path, bytes, (fd, size) => {
     const head = readAtSync(fd, 0, Math.min(size, headerHeadBytes));
     // A plain JPEG, PNG or WebP header is read in JS (the commonest formats, and libvips' per-call cost
     // dominates their time); anything else, or anything unusual in them, goes to libvips.
@@ -149,8 +149,9 @@ export function imageInfoOf(meta: Metadata): ImageInfo {
   };
 }
 
-export async function readWithSharp(path: string): Promise<ImageInfo> {
-  const head = readHead(path);
+/** `bytes`: the whole file, when the caller holds it (ExtractInput.bytes). */
+export async function readWithSharp(path: string, bytes?: Buffer): Promise<ImageInfo> {
+  const head = readHead(path, bytes);
   if ('info' in head) return head.info;
   return imageInfoOf(await sharpMetadata(path, head.bytes));
 }

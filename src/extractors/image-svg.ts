@@ -10,7 +10,7 @@
  */
 import type { ImageInfo } from '../contract.js';
 import { CorruptAssetError } from '../errors.js';
-import { readAtSync, withFileSync } from './read-sync.js';
+import { readAtSync, withSourceSync } from './read-sync.js';
 
 /** The root element comes after the prolog; a DOCTYPE's internal subset may be long, not this long. */
 export const svgHeadBytes = 256 * 1024;
@@ -89,8 +89,8 @@ export function svgSize(text: string): { width: number; height: number } {
   return { width: Math.max(1, Math.round(size.width)), height: Math.max(1, Math.round(size.height)) };
 }
 
-export async function readSvg(path: string): Promise<ImageInfo> {
-  const text = withFileSync(path, (fd, size) => {
+export async function readSvg(path: string, bytes?: Buffer): Promise<ImageInfo> {
+  const text = withSourceSync(path, bytes, (fd, size) => {
     const b = readAtSync(fd, 0, Math.min(size, svgHeadBytes));
     // Detection accepts SVG in UTF-8 or UTF-16 with a BOM; TextDecoder honours the BOM it finds.
     const encoding = b[0] === 0xff && b[1] === 0xfe ? 'utf-16le' : b[0] === 0xfe && b[1] === 0xff ? 'utf-16be' : 'utf-8';

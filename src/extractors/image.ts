@@ -17,12 +17,12 @@ import { readSvg } from './image-svg.js';
 export { displaySize } from './image-size.js';
 
 async function readImage(input: ExtractInput): Promise<ImageInfo> {
-  if (input.ext === 'svg') return readSvg(input.path);
-  if (readsHeader(input.ext)) return readWithHeader(input.path, input.ext);
+  if (input.ext === 'svg') return readSvg(input.path, input.bytes);
+  if (readsHeader(input.ext)) return readWithHeader(input.path, input.ext, input.bytes);
   if (!sharpExts.has(input.ext)) throw new UnsupportedTypeError(`no reader for ${input.mimeType} images`);
-  const image = await readWithSharp(input.path);
+  const image = await readWithSharp(input.path, input.bytes);
   if (image.format === 'jpeg') {
-    const truncated = await jpegTruncation(input.path);
+    const truncated = await jpegTruncation(input.path, input.bytes);
     if (truncated) throw new CorruptAssetError(truncated);
   }
   return image;

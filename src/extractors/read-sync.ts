@@ -12,10 +12,21 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 /**
+ * Where the bytes come from: an open file, or the whole file already in memory (a small file that
+ * extract-file.ts read for its hash: opening it again cost more than reading it).
+ */
+export type Source = number | Buffer;
+
+/**
  * Fills `buf` from `position` on; fewer bytes only at the end of the file. Returns how many were read.
  * A short read is not an error here: callers decide whether it means truncation.
  */
-export function fillSync(fd: number, buf: Uint8Array, position: number): number {
+export function fillSync(fd: Source, buf: Uint8Array, position: number): number {
+  if (typeof fd !== 'number') {
+    const part = fd.subarray(Math.min(position, fd.length), Math.min(fd.length, position + buf.length));
+    buf.set(part);
+    return part.length;
+  }
   let done = 0;
   while (done < buf.length) {
     const n = readSync(fd, buf, done, buf.length - done, position + done);
@@ -25,8 +36,9 @@ export function fillSync(fd: number, buf: Uint8Array, position: number): number 
   return done;
 }
 
-/** `length` bytes from `position` (fewer at the end of the file), in a new buffer. */
-export function readAtSync(fd: number, position: number, length: number): Buffer {
+/** `length` bytes from `position` (fewer at the end of the file), in a new buffer (a view of the file's bytes when in memory). */
+export function readAtSync(fd: Source, position: number, length: number): Buffer {
+  if (typeof fd !== 'number') return fd.subarray(Math.min(position, fd.length), Math.min(fd.length, position + length));
   const buf = Buffer.allocUnsafe(length);
   return buf.subarray(0, fillSync(fd, buf, position));
 }
@@ -39,4 +51,9 @@ export function withFileSync<T>(path: string, fn: (fd: number, size: number) => 
   } finally {
     closeSync(fd);
   }
+}
+
+/** As withFileSync, from the file's bytes when the caller holds all of them (no open, stat or close). */
+export function withSourceSync<T>(path: string, bytes: Buffer | undefined, fn: (src: Source, size: number) => T): T {
+  return bytes ? fn(bytes, bytes.length) : withFileSync(path, fn);
 }

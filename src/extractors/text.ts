@@ -3,11 +3,10 @@
  * through a streaming TextDecoder, so a 1 GB log or a 100 MB single line costs one chunk of memory; only a
  * bounded prefix (and, for a small JSON candidate, the whole text) is kept for the format checks.
  */
-import { readSync } from 'node:fs';
 import type { TextInfo } from '../contract.js';
 import { CorruptAssetError, messageOf } from '../errors.js';
 import type { Extractor } from './extractor.js';
-import { fillSync, withFileSync } from './read-sync.js';
+import { fillSync, withSourceSync, type Source } from './read-sync.js';
 import { TextCounter } from './text-count.js';
 import { detectEncoding, encodingSampleBytes } from './text-encoding.js';
 import { formatSampleChars, jsonParseMaxBytes, mimeByFormat, textFormat } from './text-format.js';
@@ -24,12 +23,15 @@ function lastNonSpaceOf(text: string): string {
   return '';
 }
 
-/** Reads the text file at `path` in one pass; exported for tests that feed generated files. */
-export async function readTextInfo(path: string): Promise<TextInfo> {
-  return withFileSync(path, (fd, size) => textInfoOf(fd, size));
+/**
+ * Reads the text file at `path` (or `bytes`, all of it, when the caller holds them) in one pass; exported
+ * for tests that feed generated files.
+ */
+export async function readTextInfo(path: string, bytes?: Buffer): Promise<TextInfo> {
+  return withSourceSync(path, bytes, (fd, size) => textInfoOf(fd, size));
 }
 
-function textInfoOf(fd: number, size: number): TextInfo {
+function textInfoOf(fd: Source, size: number): TextInfo {
   // The first chunk is read once: its start is the encoding sample, and it is decoded as it is.
   const chunk = Buffer.allocUnsafe(Math.min(textChunkBytes, Math.max(size, 1)));
   const filled = fillSync(fd, chunk, 0);
@@ -59,7 +61,7 @@ function textInfoOf(fd: number, size: number): TextInfo {
     if (last) lastNonSpace = last;
     if (done) break;
     // Read until a read returns nothing, as a stream would: the size from fstat only sizes the buffer.
-    const n = readSync(fd, chunk, 0, chunk.length, position);
+    const n = fillSync(fd, chunk, position);
     bytes = chunk.subarray(0, n);
     position += n;
   }
@@ -74,7 +76,7 @@ function textInfoOf(fd: number, size: number): TextInfo {
 export const extractText: Extractor = async (input) => {
   let text: TextInfo;
   try {
-    text = await readTextInfo(input.path);
+    text = await readTextInfo(input.path, input.bytes);
   } catch (err) {
     throw new CorruptAssetError(`cannot read text: ${messageOf(err)}`, { cause: err });
   }

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AssetResultSchema } from '../../src/contract.js';
+import { extractFile, hashAndExtract } from '../../src/extractors/extract-file.js';
 import { ExtractPool } from '../../src/extractors/isolate.js';
 import { compareExpected, type Expected } from '../../src/replay/compare.js';
 import { probeFile } from '../../src/probe.js';
@@ -46,6 +47,21 @@ describe('every fixture matches its expected.json through the extraction threads
     const expected = JSON.parse(readFileSync(`${file}.expected.json`, 'utf8')) as Expected;
     const result = await probeFile(file, testExtractConfig(), (p, c) => pool.probe(p, c));
     expect(compareExpected(expected, result)).toEqual([]);
+  });
+});
+
+/**
+ * Files up to the detection head (64 KiB) are read by the extractors from the bytes hashAndExtract already
+ * holds (ExtractInput.bytes) rather than opened again; the queue path extracts from the file. Both must
+ * give the same answer, or the same error.
+ */
+describe('every fixture reads the same from its bytes in memory as from the file', () => {
+  const outcome = async (run: () => Promise<unknown>) => run().catch((err: unknown) => ({ error: String(err), code: (err as { code?: string }).code }));
+  it.each(fixtures.map((f) => [path.relative(fixturesDir, f), f]))('%s', async (_name, file) => {
+    const fromFile = await outcome(() => extractFile(file, testExtractConfig()));
+    const probed = await hashAndExtract(file, testExtractConfig());
+    const fromBytes = probed.extracted ?? { error: String(probed.error), code: (probed.error as { code?: string }).code };
+    expect(fromBytes).toEqual(fromFile);
   });
 });
 
