@@ -23,7 +23,7 @@ import { measureInProcess, type Compiled } from './in-process.js';
 import { measureLarge } from './large.js';
 import { measureQueue, upload, type QueueRun } from './queue-path.js';
 import { renderTable, targets, type BenchNumbers } from './report.js';
-import { ffprobeSerial, measureTools } from './tools.js';
+import { ffprobeSerial, keptOpenExiftool, measureTools, type ToolRun } from './tools.js';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -80,9 +80,13 @@ async function main(): Promise<void> {
     // The in-process path and exiftool's batch read each type's files this many times over.
     const rounds = quick ? 1 : 4;
     log(`(a) in-process, ${rounds} round(s) a type`);
-    const inProcess = await measureInProcess(byType, large, extractConfig, cores, compiled.lib, rounds);
+    const exiftools: ToolRun[] = [];
+    const inProcess = await measureInProcess(byType, large, extractConfig, cores, compiled.lib, rounds, async (type, files) => {
+      const tool = await keptOpenExiftool(type, files, rounds);
+      return { time: () => tool.time(), close: async () => exiftools.push(await tool.close()) };
+    });
     log('(c) trusted tools');
-    const tools = await measureTools(byType, cores, rounds);
+    const tools = [...exiftools, ...(await measureTools(byType, cores, rounds))];
     const serial = await ffprobeSerial(byType.get('video') ?? []);
 
     const env = { s3, redisUrl, databaseUrl, schema, tmpDir: path.join(work, 'tmp'), distDir };

@@ -116,7 +116,7 @@ export function renderTable(n: BenchNumbers): string {
   }
   lines.push(
     '',
-    `Tool cells: the tool's files/s (ours ÷ tool). Ours and exiftool read each type's files ${n.rounds} time(s) over, after a first untimed read, in three timed runs of which the median is shown: exiftool as one \`-stay_open\` process a type, its start-up (${startups(n)} ms) left out as the worker's is, and as one plain process over the same files, start-up included (PDFs: one read, exiftool takes seconds over each AES-256 file); per-file tools read them once, ${n.cores} processes at a time, each start included.`,
+    `Tool cells: the tool's files/s (ours ÷ tool). Ours and exiftool read each type's files ${n.rounds} time(s) over, after a first untimed read, in three timed runs each, ours and exiftool's alternating, the medians shown: exiftool as one \`-stay_open\` process a type, its start-up (${startups(n)} ms) left out as the worker's is, and as one plain process over the same files, start-up included (PDFs: one read, exiftool takes seconds over each AES-256 file); per-file tools read them once, ${n.cores} processes at a time, each start included.`,
   );
   lines.push(`Video one file at a time: ours p50 ${fmt(n.inProcess.videoSerial.p50)} ms, bare ffprobe-static p50 ${fmt(n.ffprobeSerial.perFile.p50)} ms.`, '');
 

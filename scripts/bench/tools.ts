@@ -63,14 +63,14 @@ async function timedPerFile(tool: string, type: DataType, files: CorpusFile[], c
 }
 
 /**
- * exiftool as a long-running batch process (`-stay_open`, as a service would keep it): started once, given
- * one file to load its modules, then timed over the type's files `rounds` times (as many as the in-process
- * path reads) in one `-execute`, three times, the median reported; its start-up is left out of the rate,
- * as the worker's own is.
- * Failures: files exiftool reported no JSON object for.
+ * exiftool as a long-running batch process (`-stay_open`, as a service would keep it), for one type: started
+ * once and given one file to load its modules (its start-up is left out of its rate, as the worker's own
+ * is); then `time()` reads the type's files `rounds` times over (as many as the in-process path reads) in
+ * one `-execute`. The in-process path calls it between its own timed runs (in-process.ts), so that both
+ * are measured in the same moments of a shared machine; the median of its runs is reported.
  */
-async function exiftoolBatch(type: DataType, files: CorpusFile[], rounds: number): Promise<ToolRun> {
-  const paths = Array.from({ length: rounds }, () => files.map((f) => f.path)).flat();
+export async function keptOpenExiftool(type: DataType, files: CorpusFile[], rounds: number) {
+  const paths = Array.from({ length: exiftoolRounds(type, rounds) }, () => files.map((f) => f.path)).flat();
   const child = spawn('exiftool', ['-stay_open', 'True', '-@', '-'], { stdio: ['pipe', 'pipe', 'ignore'] });
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let out = '';
@@ -90,30 +90,34 @@ async function exiftoolBatch(type: DataType, files: CorpusFile[], rounds: number
       };
       child.stdin.write(`${[...args, '-execute'].join('\n')}\n`);
     });
-  try {
-    const s0 = performance.now();
-    await execute(['-fast2', '-j', '-n', files[0]!.path]);
-    const startupMs = performance.now() - s0;
-    // Timed three times (PDFs once, see exiftoolRounds); the median is reported, as for ours.
-    const times: number[] = [];
-    let json = '';
-    for (let i = 0; i < (type === 'pdf' ? 1 : 3); i++) {
+  const s0 = performance.now();
+  await execute(['-fast2', '-j', '-n', files[0]!.path]);
+  const startupMs = performance.now() - s0;
+  const times: number[] = [];
+  let read = 0;
+  return {
+    /** One timed read of all the paths (PDFs: only the first call reads, see exiftoolRounds). */
+    async time(): Promise<void> {
+      if (type === 'pdf' && times.length > 0) return;
       const t0 = performance.now();
-      json = await execute(['-fast2', '-j', '-n', ...paths]);
+      const json = await execute(['-fast2', '-j', '-n', ...paths]);
       times.push((performance.now() - t0) / 1000);
-    }
-    const seconds = times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
-    const read = (JSON.parse(json || '[]') as unknown[]).length;
-    const each = (seconds * 1000) / paths.length;
-    return {
-      tool: 'exiftool', type, files: paths.length, seconds, filesPerSec: paths.length / seconds,
-      perFile: { n: paths.length, p50: each, p95: each }, failures: paths.length - read, startupMs,
-    };
-  } finally {
-    child.stdin.end('-stay_open\nFalse\n');
-    await closed;
-  }
+      read = (JSON.parse(json || '[]') as unknown[]).length;
+    },
+    async close(): Promise<ToolRun> {
+      child.stdin.end('-stay_open\nFalse\n');
+      await closed;
+      const seconds = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)] ?? NaN;
+      const each = (seconds * 1000) / paths.length;
+      return {
+        tool: 'exiftool', type, files: paths.length, seconds, filesPerSec: paths.length / seconds,
+        perFile: { n: paths.length, p50: each, p95: each }, failures: paths.length - read, startupMs,
+      };
+    },
+  };
 }
+
+export type KeptOpenExiftool = Awaited<ReturnType<typeof keptOpenExiftool>>;
 
 /**
  * exiftool as it is usually run: one process over the same files, its start-up (~0.1 s of Perl)
@@ -138,13 +142,13 @@ async function exiftoolOneShot(type: DataType, files: CorpusFile[], rounds: numb
 const exiftoolRounds = (type: DataType, rounds: number): number => (type === 'pdf' ? 1 : rounds);
 
 /**
- * Every tool on every type it reads. Per-file tools run at `concurrency` processes at a time (cores),
- * as the in-process path runs; exiftool is one process per type, as its batch mode is used.
+ * Every tool on every type it reads but kept-open exiftool (timed with the in-process path). Per-file
+ * tools run at `concurrency` processes at a time (cores), as the in-process path runs; exiftool is one
+ * process per type, as its batch mode is used.
  */
 export async function measureTools(byType: Map<DataType, CorpusFile[]>, concurrency: number, rounds: number): Promise<ToolRun[]> {
   const runs: ToolRun[] = [];
   for (const [type, files] of byType) {
-    runs.push(await exiftoolBatch(type, files, exiftoolRounds(type, rounds)));
     runs.push(await exiftoolOneShot(type, files, exiftoolRounds(type, rounds)));
     for (const [tool, spec] of Object.entries(perFileTools)) {
       if (spec.types.includes(type)) runs.push(await timedPerFile(tool, type, files, concurrency));
