@@ -7,7 +7,7 @@
  * so the last frames of a low-bit-rate stream (a 16 kbit/s frame is ~85 bytes) are never counted:
  * 24 of the 25 frames of fixtures/audio/aac-24k-mono.aac, 0.043 s short.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { fillSync, withFileSync } from './read-sync.js';
 
 /** How much of the file is read at a time. */
 const chunkBytes = 64 * 1024;
@@ -39,10 +39,9 @@ function afterId3(head: Buffer): number {
  * file: a partial frame cannot be decoded whole, so it is not counted).
  */
 export async function countAdtsFrames(path: string, sizeBytes: number): Promise<AdtsCount> {
-  const fd = openSync(path, 'r');
-  try {
+  return withFileSync(path, (fd) => {
     const buf = Buffer.alloc(chunkBytes);
-    let bytesRead = readSync(fd, buf, 0, chunkBytes, 0);
+    let bytesRead = fillSync(fd, buf, 0);
     let pos = afterId3(buf.subarray(0, bytesRead));
     let frames = 0;
     let samples = 0;
@@ -53,7 +52,7 @@ export async function countAdtsFrames(path: string, sizeBytes: number): Promise<
       if (pos + headerBytes > sizeBytes) break;
       if (pos + headerBytes > chunkStart + bytesRead) {
         chunkStart = pos;
-        bytesRead = readSync(fd, buf, 0, chunkBytes, pos);
+        bytesRead = fillSync(fd, buf, pos);
         if (bytesRead < headerBytes) break;
       }
       const h = buf.subarray(pos - chunkStart, pos - chunkStart + headerBytes);
@@ -70,7 +69,5 @@ export async function countAdtsFrames(path: string, sizeBytes: number): Promise<
       pos += frameLength;
     }
     return { frames, samples, end: pos, uniform };
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

@@ -18,7 +18,7 @@
  * Lyrics3 tag, a change of format, fewer than two frames) returns undefined, and the caller asks ffprobe
  * as before; the differential test (test/extractors/audio-mp3-frames.test.ts) holds the two to the same count.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { fillSync, withFileSync } from './read-sync.js';
 
 /** How much of the file is read at a time: the walk never holds more than this. */
 const chunkBytes = 64 * 1024;
@@ -64,12 +64,11 @@ export function mpegFrameLength(h: number): number | undefined {
  * (see above) and only ffprobe can say.
  */
 export async function countMp3Frames(path: string, sizeBytes: number, start: number): Promise<number | undefined> {
-  const fd = openSync(path, 'r');
-  try {
+  return withFileSync(path, (fd) => {
     let end = sizeBytes;
     const tail = Buffer.alloc(id3v1Bytes + 32);
     const tailAt = Math.max(0, sizeBytes - tail.length);
-    const tailRead = readSync(fd, tail, 0, tail.length, tailAt);
+    const tailRead = fillSync(fd, tail, tailAt);
     const tailBytes = tail.subarray(0, tailRead);
     if (sizeBytes - start >= id3v1Bytes && tailBytes.toString('latin1', tailRead - id3v1Bytes, tailRead - id3v1Bytes + 3) === 'TAG') {
       end = sizeBytes - id3v1Bytes;
@@ -90,7 +89,7 @@ export async function countMp3Frames(path: string, sizeBytes: number, start: num
       if (pos + 4 > end) return undefined; // a few stray bytes after the last frame
       if (pos + 4 > chunkStart + bytesRead) {
         chunkStart = pos;
-        bytesRead = readSync(fd, buf, 0, chunkBytes, pos);
+        bytesRead = fillSync(fd, buf, pos);
         if (bytesRead < 4) return undefined;
       }
       const header = buf.readUInt32BE(pos - chunkStart);
@@ -108,7 +107,5 @@ export async function countMp3Frames(path: string, sizeBytes: number, start: num
       pos += length;
     }
     return frames >= 2 ? frames : undefined;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

@@ -8,8 +8,7 @@
  * tells whether the file was cut short. Frame layout: ISO/IEC 11172-3 §2.4.1.3, ISO/IEC 13818-3;
  * Xing: http://gabriel.mp3-tech.org/mp3infotag.html
  */
-import { closeSync, openSync } from 'node:fs';
-import { readAtSync } from './read-sync.js';
+import { readAtSync, withFileSync } from './read-sync.js';
 
 export interface Mp3Head {
   /** Byte offset of the first byte after the ID3v2 tags (0 without one): where FFmpeg's demuxer starts. */
@@ -37,22 +36,21 @@ function syncsafe(b: Uint8Array, at: number): number {
 
 /** Reads the first MPEG audio frame's header and its VBR header; undefined when no frame is found. */
 export async function readMp3Head(path: string): Promise<Mp3Head | undefined> {
-  const fd = openSync(path, 'r');
-  try {
+  return withFileSync(path, (fd) => {
     const read = (at: number, length: number) => readAtSync(fd, at, length);
     let start = 0;
     // Several ID3v2 tags may follow each other.
     for (let tags = 0; tags < 4; tags++) {
-      const id3 = await read(start, 10);
+      const id3 = read(start, 10);
       if (id3.length < 10 || id3.toString('latin1', 0, 3) !== 'ID3') break;
       start += 10 + syncsafe(id3, 6) + (id3[5]! & 0x10 ? 10 : 0);
     }
-    const area = await read(start, maxSyncSearchBytes);
+    const area = read(start, maxSyncSearchBytes);
     for (let i = 0; i + 4 <= area.length; i++) {
       if (area[i] !== 0xff || (area[i + 1]! & 0xe0) !== 0xe0) continue;
       const head = parseFrameHeader(area, i);
       if (!head) continue;
-      const frame = await read(start + i, headBytes);
+      const frame = read(start + i, headBytes);
       return {
         audioStart: start,
         frameOffset: start + i,
@@ -62,9 +60,7 @@ export async function readMp3Head(path: string): Promise<Mp3Head | undefined> {
       };
     }
     return undefined;
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 interface FrameHeader {

@@ -12,7 +12,7 @@
  * the end-of-stream flag on the last page and on no other. Anything else (a chained or multiplexed file,
  * a cut or damaged one, junk after the last page) returns undefined and the caller reads as before.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { fillSync, withFileSync } from './read-sync.js';
 
 /** Read at a time; a page is at most 27 + 255 + 255 × 255 = 65 307 bytes, its header at most 282. */
 const chunkBytes = 64 * 1024;
@@ -29,18 +29,17 @@ export interface OggEnd {
 }
 
 export async function readOggEnd(path: string, sizeBytes: number): Promise<OggEnd | undefined> {
-  const fd = openSync(path, 'r');
-  try {
+  return withFileSync(path, (fd) => {
     const buf = Buffer.alloc(chunkBytes);
     let chunkStart = 0;
-    let bytesRead = readSync(fd, buf, 0, chunkBytes, 0);
+    let bytesRead = fillSync(fd, buf, 0);
     let pos = 0;
     let serial: number | undefined;
     let preSkip: number | undefined;
     for (;;) {
       if (pos + maxHeaderBytes > chunkStart + bytesRead && chunkStart + bytesRead < sizeBytes) {
         chunkStart = pos;
-        bytesRead = readSync(fd, buf, 0, chunkBytes, pos);
+        bytesRead = fillSync(fd, buf, pos);
       }
       const at = pos - chunkStart;
       if (at + pageHeaderBytes > bytesRead || buf.toString('latin1', at, at + 4) !== 'OggS') return undefined;
@@ -66,7 +65,5 @@ export async function readOggEnd(path: string, sizeBytes: number): Promise<OggEn
       }
       pos = end;
     }
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

@@ -27,7 +27,7 @@ export interface WavFormat {
   dataOffset?: number;
   dataBytes?: number;
   /**
-   * The plain layout music-metadata reads to the same end as this walk (see `plainLayout`): the RIFF
+   * The plain layout music-metadata reads to the same end as this walk (see readWavFormat): the RIFF
    * size is the file's, before the data chunk only `fmt `, `fact` and well-formed `LIST` chunks, and the
    * data chunk ends the file.
    */

@@ -76,6 +76,8 @@ interface PreRead {
   adts?: AdtsCount;
   /** The last page of a plain Ogg file (audio-ogg.ts). */
   ogg?: OggEnd;
+  /** A WAV's header walk (audio-wav.ts), when extractAudio made it for the plain-WAV shortcut. */
+  wav?: WavFormat;
 }
 
 /** music-metadata stops reading within this many bytes of the end (its MPEG reader's peek limit). */
@@ -115,15 +117,15 @@ async function preRead(input: ExtractInput): Promise<PreRead> {
  */
 const audioInMemoryMaxBytes = 8 * 1024 * 1024;
 
-export async function parseAudioFormat(path: string, sizeBytes: number, scan: boolean): Promise<IFormat> {
+export async function parseAudioFormat(path: string, sizeBytes: number, scan: boolean, bytes?: Buffer): Promise<IFormat> {
   const options = { duration: scan, skipCovers: true };
   if (sizeBytes > audioInMemoryMaxBytes) return (await parseFile(path, options)).format;
-  return (await parseBuffer(readFileSync(path), { path, size: sizeBytes }, options)).format;
+  return (await parseBuffer(bytes ?? readFileSync(path), { path, size: sizeBytes }, options)).format;
 }
 
 async function parseAudio(input: ExtractInput, scan: boolean): Promise<IFormat> {
   try {
-    return await parseAudioFormat(input.path, input.sizeBytes, scan);
+    return await parseAudioFormat(input.path, input.sizeBytes, scan, input.bytes);
   } catch (err) {
     throw new CorruptAssetError(`cannot read audio: ${messageOf(err)}`, { cause: err });
   }
@@ -152,9 +154,12 @@ function checkWavData(input: ExtractInput, wav: WavFormat): void {
   }
 }
 
-/** WAV: codec, rate, channels and size from the header itself; cut short when the data chunk does not fit. */
-async function wavStream(input: ExtractInput, f: IFormat): Promise<Stream> {
-  const wav = await readWavFormat(input.path);
+/**
+ * WAV: codec, rate, channels and size from the header itself (`read`: the walk extractAudio already
+ * made, if it did); cut short when the data chunk does not fit.
+ */
+async function wavStream(input: ExtractInput, f: IFormat, read?: WavFormat): Promise<Stream> {
+  const wav = read ?? (await readWavFormat(input.path));
   if (!wav) throw new CorruptAssetError('WAV without a fmt chunk');
   checkWavData(input, wav);
   return {
@@ -237,7 +242,7 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, pre
   if (!container) return undefined;
   const s: Stream =
     container === 'wav'
-      ? await wavStream(input, f)
+      ? await wavStream(input, f, pre.wav)
       : {
           container,
           codec: codecFromMusicMetadata(f.codec, container, f.bitsPerSample),
@@ -275,8 +280,8 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, pre
 }
 
 /** Every path but the plain-WAV shortcut: music-metadata with the walks above, else ffprobe. */
-export async function extractAudioFully(input: ExtractInput, config: ExtractConfig): Promise<Extracted> {
-  let pre = await preRead(input);
+export async function extractAudioFully(input: ExtractInput, config: ExtractConfig, wav?: WavFormat): Promise<Extracted> {
+  let pre: PreRead = { ...(await preRead(input)), ...(wav ? { wav } : {}) };
   let format = await parseAudio(input, pre.scan);
   if (!pre.scan && containerFromMusicMetadata(format.container) !== pre.container) {
     // The bytes are not what the extension said: what was read ahead does not apply, read as before.
@@ -293,6 +298,7 @@ export const extractAudio: Extractor = async (input, config) => {
     const wav = await readWavFormat(input.path);
     const section = wav && plainWavSection(input, wav);
     if (section) return { dataType: 'audio', mimeType: input.mimeType, section };
+    return extractAudioFully(input, config, wav);
   }
   return extractAudioFully(input, config);
 };

@@ -1,6 +1,6 @@
 /**
  * The contract's video section (CONTRACT.md §3) from what a reader found, built in one place for the
- * ffprobe path and the in-process MP4 and Matroska readers, so that they cannot drift apart. The display
+ * ffprobe path and the in-process MP4, Matroska and AVI readers, so that they cannot drift apart. The display
  * size swaps width and height for a quarter turn and applies no sample aspect ratio (video.ts says why).
  */
 import type { VideoInfo } from '../contract.js';
