@@ -1,6 +1,6 @@
 /**
  * The trusted tools a team would otherwise run, on the same files: exiftool in one batch process per
- * type (`-fast2 -j -n`), and one process per file for ffprobe (the same ffprobe-static binary as the
+ * type (`-fast2 -j -n`), kept open and as a one-shot run, and one process per file for ffprobe (the same ffprobe-static binary as the
  * worker), mediainfo, pdfinfo, `qpdf --show-npages` and dcmdump.
  */
 import { spawn } from 'node:child_process';
@@ -116,8 +116,6 @@ export async function keptOpenExiftool(type: DataType, files: CorpusFile[], roun
     },
   };
 }
-
-export type KeptOpenExiftool = Awaited<ReturnType<typeof keptOpenExiftool>>;
 
 /**
  * exiftool as it is usually run: one process over the same files, its start-up (~0.1 s of Perl)
