@@ -15,7 +15,7 @@ import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
 import { probeVideo } from '../../src/extractors/video.js';
 import { prng } from '../../scripts/fuzz.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
-import { ffprobePathOutcome, hasFfmpeg, tempWriter } from '../helpers/reader-tests.js';
+import { ffprobePathOutcome, tempWriter } from '../helpers/reader-tests.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'asf-reader-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -227,7 +227,7 @@ describe('readAsf on hostile bytes: never throws, undefined or the ffprobe answe
   });
 });
 
-describe.skipIf(!hasFfmpeg())('readAsf vs the ffprobe path on ffmpeg-made files (skipped without ffmpeg on PATH)', () => {
+describe('readAsf vs the ffprobe path on ffmpeg-made files', () => {
   const tone = (rate: number, seconds: number) => ['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=${rate}:duration=${seconds}`];
   /**
    * [file, ffmpeg args, what the reader must say (hand-written from the args; undefined = declines), and

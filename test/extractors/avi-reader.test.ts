@@ -15,7 +15,7 @@ import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
 import { probeVideo } from '../../src/extractors/video.js';
 import { prng } from '../../scripts/fuzz.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
-import { ffprobePathOutcome, hasFfmpeg, tempWriter } from '../helpers/reader-tests.js';
+import { ffprobePathOutcome, tempWriter } from '../helpers/reader-tests.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'avi-reader-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -158,7 +158,7 @@ describe('readAvi on hostile bytes: never throws, undefined or the ffprobe answe
   }, 60_000);
 });
 
-describe.skipIf(!hasFfmpeg())('readAvi vs the ffprobe path on ffmpeg-made files (skipped without ffmpeg on PATH)', () => {
+describe('readAvi vs the ffprobe path on ffmpeg-made files', () => {
   const video = (size: string, rate: string, seconds: number) => ['-f', 'lavfi', '-i', `testsrc=size=${size}:rate=${rate}:duration=${seconds}`];
   const tone = (rate: number, seconds: number) => ['-f', 'lavfi', '-i', `sine=sample_rate=${rate}:duration=${seconds}`];
   const x264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];

@@ -2,7 +2,6 @@
  * Shared by the tests of the in-process container readers (MP4, Matroska, ASF, AVI), which check each
  * reader against the ffprobe path on the same file.
  */
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Extracted, ExtractInput } from '../../src/extractors/extractor.js';
@@ -25,12 +24,3 @@ export const tempWriter = (dir: string) => (name: string, bytes: Buffer): string
   return file;
 };
 
-/** Whether an ffmpeg runs from PATH (the made-file tests need it). */
-export function hasFfmpeg(): boolean {
-  try {
-    execFileSync('ffmpeg', ['-hide_banner', '-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
