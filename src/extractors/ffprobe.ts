@@ -14,6 +14,8 @@
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import path from 'node:path';
+import { bundledFfprobeEnv } from './ffprobe-gconv.js';
 import { CorruptAssetError, ExtractTimeoutError, StorageUnavailableError } from '../errors.js';
 
 /**
@@ -90,10 +92,18 @@ const maxStderrBytes = 64 * 1024;
 /** After a kill, how long to wait for the process to be reaped before giving up on it. */
 const reapWaitMs = 2_000;
 
-/** The binary shipped by ffprobe-static (a CommonJS package without types, hence `require`). */
+/**
+ * The bundled binary: a static FFmpeg build shipped inside the registry package for this platform
+ * (`@ffprobe-installer/linux-x64`, `linux-arm64`, `darwin-x64`, `darwin-arm64`, optional dependencies of
+ * which npm installs the one that matches). Elsewhere FFPROBE_PATH must name one.
+ */
 export function defaultFfprobePath(): string {
-  const require = createRequire(import.meta.url);
-  return (require('ffprobe-static') as { path: string }).path;
+  const pkg = `@ffprobe-installer/${process.platform}-${process.arch}`;
+  try {
+    return path.join(path.dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`)), 'ffprobe');
+  } catch {
+    throw new FfprobeSpawnError(`no bundled ffprobe for ${process.platform}-${process.arch} (${pkg}); set FFPROBE_PATH`);
+  }
 }
 
 /**
@@ -137,11 +147,12 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
   const bin = options.ffprobePath ?? defaultFfprobePath();
   return new Promise((resolve, reject) => {
     // detached: ffprobe leads its own process group, so a kill also reaches anything a wrapper started.
-    // An empty environment: ffprobe needs none, and the worker's credentials are none of its business.
+    // An environment of one variable: the worker's credentials are none of ffprobe's business, and
+    // GCONV_PATH keeps a static build from loading the host's iconv modules (see ffprobe-gconv.ts).
     const child = spawn(bin, ffprobeArgs(path, options.countPackets), {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
-      env: {},
+      env: bundledFfprobeEnv(),
     });
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;

@@ -40,9 +40,9 @@ function openDocument(transport: FileRangeTransport): PDFDocumentLoadingTask {
     disableStream: true,
     worker: pdfWorker(),
     verbosity: quiet,
-    // Untrusted input: no eval of font or function code, no fonts handed to the system, no system fonts,
-    // no WebAssembly decoders, no XFA forms (they would replace the page count with the form's).
-    isEvalSupported: false,
+    // Untrusted input: no fonts handed to the system, no system fonts, no WebAssembly decoders, no XFA
+    // forms (they would replace the page count with the form's). pdf.js evaluates no code since 5.7 (its
+    // PostScript compiler, the last user of eval, was removed with the isEvalSupported option).
     disableFontFace: true,
     useSystemFonts: false,
     useWasm: false,

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/detect.js';
 import { CorruptAssetError, ExtractTimeoutError, isAssetError } from '../../src/errors.js';
+import { bundledFfprobeEnv } from '../../src/extractors/ffprobe-gconv.js';
 import { defaultFfprobePath, ffprobeTimeoutMs, runFfprobe } from '../../src/extractors/ffprobe.js';
 import { extractVideo, probeVideo } from '../../src/extractors/video.js';
 import { probeFile } from '../../src/probe.js';
@@ -79,7 +80,7 @@ describe('files that name other files are not followed', () => {
     const { stdout } = await promisify(execFile)(defaultFfprobePath(), [
       '-v', 'quiet', '-protocol_whitelist', 'file', '-print_format', 'json', '-show_format',
       `file:${video('playlist-sibling.m3u8')}`,
-    ]);
+    ], { env: bundledFfprobeEnv() });
     const format = (JSON.parse(stdout) as { format: { format_name: string; duration: string } }).format;
     expect(format.format_name).toMatch(/^hls/);
     expect(Number(format.duration)).toBe(2); // two 1 s segments: h264.ts, read through the playlist
