@@ -8,6 +8,9 @@
 /** VRs whose explicit-VR header has 2 reserved bytes and a 4-byte length (PS3.5 Table 7.1-1). */
 const longVrs = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
+/** Whether an explicit-VR header of this VR has a 4-byte length (12 bytes in all) rather than a 2-byte one. */
+export const hasLongLength = (vr: string): boolean => longVrs.has(vr);
+
 /** Length 0xFFFFFFFF: an element or item of undefined length, ended by a delimiter (PS3.5 §7.5). */
 export const undefinedLength = 0xffff_ffff;
 
