@@ -55,7 +55,7 @@ interface Slot {
   faulted: boolean;
 }
 
-/** How a pool reports what no job can carry; the default is a process warning (stderr). */
+/** Options of an ExtractPool. */
 export interface ExtractPoolOptions {
   /**
    * Node flags for the threads (Node's default: this process's own). The benchmark, itself run through
@@ -63,7 +63,10 @@ export interface ExtractPoolOptions {
    * loader's hooks on every dynamic import.
    */
   execArgv?: string[];
-  /** A thread's unexpected error while it ran no job (the thread is retired); called once per thread. */
+  /**
+   * Reports a thread's unexpected error while it ran no job (the thread is retired), once per thread; a
+   * composition root passes its logger. Default: a process warning (stderr).
+   */
   onThreadFault?(message: string): void;
 }
 

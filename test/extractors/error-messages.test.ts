@@ -12,6 +12,8 @@ import {
   messageOf,
   workerFault,
 } from '../../src/errors.js';
+import { logJobOutcome } from '../../src/observability/job-log.js';
+import { captureLogs } from '../observability/harness.js';
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
 
@@ -109,5 +111,23 @@ describe('workerFault', () => {
     expect(isWorkerFault(err)).toBe(true);
     expect(isWorkerFault(new CorruptAssetError('corrupt'))).toBe(false);
     expect(isWorkerFault('a string')).toBe(false);
+  });
+});
+
+describe('the job log line', () => {
+  it('bounds a failure message however the result got it (a result kept in a job’s data is read back as saved)', () => {
+    const logs = captureLogs();
+    const result = {
+      schemaVersion: 1 as const,
+      assetId: 'a',
+      status: 'failed' as const,
+      error: { code: 'CORRUPT_ASSET' as const, message: 'x'.repeat(20_000), retriable: false },
+      timingsMs: { sign: 0, download: 0, extract: 0, total: 0 },
+      processedAt: new Date(0).toISOString(),
+    };
+    logJobOutcome(logs.logger, { jobId: '1', attempt: 1, result, next: 'done' });
+    const line = logs.lines()[0]!;
+    expect(line).toMatchObject({ code: 'CORRUPT_ASSET', error: expect.stringMatching(/^x+ …\[cut\]$/) });
+    expect(bytes(String(line.error))).toBeLessThanOrEqual(maxErrorMessageBytes);
   });
 });
