@@ -1,26 +1,34 @@
 /**
  * Mutation fuzzing of detection + extraction (`npm run fuzz`). Every fixture is mutated (bit flips,
  * truncations, splices of two fixtures, header swaps, inserted and zeroed runs) with a seeded PRNG, so a
- * campaign is reproducible from its seed; each case runs through the production extraction pool (worker
+ * campaign is reproducible from its seed; so is a generated DICOM seed that carries made-up patient
+ * identifiers, whose element structure is mutated too (deep nesting, undefined lengths, huge elements,
+ * lengths that lie: fuzz/dicom-mutator.ts). Each case runs through the production extraction pool (worker
  * threads, heap limit, timeout kill) and must end ok with a section the contract accepts, or with a
- * contract error code, within its timeout.
+ * contract error code, within its timeout, and with none of the planted identifiers, in any encoding, in
+ * what would be saved and logged (the result, the failure's message and stack).
  *
- *   npm run fuzz -- [--seed N] [--iterations N] [--minutes M] [--timeout-ms N] [--heap-mb N] [--keep DIR]
+ *   npm run fuzz -- [--seed N] [--iterations N] [--dicom N] [--minutes M] [--timeout-ms N] [--heap-mb N] [--keep DIR]
  *
- * --iterations is mutations per fixture per round; rounds repeat until --minutes have passed (default: one
- * round). --keep saves every input that did not end as allowed, and every timeout, to replay with
- * `asset-meta probe`.
+ * --iterations is mutations per fixture per round (the DICOM seed is one more fixture); --dicom is DICOM
+ * structure mutations per round (default 10 × iterations); rounds repeat until --minutes have passed
+ * (default: one round). --keep saves every input that did not end as allowed, and every timeout, to
+ * replay with `asset-meta probe`.
  * test/fuzz.test.ts runs a short campaign of the same code in the suite.
  */
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AssetResultSchema } from '../src/contract.js';
 import type { ExtractConfig } from '../src/config.js';
-import { isAssetError } from '../src/errors.js';
+import { isAssetError, isWorkerFault, messageOf } from '../src/errors.js';
 import { ExtractPool, threadStartTimeoutMs } from '../src/extractors/isolate.js';
-import { okResult } from '../src/result.js';
+import { failedResult, okResult, zeroTimings } from '../src/result.js';
+import { dicomMutationKinds } from './fuzz/dicom-mutator.js';
+import { plantedPhi } from './fuzz/dicom-writer.js';
+import { cases, mutationKinds, prng, type FuzzCase } from './fuzz/mutators.js';
+import { findLeaks } from './fuzz/phi-leaks.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const fixturesRoot = path.join(root, 'fixtures');
@@ -28,68 +36,7 @@ export const fixturesRoot = path.join(root, 'fixtures');
 /** Codes an extraction may end with (CONTRACT.md §4; TOO_LARGE is a decompression cap, as DICOM deflate's); anything else is a finding. */
 export const extractionCodes = new Set(['CORRUPT_ASSET', 'UNSUPPORTED_TYPE', 'ENCRYPTED_ASSET', 'EXTRACT_TIMEOUT', 'TOO_LARGE']);
 
-/** mulberry32: a small seeded PRNG, good enough to pick mutations reproducibly. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export type MutationKind = 'bitflip' | 'truncate' | 'splice' | 'header-swap' | 'insert' | 'zero-run';
-export const mutationKinds: MutationKind[] = ['bitflip', 'truncate', 'splice', 'header-swap', 'insert', 'zero-run'];
-
-/** One mutated input: which fixture, how, and the bytes. */
-export interface FuzzCase {
-  fixture: string;
-  kind: MutationKind;
-  bytes: Buffer;
-}
-
-const int = (rng: () => number, below: number) => Math.floor(rng() * Math.max(1, below));
-
-/** Mutates `input` one way; `other` is a second fixture for splices and header swaps. */
-export function mutate(rng: () => number, kind: MutationKind, input: Buffer, other: Buffer): Buffer {
-  const out = Buffer.from(input);
-  switch (kind) {
-    case 'bitflip': {
-      // A few flips, biased towards the header where parsers make their decisions.
-      const flips = 1 + int(rng, 8);
-      for (let i = 0; i < flips && out.length > 0; i++) {
-        const at = rng() < 0.5 ? int(rng, Math.min(out.length, 512)) : int(rng, out.length);
-        out[at]! ^= 1 << int(rng, 8);
-      }
-      return out;
-    }
-    case 'truncate':
-      return out.subarray(0, int(rng, out.length));
-    case 'splice': {
-      const cut = int(rng, input.length);
-      return Buffer.concat([input.subarray(0, cut), other.subarray(int(rng, other.length))]);
-    }
-    case 'header-swap': {
-      // Another format's signature on this body (a PNG header on an MP4, ...).
-      const n = Math.min(4 + int(rng, 60), other.length, out.length);
-      other.copy(out, 0, 0, n);
-      return out;
-    }
-    case 'insert': {
-      // A run of one repeated byte: huge lengths, counts and offsets when it lands on a size field.
-      const at = int(rng, out.length);
-      const run = Buffer.alloc(1 + int(rng, 4096), [0xff, 0x00, 0x7f, 0x80][int(rng, 4)]!);
-      return Buffer.concat([out.subarray(0, at), run, out.subarray(at)]);
-    }
-    case 'zero-run': {
-      const at = int(rng, out.length);
-      out.fill(0, at, Math.min(out.length, at + 1 + int(rng, 256)));
-      return out;
-    }
-  }
-}
+export { cases, mutate, mutationKinds, phiSeedName, prng, type FuzzCase, type MutationKind } from './fuzz/mutators.js';
 
 /** Every fixture file (not the expected.json beside it), sorted so that a seed means the same cases. */
 export function listFuzzFixtures(dir = fixturesRoot): string[] {
@@ -103,25 +50,36 @@ export function listFuzzFixtures(dir = fixturesRoot): string[] {
   return out.sort();
 }
 
-/** The cases of one round: `perFixture` mutations of every fixture, drawn from `rng` in a fixed order. */
-export function* cases(rng: () => number, fixtures: string[], perFixture: number): Generator<FuzzCase> {
-  const bytes = new Map(fixtures.map((f) => [f, readFileSync(f)]));
-  for (const fixture of fixtures) {
-    for (let i = 0; i < perFixture; i++) {
-      const kind = mutationKinds[int(rng, mutationKinds.length)]!;
-      const other = bytes.get(fixtures[int(rng, fixtures.length)]!)!;
-      yield { fixture, kind, bytes: mutate(rng, kind, bytes.get(fixture)!, other) };
-    }
-  }
-}
-
 /**
- * How a case ended. `ok` and the contract codes are allowed; `thread-crash` (an extractor threw outside its
- * promise), `out-of-heap`, `bad-section` (ok, but the contract's schema refuses it), `unexpected-code`,
- * `late` (settled after timeout + grace: the kill did not work) and `threw` (not a coded error) are findings.
+ * How a case ended. `ok` and the contract codes are allowed; `worker-fault` (an extraction thread's
+ * unexpected error: an unhandled rejection, an uncaught exception, a crash), `out-of-heap`, `bad-section`
+ * (ok, but the contract's schema refuses it), `unexpected-code`, `late` (settled after timeout + grace: the
+ * kill did not work), `threw` (not a coded error) and `phi-leak` (a planted identifier in an output) are
+ * findings.
  */
 export type Outcome = string;
 export const allowedOutcome = (o: Outcome) => o === 'ok' || extractionCodes.has(o);
+
+type Ended = { outcome: Outcome; detail?: string };
+
+function classified(err: unknown): Ended {
+  if (!isAssetError(err)) return { outcome: 'threw', detail: messageOf(err) };
+  if (isWorkerFault(err)) return { outcome: 'worker-fault', detail: err.message };
+  if (err.code === 'CORRUPT_ASSET' && /ran out of its/.test(err.message)) return { outcome: 'out-of-heap', detail: err.message };
+  return extractionCodes.has(err.code) ? { outcome: err.code, detail: err.message } : { outcome: 'unexpected-code', detail: `${err.code}: ${err.message}` };
+}
+
+/** What a failure leaves where operators and backends read it: the saved result (its message is also the job log line's and BullMQ's failedReason) and the stack BullMQ keeps. */
+function failureOutputs(err: unknown): string {
+  const coded = isAssetError(err) ? err : undefined;
+  return coded ? `${JSON.stringify(failedResult('fuzz', coded, zeroTimings()))}\n${coded.stack ?? ''}` : messageOf(err);
+}
+
+/** `ended`, unless a planted identifier is in `outputs`: then the finding is the leak (forms named, never the values). */
+function leakChecked(outputs: string, ended: Ended): Ended {
+  const leaks = findLeaks(outputs, plantedPhi);
+  return leaks.length ? { outcome: 'phi-leak', detail: `${leaks.join(', ')} (case was ${ended.outcome})` } : ended;
+}
 
 /**
  * How long past its timeout a case may take before it counts as `late`: a run first waits for a thread to
@@ -132,20 +90,17 @@ export const lateGraceMs = threadStartTimeoutMs + 5_000;
 export async function runCase(pool: ExtractPool, file: string, config: ExtractConfig, graceMs = lateGraceMs): Promise<{ outcome: Outcome; detail?: string; ms: number }> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<{ outcome: Outcome; detail: string }>((resolve) => {
+  const late = new Promise<Ended>((resolve) => {
     timer = setTimeout(() => resolve({ outcome: 'late', detail: `no answer ${graceMs} ms after the timeout` }), config.timeoutMs + graceMs);
   });
   const run = pool.run(file, config).then(
-    (extracted) => {
-      const parsed = AssetResultSchema.safeParse(okResult('fuzz', { sizeBytes: 0, sha256: '0'.repeat(64) }, extracted, { sign: 0, download: 0, extract: 0, total: 0 }));
-      return parsed.success ? { outcome: 'ok' } : { outcome: 'bad-section', detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+    (extracted): Ended => {
+      const result = okResult('fuzz', { sizeBytes: 0, sha256: '0'.repeat(64) }, extracted, zeroTimings());
+      const parsed = AssetResultSchema.safeParse(result);
+      const ended = parsed.success ? { outcome: 'ok' } : { outcome: 'bad-section', detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
+      return leakChecked(JSON.stringify(result), ended);
     },
-    (err: unknown) => {
-      if (!isAssetError(err)) return { outcome: 'threw', detail: String(err) };
-      if (err.code === 'CORRUPT_ASSET' && /^extractor (crashed|exited)/.test(err.message)) return { outcome: 'thread-crash', detail: err.message };
-      if (err.code === 'CORRUPT_ASSET' && /ran out of its/.test(err.message)) return { outcome: 'out-of-heap', detail: err.message };
-      return extractionCodes.has(err.code) ? { outcome: err.code, detail: err.message } : { outcome: 'unexpected-code', detail: `${err.code}: ${err.message}` };
-    },
+    (err: unknown) => leakChecked(failureOutputs(err), classified(err)),
   );
   try {
     return { ...(await Promise.race([run, late])), ms: performance.now() - started };
@@ -154,9 +109,15 @@ export async function runCase(pool: ExtractPool, file: string, config: ExtractCo
   }
 }
 
+type CaseKind = FuzzCase['kind'];
+/** A fixture by its path under the repository; a generated seed by its name. */
+const fixtureName = (f: string) => (path.isAbsolute(f) ? path.relative(root, f) : f);
+
 export interface CampaignOptions {
   seed: number;
   perFixture: number;
+  /** DICOM structure mutations of the planted-identifier seed per round; 0 also leaves the seed out. */
+  dicomSeed?: number;
   /** Keep running rounds until this many ms have passed; 0 = one round. */
   durationMs: number;
   config: ExtractConfig;
@@ -171,11 +132,13 @@ export interface CampaignReport {
   inputs: number;
   rounds: number;
   counts: Record<Outcome, number>;
-  byKind: Record<MutationKind, number>;
-  findings: { fixture: string; kind: MutationKind; outcome: Outcome; detail?: string; kept?: string }[];
+  byKind: Record<CaseKind, number>;
+  findings: { fixture: string; kind: CaseKind; outcome: Outcome; detail?: string; kept?: string }[];
   /** Allowed, but each is a job that held a thread for the whole timeout: worth a look. */
-  timeouts: { fixture: string; kind: MutationKind; kept?: string }[];
+  timeouts: { fixture: string; kind: CaseKind; kept?: string }[];
   unhandledRejections: number;
+  /** Faults threads reported between jobs (each retired its thread; no case failed): message → count. */
+  threadFaults: Record<string, number>;
   slowestMs: number;
   peakRssMb: number;
   wallMs: number;
@@ -185,9 +148,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   const started = Date.now();
   const fixtures = options.fixtures ?? listFuzzFixtures();
   const work = mkdtempSync(path.join(os.tmpdir(), 'fuzz-'));
-  const pool = new ExtractPool(options.concurrency, options.config.maxHeapMb);
+  const threadFaults: Record<string, number> = {};
+  const onThreadFault = (message: string) => void (threadFaults[message] = (threadFaults[message] ?? 0) + 1);
+  const pool = new ExtractPool(options.concurrency, options.config.maxHeapMb, { onThreadFault });
   const counts = new Map<Outcome, number>();
-  const byKind = Object.fromEntries(mutationKinds.map((k) => [k, 0])) as Record<MutationKind, number>;
+  const byKind = Object.fromEntries([...mutationKinds, ...dicomMutationKinds].map((k) => [k, 0])) as Record<CaseKind, number>;
   const findings: CampaignReport['findings'] = [];
   const timeouts: CampaignReport['timeouts'] = [];
   let unhandled = 0;
@@ -200,7 +165,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
   try {
     do {
       rounds++;
-      const queue = cases(rng, fixtures, options.perFixture);
+      const queue = cases(rng, fixtures, options.perFixture, options.dicomSeed ?? 0);
       const worker = async () => {
         for (let next = queue.next(); !next.done; next = queue.next()) {
           const c = next.value;
@@ -219,9 +184,9 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
             kept = path.join(options.keepDir, `${r.outcome}-${n}-${path.basename(c.fixture)}.${c.kind}`);
             copyFileSync(file, kept);
           }
-          if (timedOut) timeouts.push({ fixture: path.relative(root, c.fixture), kind: c.kind, ...(kept ? { kept } : {}) });
+          if (timedOut) timeouts.push({ fixture: fixtureName(c.fixture), kind: c.kind, ...(kept ? { kept } : {}) });
           if (!allowedOutcome(r.outcome)) {
-            findings.push({ fixture: path.relative(root, c.fixture), kind: c.kind, outcome: r.outcome, ...(r.detail ? { detail: r.detail } : {}), ...(kept ? { kept } : {}) });
+            findings.push({ fixture: fixtureName(c.fixture), kind: c.kind, outcome: r.outcome, ...(r.detail ? { detail: r.detail } : {}), ...(kept ? { kept } : {}) });
           }
           rmSync(file, { force: true });
           options.onProgress?.(inputs, counts);
@@ -242,6 +207,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRep
     findings,
     timeouts,
     unhandledRejections: unhandled,
+    threadFaults,
     slowestMs: Math.round(slowest),
     // maxRSS covers this process and its extraction threads (one process); ffprobe runs as its own process.
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
@@ -269,9 +235,11 @@ async function main(): Promise<number> {
     return v;
   };
   const seed = num('seed', Date.now() % 2 ** 31);
+  const perFixture = num('iterations', 10);
   const options: CampaignOptions = {
     seed,
-    perFixture: num('iterations', 10),
+    perFixture,
+    dicomSeed: num('dicom', 10 * perFixture),
     durationMs: num('minutes', 0) * 60_000,
     concurrency: num('concurrency', Math.max(1, os.availableParallelism())),
     config: { timeoutMs: num('timeout-ms', 30_000), maxHeapMb: num('heap-mb', 256), pdfMaxPageSizes: 10_000, dicomIncludePhi: false },
@@ -280,7 +248,7 @@ async function main(): Promise<number> {
   if (options.keepDir && existsSync(options.keepDir) && readdirSync(options.keepDir).length) {
     console.error(`note: ${options.keepDir} is not empty; findings are added to it`);
   }
-  console.log(`fuzz: seed ${seed}, ${options.perFixture} mutations per fixture per round, ${options.durationMs ? `${options.durationMs / 60_000} min` : 'one round'}, timeout ${options.config.timeoutMs} ms, heap ${options.config.maxHeapMb} MB, ${options.concurrency} threads`);
+  console.log(`fuzz: seed ${seed}, ${options.perFixture} mutations per fixture and ${options.dicomSeed} DICOM structure mutations per round, ${options.durationMs ? `${options.durationMs / 60_000} min` : 'one round'}, timeout ${options.config.timeoutMs} ms, heap ${options.config.maxHeapMb} MB, ${options.concurrency} threads`);
   let last = 0;
   options.onProgress = (done, counts) => {
     if (Date.now() - last < 10_000) return;

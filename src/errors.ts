@@ -3,6 +3,12 @@
  * its class is chosen, never by matching message text later.
  *
  * Across a thread or process boundary classes are lost: `fromSerialized` rebuilds them from `code`.
+ *
+ * Messages are saved in results, job log lines and Redis (failedReason, stacktrace): every message is
+ * bounded (`maxErrorMessageBytes`) where it is made, and text is taken from a thrown value only where a
+ * message is known to be (`messageOf`), never by serialising the value. A parser's exception can carry
+ * the whole file: dicom-parser throws `{ exception, dataSet }`, whose data set holds every byte read,
+ * patient identifiers included.
  */
 import type { DataType, ErrorCode } from './contract.js';
 
@@ -17,8 +23,13 @@ export abstract class AssetError extends Error {
   abstract readonly retriable: boolean;
   detected?: DetectedType;
 
+  constructor(message: string, options?: ErrorOptions) {
+    super(boundedMessage(message), options);
+  }
+
   toJSON(): { code: ErrorCode; message: string; retriable: boolean } {
-    return { code: this.code, message: this.message, retriable: this.retriable };
+    // Bounded again: a message can be rewritten after construction (URL redaction does).
+    return { code: this.code, message: boundedMessage(this.message), retriable: this.retriable };
   }
 }
 
@@ -73,18 +84,74 @@ export function fromSerialized(value: { code: ErrorCode; message: string; detect
   return err;
 }
 
-/** Libraries throw strings and plain objects (dicom-parser does): give back a readable message. */
+const workerFaults = new WeakSet<AssetError>();
+
+/**
+ * A fault of the worker itself, not of the asset: an extraction thread's unhandled rejection, uncaught
+ * exception, crash or unexpected exit. The one place its code is chosen. §4 has no code for it, and it
+ * says nothing about the file: CORRUPT_ASSET would brand a good file corrupt for ever. It is retried, as
+ * a missing ffprobe is (asDeploymentFault, whose reasoning applies), as STORAGE_UNAVAILABLE for now.
+ */
+export function workerFault(message: string): AssetError {
+  const err = new StorageUnavailableError(`worker fault (not the asset's): ${message}`);
+  workerFaults.add(err);
+  return err;
+}
+
+/** Whether `err` came from `workerFault`, whatever code it carries. */
+export const isWorkerFault = (err: unknown): boolean => typeof err === 'object' && err !== null && workerFaults.has(err as AssetError);
+
+/**
+ * The longest error message kept, in UTF-8 bytes: room for our own words and a parser's complaint, small
+ * enough to save in a result row, a log line and three places in Redis for every failed job.
+ */
+export const maxErrorMessageBytes = 1024;
+
+/** Marks a message cut at `maxErrorMessageBytes`. */
+const cutMark = ' …[cut]';
+const encoder = new TextEncoder();
+const cutMarkBytes = encoder.encode(cutMark).length;
+
+/** `text` as it is when it fits in `maxErrorMessageBytes`, else cut on a character boundary and marked. */
+export function boundedMessage(text: string): string {
+  // A UTF-16 unit takes at most 3 UTF-8 bytes: anything this short fits without counting.
+  if (text.length <= maxErrorMessageBytes / 3) return text;
+  const budget = new Uint8Array(maxErrorMessageBytes);
+  if (encoder.encodeInto(text, budget).read === text.length) return text;
+  // encodeInto never splits a character (nor a surrogate pair): `read` units fit in the budget.
+  const { read } = encoder.encodeInto(text, budget.subarray(0, maxErrorMessageBytes - cutMarkBytes));
+  return text.slice(0, read) + cutMark;
+}
+
+/**
+ * The message of a thrown value, read only from where a message is known to be: an Error's `message`, a
+ * thrown string, dicom-parser's `exception` (a string or an Error), a plain object's `message` string.
+ * Anything else is named by its kind only: serialising an unknown value can copy a whole file into the
+ * message (and, for a large one, exhaust the heap while doing it). Always bounded.
+ */
 export function messageOf(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === 'string') return err;
-  if (err && typeof err === 'object') {
-    const o = err as Record<string, unknown>;
-    if (typeof o.exception === 'string') return o.exception;
-    if (typeof o.message === 'string') return o.message;
-  }
   try {
-    return JSON.stringify(err) ?? String(err);
+    return boundedMessage(knownMessage(err) ?? `unknown error (a thrown ${kindOf(err)})`);
   } catch {
-    return String(err);
+    // A getter that throws, a revoked proxy: nothing is read from such a value.
+    return 'unknown error (unreadable)';
   }
+}
+
+function knownMessage(err: unknown): string | undefined {
+  if (typeof err === 'string') return err;
+  if (!err || typeof err !== 'object') return undefined;
+  const { message, exception } = err as { message?: unknown; exception?: unknown };
+  if (typeof message === 'string') return message;
+  // dicom-parser wraps what went wrong (its own string, or a RangeError) beside the partial data set.
+  if (typeof exception === 'string') return exception;
+  if (exception instanceof Error && typeof exception.message === 'string') return exception.message;
+  return undefined;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (value instanceof Error) return 'Error without a text message';
+  return typeof value;
 }

@@ -21,6 +21,7 @@
  * DRM (content encryption), markers and any other stream decline too.
  */
 import type { AudioInfo } from '../contract.js';
+import { messageOf } from '../errors.js';
 import { isLosslessCodec } from './ffprobe-map.js';
 import { readAtSync, withFileSync } from './read-sync.js';
 
@@ -242,6 +243,6 @@ export function asfReaderRefusal(path: string): string | undefined {
     read(path);
     return undefined;
   } catch (err) {
-    return err instanceof Unsure ? err.message : `error: ${String(err)}`;
+    return err instanceof Unsure ? err.message : `error: ${messageOf(err)}`;
   }
 }

@@ -25,6 +25,7 @@
  * OpenDML (`indx`, `dmlh`, AVIX), DV type 1, more streams, unknown chunks and anything odd decline.
  */
 import type { VideoInfo } from '../contract.js';
+import { messageOf } from '../errors.js';
 import { BitReader, CodecHeaderUnsure, h264AnnexBSize, jpegSofSize, mpeg4VolSize } from './codec-headers.js';
 import { readAtSync, withFileSync } from './read-sync.js';
 import { videoSection } from './video-section.js';
@@ -251,6 +252,6 @@ export function aviReaderRefusal(path: string): string | undefined {
     read(path);
     return undefined;
   } catch (err) {
-    return err instanceof Unsure || err instanceof CodecHeaderUnsure ? err.message : `error: ${String(err)}`;
+    return err instanceof Unsure || err instanceof CodecHeaderUnsure ? err.message : `error: ${messageOf(err)}`;
   }
 }

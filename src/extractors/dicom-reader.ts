@@ -64,6 +64,14 @@ class DeflatedFrom {
   constructor(readonly position: number) {}
 }
 
+/**
+ * What dicom-parser threw, without the partial data set it puts beside its exception (`{ exception,
+ * dataSet }`): kept as an error's cause, that data set would hold every byte read, identifiers included.
+ */
+export function parserException(err: unknown): unknown {
+  return err && typeof err === 'object' && 'exception' in err && 'dataSet' in err ? err.exception : err;
+}
+
 /** PS3.5 §7.1: elements ascend by tag. A partial parse that goes backwards is reading garbage. */
 function outOfOrder(dataSet: DataSet | undefined): string | undefined {
   if (!dataSet) return undefined;
@@ -95,7 +103,7 @@ function tryParse(bytes: Buffer, complete: boolean, layout: Layout, inflated: bo
     if (complete || dataSet.elements[pixelDataTag]) return dataSet;
   } catch (err) {
     if (err instanceof DeflatedFrom) throw err;
-    if (complete) throw new CorruptAssetError(`cannot read dicom: ${messageOf(err)}`, { cause: err });
+    if (complete) throw new CorruptAssetError(`cannot read dicom: ${messageOf(err)}`, { cause: parserException(err) });
     dataSet = (err as { dataSet?: DataSet }).dataSet;
   }
   const garbage = outOfOrder(dataSet);

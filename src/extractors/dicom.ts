@@ -8,7 +8,7 @@ import type { DataSet } from 'dicom-parser';
 import type { DicomInfo } from '../contract.js';
 import { AssetError, CorruptAssetError, messageOf } from '../errors.js';
 import { allowedTags } from './dicom-tags.js';
-import { readDicomHeader } from './dicom-reader.js';
+import { parserException, readDicomHeader } from './dicom-reader.js';
 import type { Extractor } from './extractor.js';
 
 /** A DS/IS value, or undefined when absent or not a number. */
@@ -61,6 +61,6 @@ export const extractDicom: Extractor = async (input, config) => {
   } catch (err) {
     if (err instanceof AssetError) throw err;
     // dicom-parser throws strings and { exception, dataSet } objects, never Errors.
-    throw new CorruptAssetError(`cannot read dicom: ${messageOf(err)}`, { cause: err });
+    throw new CorruptAssetError(`cannot read dicom: ${messageOf(err)}`, { cause: parserException(err) });
   }
 };

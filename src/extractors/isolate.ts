@@ -1,26 +1,36 @@
 /**
  * Runs extraction in a pool of worker threads with a V8 heap limit, and kills a thread that runs over
- * EXTRACT_TIMEOUT_MS (EXTRACT_TIMEOUT) or dies (CORRUPT_ASSET): the replica goes on with a fresh thread.
+ * EXTRACT_TIMEOUT_MS (EXTRACT_TIMEOUT) or runs out of its heap (CORRUPT_ASSET): the replica goes on with a
+ * fresh thread. A thread's unexpected error (an unhandled rejection, an uncaught exception, a crash or an
+ * exit) fails the job it was running as a worker fault (errors.ts `workerFault`) and retires the thread.
  *
  * A job's time starts when its thread is ready (its modules loaded), so that the start-up of a thread
  * that replaces a killed one is not charged to the next job. A thread that dies while idle is dropped
- * from the pool rather than taking the process down with an unhandled 'error' event.
+ * from the pool rather than taking the process down with an unhandled 'error' event; one that reports a
+ * fault while idle is retired and the fault reported once (`onThreadFault`).
  */
 import { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
-import { CorruptAssetError, ExtractTimeoutError, fromSerialized, type AssetError } from '../errors.js';
+import { CorruptAssetError, ExtractTimeoutError, fromSerialized, messageOf, workerFault, type AssetError } from '../errors.js';
 import type { FileFacts, Probed } from './extract-file.js';
 import type { Extracted } from './extractor.js';
-import type { ThreadReady, ThreadReply, ThreadRequest, ThreadWarm } from './thread.js';
+import type { ThreadFault, ThreadReady, ThreadReply, ThreadRequest, ThreadWarm } from './thread.js';
 
 const fromSource = import.meta.url.endsWith('.ts');
 const threadUrl = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url);
 
-/** Under the test runner the sources are TypeScript: the thread registers the same loader (tsx) first. */
+/**
+ * Under the test runner the sources are TypeScript: the thread registers the same loader (tsx) first. An
+ * eval'd thread runs no `--import` of its execArgv, so the boot imports those modules itself, in order,
+ * before thread.ts, as Node does for a thread started from a file.
+ */
 function spawnThread(options: ConstructorParameters<typeof Worker>[1]): Worker {
   if (!fromSource) return new Worker(threadUrl, options);
-  const boot = `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(threadUrl.href)}); })`;
+  const args = options?.execArgv ?? [];
+  const imports = args.flatMap((a, i) => (a === '--import' && args[i + 1] ? [args[i + 1]] : a.startsWith('--import=') ? [a.slice(9)] : []));
+  const modules = JSON.stringify([...imports, threadUrl.href]);
+  const boot = `import('tsx/esm/api').then(async (api) => { api.register(); for (const m of ${modules}) await import(m); })`;
   return new Worker(boot, { ...options, eval: true });
 }
 
@@ -29,6 +39,8 @@ const youngGenerationMb = 12;
 
 /** A thread that has not loaded its modules in this long is broken, not slow. */
 export const threadStartTimeoutMs = 60_000;
+
+const isFault = (m: unknown): m is ThreadFault => typeof m === 'object' && m !== null && 'fault' in m;
 
 /** A thread's reply with its error rebuilt as a coded AssetError. */
 type Outcome = { ok: true; value: Extracted; file?: FileFacts } | { ok: false; error: AssetError; file?: FileFacts };
@@ -39,7 +51,26 @@ interface Slot {
   ready: Promise<void>;
   /** Set once the thread has exited or been terminated: never handed out again. */
   dead: boolean;
+  /** Set when the thread reported a fault between jobs: retired as soon as it is not running a job. */
+  faulted: boolean;
 }
+
+/** Options of an ExtractPool. */
+export interface ExtractPoolOptions {
+  /**
+   * Node flags for the threads (Node's default: this process's own). The benchmark, itself run through
+   * a TypeScript loader, passes [] so that its compiled threads run as a replica's do, without the
+   * loader's hooks on every dynamic import.
+   */
+  execArgv?: string[];
+  /**
+   * Reports a thread's unexpected error while it ran no job (the thread is retired), once per thread; a
+   * composition root passes its logger. Default: a process warning (stderr).
+   */
+  onThreadFault?(message: string): void;
+}
+
+const warnThreadFault = (message: string) => process.emitWarning(message, { type: 'ExtractionThreadFault' });
 
 export class ExtractPool {
   private readonly idle: Slot[] = [];
@@ -51,12 +82,7 @@ export class ExtractPool {
   constructor(
     private readonly size: number,
     private readonly maxHeapMb: number,
-    /**
-     * Node flags for the threads (Node's default: this process's own). The benchmark, itself run through
-     * a TypeScript loader, passes [] so that its compiled threads run as a replica's do, without the
-     * loader's hooks on every dynamic import.
-     */
-    private readonly options: { execArgv?: string[] } = {},
+    private readonly options: ExtractPoolOptions = {},
   ) {}
 
   /** Detects and extracts one local file in a thread; rejects with the asset's coded error. */
@@ -104,8 +130,9 @@ export class ExtractPool {
         else this.discard(slot);
         fn();
       };
-      const onMessage = (reply: ThreadReply) => {
+      const onMessage = (reply: ThreadReply | ThreadFault) => {
         if (reply.id !== id) return;
+        if (isFault(reply)) return finish(false, () => reject(workerFault(reply.message)));
         finish(true, () =>
           resolve(
             reply.ok
@@ -115,7 +142,7 @@ export class ExtractPool {
         );
       };
       const onError = (err: Error) => finish(false, () => reject(this.threadError(err)));
-      const onExit = (code: number) => finish(false, () => reject(new CorruptAssetError(`extractor exited with code ${code}`)));
+      const onExit = (code: number) => finish(false, () => reject(workerFault(`extraction thread exited with code ${code}`)));
       const timer = setTimeout(() => {
         finish(false, () => reject(new ExtractTimeoutError(`extraction exceeded ${config.timeoutMs} ms and was stopped`)));
       }, config.timeoutMs);
@@ -185,9 +212,22 @@ export class ExtractPool {
     await Promise.all(all.map((s) => s.worker.terminate()));
   }
 
-  private threadError(err: Error): CorruptAssetError {
+  /** The parser's heap exhausted is the asset's doing (CORRUPT_ASSET); any other death is a fault. */
+  private threadError(err: Error): AssetError {
     const oom = (err as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY';
-    return new CorruptAssetError(oom ? `extractor ran out of its ${this.maxHeapMb} MB heap` : `extractor crashed: ${err.message}`);
+    return oom ? new CorruptAssetError(`extractor ran out of its ${this.maxHeapMb} MB heap`) : workerFault(`extraction thread crashed: ${messageOf(err)}`);
+  }
+
+  /** A fault the thread reported while it ran no job: reported once, and the thread retired. */
+  private idleFault(slot: Slot, message: string): void {
+    if (slot.faulted || slot.dead) return;
+    slot.faulted = true;
+    (this.options.onThreadFault ?? warnThreadFault)(`extraction thread fault between jobs; the thread is replaced: ${messageOf(message)}`);
+    const at = this.idle.indexOf(slot);
+    if (at >= 0) {
+      this.idle.splice(at, 1);
+      this.discard(slot);
+    }
   }
 
   private spawn(): Slot {
@@ -202,7 +242,7 @@ export class ExtractPool {
       stderr: false,
     });
     worker.unref();
-    const slot: Slot = { worker, dead: false, ready: Promise.resolve() };
+    const slot: Slot = { worker, dead: false, faulted: false, ready: Promise.resolve() };
     slot.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new CorruptAssetError(`extraction thread did not start in ${threadStartTimeoutMs} ms`)), threadStartTimeoutMs);
       worker.on('message', function onReady(m: ThreadReady | ThreadReply) {
@@ -225,6 +265,9 @@ export class ExtractPool {
     // Always listened to: an 'error' with no listener would be thrown in the worker's process. A thread
     // that dies between jobs leaves the idle list and its place in the pool.
     worker.on('error', () => {});
+    worker.on('message', (m: unknown) => {
+      if (isFault(m) && m.id === undefined) this.idleFault(slot, m.message);
+    });
     worker.on('exit', () => {
       if (slot.dead) return;
       slot.dead = true;
@@ -250,6 +293,7 @@ export class ExtractPool {
 
   private release(slot: Slot): void {
     if (slot.dead) return this.replace();
+    if (slot.faulted) return this.discard(slot);
     const next = this.waiting.shift();
     if (next) return next(slot);
     if (this.closed) void slot.worker.terminate();

@@ -18,6 +18,7 @@
  * in mdat) reads the same as a whole one.
  */
 import type { AudioInfo, VideoInfo } from '../contract.js';
+import { messageOf } from '../errors.js';
 import { aacConfig, CodecHeaderUnsure, h264SpsSize } from './codec-headers.js';
 import type { FfprobeResult } from './ffprobe.js';
 import { containerName, isLosslessCodec } from './ffprobe-map.js';
@@ -572,6 +573,6 @@ export async function mp4ReaderRefusal(path: string, mimeType: string): Promise<
     await read(path, mimeType);
     return undefined;
   } catch (err) {
-    return err instanceof Unsure || err instanceof CodecHeaderUnsure ? err.message : `error: ${String(err)}`;
+    return err instanceof Unsure || err instanceof CodecHeaderUnsure ? err.message : `error: ${messageOf(err)}`;
   }
 }

@@ -16,7 +16,7 @@ import {
   VideoInfoSchema,
   type DataType,
 } from '../contract.js';
-import { CorruptAssetError, isAssetError, messageOf, type DetectedType } from '../errors.js';
+import { CorruptAssetError, boundedMessage, isAssetError, messageOf, type DetectedType } from '../errors.js';
 import type { Extracted } from './extractor.js';
 import { extractFile, hashAndExtract, type FileFacts } from './extract-file.js';
 import { usePatchedPdfWorker } from './pdf-crypto.js';
@@ -40,6 +40,17 @@ export interface SerializedError {
 export type ThreadReply =
   | { id: number; ok: true; value: Extracted; file?: FileFacts }
   | { id: number; ok: false; error: SerializedError; file?: FileFacts };
+
+/**
+ * An error nobody handled in this thread (an unhandled rejection, an uncaught exception), with the id of
+ * the job it happened during, if any. The parent fails that job with it, or reports it when the thread was
+ * idle, and retires the thread either way: its state is no longer known.
+ */
+export interface ThreadFault {
+  fault: true;
+  id?: number;
+  message: string;
+}
 
 /** Sent once, when this thread's modules are loaded: a job's time starts then, not at spawn. */
 export interface ThreadReady {
@@ -79,11 +90,21 @@ withoutCanvas();
 const port = parentPort;
 if (!port) throw new Error('thread.ts runs as a worker thread only');
 
-// pdf.js rejects internal promises that nobody awaits on some broken cross-reference tables
-// ("XRefEntryException: Bad (uncompressed) XRef entry"), while the document's own promise rejects as it
-// should. Node's default would end the thread over that stray rejection, failing the job as a crash (and,
-// between jobs, taking the thread down). A job that really stops settling is still ended by the timeout.
-process.on('unhandledRejection', () => {});
+/** The job this thread is running: a fault while it runs is that job's. */
+let current: number | undefined;
+
+/**
+ * Unhandled rejections and uncaught exceptions are sent to the parent (isolate.ts) as a ThreadFault, so
+ * that a job whose code failed outside its own promise fails now, with a code, instead of waiting for its
+ * timeout, and a fault between jobs is reported rather than lost. Node's default would end the thread
+ * and hand the parent the whole error, cause and all, serialised. pdf.js is one source: on some broken
+ * cross-reference tables it rejects internal promises nobody awaits ("XRefEntryException: Bad
+ * (uncompressed) XRef entry") just after the document's own promise has rejected.
+ */
+const reportFault = (kind: string) => (reason: unknown) =>
+  port.postMessage({ fault: true, ...(current !== undefined ? { id: current } : {}), message: `${kind}: ${messageOf(reason)}` } satisfies ThreadFault);
+process.on('unhandledRejection', reportFault('unhandled rejection in an extraction thread'));
+process.on('uncaughtException', reportFault('uncaught exception in an extraction thread'));
 
 const sectionSchemas = {
   image: ImageInfoSchema,
@@ -107,9 +128,10 @@ function checked(extracted: Extracted): Extracted {
   throw err;
 }
 
+/** Only the code, a bounded message and what was detected cross to the parent: never a cause or a stack. */
 function serialized(err: unknown): SerializedError {
   return isAssetError(err)
-    ? { code: err.code, message: err.message, ...(err.detected ? { detected: err.detected } : {}) }
+    ? { code: err.code, message: boundedMessage(err.message), ...(err.detected ? { detected: err.detected } : {}) }
     : { code: 'CORRUPT_ASSET', message: messageOf(err) };
 }
 
@@ -155,7 +177,12 @@ port.on('message', (req: ThreadRequest | ThreadWarm) => {
     );
     return;
   }
-  void handle(req).then((reply) => port.postMessage(reply));
+  current = req.id;
+  // Cleared once the reply is out: a reply that cannot be posted leaves a fault that is still this job's.
+  void handle(req).then((reply) => {
+    port.postMessage(reply);
+    current = undefined;
+  });
 });
 
 port.postMessage({ ready: true } satisfies ThreadReady);

@@ -1,8 +1,10 @@
 /**
  * One log line per job outcome (CONTRACT.md §6): what an operator greps for when a backend asks "what
  * happened to asset X". Fields, not prose, so that log queries can filter on them. The logger scrubs URL
- * query strings from every value (logger.ts); error messages are already redacted where they are born.
+ * query strings from every value (logger.ts); error messages are already redacted where they are born,
+ * and bounded (errors.ts maxErrorMessageBytes).
  */
+import { boundedMessage } from '../errors.js';
 import type { JobOutcome } from '../queue/worker.js';
 import type { Logger } from './logger.js';
 
@@ -22,7 +24,8 @@ export function logJobOutcome(logger: Logger, outcome: JobOutcome, saveMs?: numb
     mimeType: result.mimeType,
     code: result.error?.code,
     retriable: result.error?.retriable,
-    error: result.error?.message,
+    // Bounded again here: a result kept in a job's data from an earlier attempt is logged as read back.
+    error: result.error && boundedMessage(result.error.message),
     bytes: result.sizeBytes,
     timingsMs: {
       sign: ms(t.sign),

@@ -4,6 +4,7 @@
  * replica that is not ready; the process stays alive (`/healthz`) meanwhile.
  */
 import type { Redis } from 'ioredis';
+import { messageOf } from '../errors.js';
 
 /** What the composition root knows about its own start and stop. */
 export interface LifecycleState {
@@ -62,7 +63,7 @@ async function pingCheck(connection: Redis): Promise<Check> {
     ]);
     return answer === 'PONG' ? { ok: true, detail: 'PONG' } : { ok: false, detail: `unexpected answer ${String(answer)}` };
   } catch (err) {
-    return { ok: false, detail: err instanceof Error ? err.message : String(err) };
+    return { ok: false, detail: messageOf(err) };
   } finally {
     clearTimeout(timer);
   }

@@ -1,13 +1,18 @@
 /**
- * What the fixture table cannot show: identifiers hidden unless DICOM_INCLUDE_PHI, a large file read
- * only as far as its header, and the limits on header size.
+ * What the fixture table cannot show: identifiers hidden unless DICOM_INCLUDE_PHI, in results and in the
+ * errors of files that fail to parse, a large file read only as far as its header, and the limits on
+ * header size.
  */
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import dicomParser from 'dicom-parser';
 import { afterAll, describe, expect, it } from 'vitest';
+import { element, nestedSequences, part10Header, patientModule, plantedPhi } from '../../scripts/fuzz/dicom-writer.js';
+import { findLeaks } from '../../scripts/fuzz/phi-leaks.js';
 import type { DicomInfo } from '../../src/contract.js';
+import { maxErrorMessageBytes, type AssetError } from '../../src/errors.js';
 import { extractDicom } from '../../src/extractors/dicom.js';
 import { readDicomHeader } from '../../src/extractors/dicom-reader.js';
 import { identifyingTags } from '../../src/extractors/dicom-tags.js';
@@ -53,6 +58,29 @@ describe('dicom identifiers', () => {
     const config = testExtractConfig({ dicomIncludePhi: true });
     const { section } = await extractDicom(input(path.join(fixturesDir, 'dicom', name)), config);
     expect((section as DicomInfo).tags).toMatchObject(phi);
+  });
+});
+
+describe('dicom that fails to parse', () => {
+  // Modality, the patient module with made-up identifiers, then 10,000 sequences of undefined length,
+  // each in an item of the one before, all closed: dicom-parser recurses once per level and runs out of
+  // stack (a RangeError, which it throws as { exception, dataSet }, the data set holding every byte read).
+  const deep = Buffer.concat([part10Header(), element([0x0008, 0x0060], 'CS', 'OT'), patientModule(), nestedSequences([0x0040, 0xa730], 10_000)]);
+
+  it('the test file carries the identifiers the failure must not show', () => {
+    expect(findLeaks(deep.toString('latin1'), plantedPhi)).toEqual(['PatientName as text', 'PatientID as text', 'PatientBirthDate as text']);
+  });
+
+  it('10,000 nested sequences: CORRUPT_ASSET, a short message, no identifier in any form, no data set kept', async () => {
+    const file = path.join(tmp, 'deep.dcm');
+    writeFileSync(file, deep);
+    const err = (await extractDicom(input(file), testExtractConfig()).catch((e: unknown) => e)) as AssetError;
+    expect(err).toMatchObject({ code: 'CORRUPT_ASSET', message: 'cannot read dicom: Maximum call stack size exceeded' });
+    expect(Buffer.byteLength(err.message)).toBeLessThanOrEqual(maxErrorMessageBytes);
+    // Everything that could print it: the saved form, the stack, and what console.error would show.
+    const outputs = [JSON.stringify(err), String(err.stack), inspect(err, { depth: null, maxArrayLength: null, maxStringLength: null })].join('\n');
+    expect(findLeaks(outputs, plantedPhi)).toEqual([]);
+    expect(err.cause).toBeInstanceOf(RangeError);
   });
 });
 

@@ -1,13 +1,19 @@
 /**
  * The extraction pool: a run over EXTRACT_TIMEOUT_MS is killed (EXTRACT_TIMEOUT), a thread that runs out
- * of its heap fails its job (CORRUPT_ASSET), and either way the pool goes on with a fresh thread. The slow
- * and the hungry inputs are real: a long single-line text that takes a warm thread far longer than the
- * timeout to count, and pdf.js, whose loading alone needs more heap than a 32 MB thread has.
+ * of its heap fails its job (CORRUPT_ASSET), a thread's unexpected error fails its job as a worker fault,
+ * and either way the pool goes on with a fresh thread. The slow and the hungry inputs are real: a long
+ * single-line text that takes a warm thread far longer than the timeout to count, and pdf.js, whose
+ * loading alone needs more heap than a 32 MB thread has. Faults no known input makes are injected into
+ * the threads by thread-faults.mjs.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { element, nestedSequences, part10Header, patientModule, plantedPhi } from '../../scripts/fuzz/dicom-writer.js';
+import { findLeaks } from '../../scripts/fuzz/phi-leaks.js';
+import { isWorkerFault, maxErrorMessageBytes, type AssetError } from '../../src/errors.js';
 import { ExtractPool } from '../../src/extractors/isolate.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 import { freshTempDir } from '../helpers/services.js';
@@ -82,16 +88,19 @@ describe('ExtractPool', () => {
     }
   });
 
-  it('a stray rejection inside pdf.js does not end the thread: the job gets the parser’s own answer', async () => {
+  it('stray rejections inside pdf.js just after its answer: the job keeps it, the fault is reported once, the pool goes on', async () => {
     // Found by the fuzz campaign: 211 zeroed bytes over the page objects of linearized.pdf make pdf.js
-    // reject an internal promise nobody awaits ("Bad (uncompressed) XRef entry").
+    // reject two internal promises nobody awaits ("Bad (uncompressed) XRef entry"), after the document's.
     const broken = path.join(tmp.dir, 'zeroed-pages.pdf');
     writeFileSync(broken, readFileSync(path.join(fixturesDir, 'pdf/linearized.pdf')).fill(0, 1065, 1276));
-    const pool = new ExtractPool(1, 256);
+    const faults: string[] = [];
+    const pool = new ExtractPool(1, 256, { onThreadFault: (m) => faults.push(m) });
     try {
       const err = await pool.run(broken, testExtractConfig()).catch((e: Error) => e);
       expect(err).toMatchObject({ code: 'CORRUPT_ASSET', message: expect.stringMatching(/^cannot read pdf: /) });
+      await until(() => faults.length > 0);
       await expect(pool.run(png, testExtractConfig())).resolves.toMatchObject({ dataType: 'image' });
+      expect(faults).toEqual([expect.stringMatching(/^extraction thread fault between jobs; the thread is replaced: unhandled rejection in an extraction thread: Bad \(uncompressed\) XRef entry/)]);
     } finally {
       await pool.close();
     }
@@ -153,4 +162,87 @@ describe('ExtractPool', () => {
       await pool.close();
     }
   });
+});
+
+/** Polls `done` every 20 ms for up to 10 s. */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited += 20) {
+    if (waited > 10_000) throw new Error('condition not met in 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('a thread’s unexpected error', () => {
+  const injector = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), 'thread-faults.mjs')).href;
+  const faultyPool = (faults: string[]) => new ExtractPool(1, 256, { execArgv: ['--import', injector], onThreadFault: (m) => faults.push(m) });
+  // An MPEG-TS file goes to ffprobe: the job waits on a process, so a rejection is seen while it runs.
+  const video = path.join(fixturesDir, 'video/h264.ts');
+
+  it.each([
+    ['an uncaught exception', 'throw-during-job', 'uncaught exception in an extraction thread: injected exception'],
+    ['an unhandled rejection', 'reject-during-job', 'unhandled rejection in an extraction thread: injected rejection'],
+  ])('%s during a job fails that job at once as a retried worker fault; the next job gets a fresh thread', async (_, name, what) => {
+    const file = path.join(tmp.dir, `${name}.ts`);
+    copyFileSync(video, file);
+    const faults: string[] = [];
+    const pool = faultyPool(faults);
+    try {
+      await expect(pool.run(text, testExtractConfig())).resolves.toMatchObject({ dataType: 'text' });
+      const started = Date.now();
+      const err = await pool.run(file, testExtractConfig({ timeoutMs: 20_000 })).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retriable: true, message: `worker fault (not the asset's): ${what}` });
+      expect(isWorkerFault(err)).toBe(true);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      await expect(pool.run(png, testExtractConfig())).resolves.toMatchObject({ dataType: 'image' });
+      // The job's failure is its report: nothing is reported a second time.
+      expect(faults).toEqual([]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a fault between jobs is reported once, the job before keeps its answer, and the pool goes on', async () => {
+    const file = path.join(tmp.dir, 'reject-after-job.txt');
+    copyFileSync(text, file);
+    const faults: string[] = [];
+    const pool = faultyPool(faults);
+    try {
+      await expect(pool.run(file, testExtractConfig())).resolves.toMatchObject({ dataType: 'text' });
+      await until(() => faults.length > 0);
+      await expect(pool.run(png, testExtractConfig())).resolves.toMatchObject({ dataType: 'image' });
+      expect(faults).toEqual(['extraction thread fault between jobs; the thread is replaced: unhandled rejection in an extraction thread: injected late rejection']);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('a DICOM failure that carries a 45 MB data set', () => {
+  it('fails with a short message and no identifier, and this process lives on', async () => {
+    // A private element of 45 MiB in front of the patient module, then 10,000 nested sequences that
+    // overflow dicom-parser's stack: it throws { exception: RangeError, dataSet } with all of it inside.
+    // Serialising that data set aborted the whole process (V8 heap exhausted, exit 134).
+    const file = path.join(tmp.dir, 'private-45mb.dcm');
+    writeFileSync(
+      file,
+      Buffer.concat([
+        part10Header(),
+        element([0x0008, 0x0060], 'CS', 'OT'),
+        element([0x0009, 0x0010], 'LO', 'EXAMPLE PRIVATE'),
+        element([0x0009, 0x1001], 'OB', Buffer.alloc(45 * 1024 * 1024, 0x41)),
+        patientModule(),
+        nestedSequences([0x0040, 0xa730], 10_000),
+      ]),
+    );
+    const pool = new ExtractPool(1, 256);
+    try {
+      const err = (await pool.run(file, testExtractConfig()).catch((e: unknown) => e)) as AssetError;
+      expect(err).toMatchObject({ code: 'CORRUPT_ASSET', message: 'cannot read dicom: Maximum call stack size exceeded' });
+      expect(Buffer.byteLength(err.message)).toBeLessThanOrEqual(maxErrorMessageBytes);
+      expect(findLeaks(`${JSON.stringify(err)}\n${err.stack}`, plantedPhi)).toEqual([]);
+      await expect(pool.run(png, testExtractConfig())).resolves.toMatchObject({ dataType: 'image' });
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
 });
