@@ -15,7 +15,7 @@ const maxMoovBytes = 64 * 1024 * 1024;
  * Top-level boxes followed at most. A file has a handful (ftyp, moov, mdat, free, uuid); following each
  * costs a range request once past the first range, so a file of a million tiny boxes is read whole.
  */
-export const maxTopLevelBoxes = 1024;
+export const maxTopLevelBoxes = 256;
 /** Nesting of container boxes inside moov, at most: moov/trak/mdia/minf/stbl is 5; deeper is not a movie. */
 export const maxBoxDepth = 8;
 
