@@ -172,7 +172,11 @@ async function startQueueSide(
   // Every fetch runs in these threads, so that no exception of the HTTP client or of a range planner
   // reaches this thread (storage/fetch/pool.ts). Fetching is I/O: each thread runs many at once; two
   // threads so that one that dies fails half of the fetches in flight, not all.
-  const fetchPool = new FetchPool({ threads: 2, allowedHosts: config.download.allowedHosts });
+  const fetchPool = new FetchPool({
+    threads: 2,
+    allowedHosts: config.download.allowedHosts,
+    onThreadStopped: (reason, fetchesFailed) => logger.warn({ reason, fetchesFailed }, 'a fetch thread stopped and was replaced; its fetches will be retried'),
+  });
   for (const err of await fetchPool.warm()) logger.warn({ err }, 'a fetch thread did not start; a fetch will start another');
   const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));
 

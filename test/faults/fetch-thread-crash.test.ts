@@ -57,6 +57,9 @@ it('bodies cut by Connection: close: the replica stays up, every asset ends save
   const crashes = ids.flatMap((id) => jobLines([w], id)).filter((l) => /fetch thread stopped/.test(l.error ?? '')).length;
   const attempts = ids.flatMap((id) => jobLines([w], id)).length;
   console.info(`[fetchcrash] ${assets} assets, ${attempts} attempts, ${crashes} failed because their fetch thread died; statuses: ${results.map((r) => r.error?.code ?? r.status).join(' ')}`);
+  // Each death is logged once for the operator, with the fetches it failed.
+  const stopped = w.logs.filter((l) => l.msg === 'a fetch thread stopped and was replaced; its fetches will be retried');
+  expect(stopped.reduce((n, l) => n + Number(l.fetchesFailed), 0)).toBe(crashes);
   expect(w.child.exitCode).toBeNull();
   expect(w.child.signalCode).toBeNull();
   expect(h.tmp.files()).toEqual([]);

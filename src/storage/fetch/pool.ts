@@ -43,6 +43,8 @@ export interface FetchPoolOptions {
   allowedHosts: string[];
   /** A module each thread imports before its first fetch (tests install fault hooks with it). */
   preload?: URL;
+  /** Told when a thread dies (crashed, stuck, out of memory), with the fetches it failed (for the log). */
+  onThreadStopped?(reason: string, fetchesFailed: number): void;
 }
 
 interface Pending {
@@ -201,9 +203,11 @@ export class FetchPool implements Fetcher {
     const at = this.threads.indexOf(thread);
     if (at >= 0) this.threads.splice(at, 1);
     void thread.worker.terminate();
-    for (const pending of [...thread.pending.values()]) pending.reject(new StorageUnavailableError(`the fetch thread stopped: ${reason}`));
+    const failed = [...thread.pending.values()];
+    for (const pending of failed) pending.reject(new StorageUnavailableError(`the fetch thread stopped: ${reason}`));
     if (this.closed) return;
     this.replaced++;
+    this.options.onThreadStopped?.(reason, failed.length);
     if (replace) this.spawn();
   }
 }
