@@ -58,13 +58,16 @@ afterAll(async () => {
 const request = (route: string, overrides: Partial<FetchRequest> = {}): FetchRequest => ({
   source: 'url', url: `${base}${route}?${secret}`, limits, rangedMinBytes: Infinity, ...overrides,
 });
-/** What the replica's temp directory holds besides its owner file: fetch directories and files. */
+/** What the replica's temp directory holds besides its owner file. */
 const leftovers = () => readdirSync(temp.dir).filter((n) => n !== 'owner.json');
 
 const expectOkFetch = async () => {
+  const opened = temp.openCount;
   const file = await pool.fetch(request('/ok'), temp);
   try {
     expect(path.dirname(file.path)).toBe(temp.dir);
+    // Counted by the replica's TempDir as any download is (the open-temp-files gauge).
+    expect(temp.openCount).toBe(opened + 1);
     expect(file).toMatchObject({ sizeBytes: okBody.length, sha256: createHash('sha256').update(okBody).digest('hex'), sha256Scope: 'full' });
     expect(readFileSync(file.path).equals(okBody)).toBe(true);
   } finally {
@@ -73,7 +76,7 @@ const expectOkFetch = async () => {
 };
 
 describe('fetch threads', () => {
-  it('a fetch lands in the replica temp directory, with no fetch directory left', async () => {
+  it('a fetch lands in the replica temp directory under the name the main thread chose, nothing else left', async () => {
     await expectOkFetch();
     expect(leftovers()).toEqual([]);
   });
@@ -91,6 +94,7 @@ describe('fetch threads', () => {
     }
     expect(pool.replaced).toBe(before + 1);
     expect(leftovers()).toEqual([]);
+    expect(temp.openCount).toBe(0);
     await expectOkFetch();
   });
 

@@ -16,8 +16,8 @@ export interface FetchThreadData {
 }
 
 export type ToThread =
-  /** Fetch into a fresh file of `dir`, a directory made for this fetch alone. */
-  | { type: 'fetch'; id: number; request: FetchRequest; dir: string }
+  /** Fetch into the fresh file `file` (and `file.N` for any further file the fetch needs: pool.ts). */
+  | { type: 'fetch'; id: number; request: FetchRequest; file: string }
   /** Answered at once by a thread whose event loop turns. */
   | { type: 'ping'; id: number };
 
@@ -26,6 +26,13 @@ export type FromThread =
   | { type: 'pong'; id: number }
   | { type: 'done'; id: number; ok: true; file: FetchedFile }
   | { type: 'done'; id: number; ok: false; error: { code: ErrorCode; message: string } };
+
+/** The n-th file a fetch thread writes for the fetch the main thread named `file`: it, then `file.N`. */
+export const fetchFileName = (file: string, n: number): string => (n === 0 ? file : `${file}.${n}`);
+
+/** Whether `candidate` (a path, or a name when `file` is one) is one of the files of the fetch `file`. */
+export const isFetchFile = (candidate: string, file: string): boolean =>
+  candidate === file || (candidate.startsWith(file) && /^\.\d+$/.test(candidate.slice(file.length)));
 
 /**
  * A message for something thrown, never longer than `maxErrorMessageChars` and with no URL's query
