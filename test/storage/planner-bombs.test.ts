@@ -1,7 +1,7 @@
 /**
  * Crafted objects that push each range planner into unbounded work, fetched through the fetch threads
- * from a scripted Range server: a PDF cross-reference stream that inflates to 1 GiB, one whose rows have
- * no bytes, an MP4 whose boxes nest 200,000 deep, an MP4 and a WAV of 200,000 empty boxes or chunks, a
+ * from a scripted Range server: a PDF cross-reference stream that inflates to 1 GiB, one that lists three
+ * million objects, one whose rows have no bytes, an MP4 whose boxes nest 200,000 deep, an MP4 and a WAV of 200,000 empty boxes or chunks, a
  * DICOM header with no Pixel Data tag. Each ends as a whole read (the planner unsure) with few range
  * requests, while this thread's event loop stays responsive and the process's memory stays bounded.
  */
@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createDeflate } from 'node:zlib';
+import { createDeflate, deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FetchPool } from '../../src/storage/fetch/pool.js';
 import { TempDir } from '../../src/storage/temp-dir.js';
@@ -79,6 +79,26 @@ function xrefStreamPdf(dict: string, data: Buffer, size: number): Buffer {
   return Buffer.concat([head, data, end, pad, tail]);
 }
 
+/** Objects listed by 'pdf-many-objects': three times plan-pdf.ts's cap of a million. */
+const manyObjects = 3_000_000;
+/**
+ * Xref stream rows of /W [1 3 0], object k in use (type 1) at offset 9 + k, each row PNG-Up predicted
+ * (/Predictor 12 /Columns 4: a filter byte 2, then the row minus the row above) so that they deflate small.
+ */
+function objectRows(count: number): Buffer {
+  const rows = Buffer.alloc(count * 5);
+  const previous = Buffer.alloc(4);
+  const row = Buffer.alloc(4);
+  for (let k = 0; k < count; k++) {
+    row[0] = 1;
+    row.writeUIntBE(9 + k, 1, 3);
+    rows[k * 5] = 2;
+    for (let c = 0; c < 4; c++) rows[k * 5 + 1 + c] = (row[c]! - previous[c]!) & 0xff;
+    row.copy(previous);
+  }
+  return rows;
+}
+
 const box = (type: string, payload: Buffer | number) => {
   const body = typeof payload === 'number' ? Buffer.alloc(payload) : payload;
   const header = Buffer.alloc(8);
@@ -140,6 +160,7 @@ function dicomWithoutPixelData(): Buffer {
 
 beforeAll(async () => {
   objects.set('pdf-inflate-bomb', xrefStreamPdf('/Size 1 /W [1 2 1] /Filter /FlateDecode', await zeroBomb(1024 * MiB), 6 * MiB));
+  objects.set('pdf-many-objects', xrefStreamPdf(`/Size ${manyObjects} /W [1 3 0] /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 4 >>`, deflateSync(objectRows(manyObjects)), 24 * MiB));
   objects.set('pdf-empty-rows', xrefStreamPdf('/Size 1 /W [0 0 0] /Index [0 1000000000000]', Buffer.alloc(0), 6 * MiB));
   objects.set('mp4-nested', nestedMp4(200_000));
   objects.set('mp4-many-boxes', manyBoxesMp4(200_000));
@@ -168,6 +189,7 @@ describe('planner bombs, fetched by ranges in a fetch thread', () => {
   it.each([
     // [object, range requests at most: the first range, the plan's, the whole read]
     ['pdf-inflate-bomb', 4],
+    ['pdf-many-objects', 4],
     ['pdf-empty-rows', 4],
     ['mp4-nested', 4],
     ['mp4-many-boxes', 256 + 2],
