@@ -176,8 +176,11 @@ export class FetchPool implements Fetcher {
           resolve();
         } else if (m.type === 'done') {
           const pending = thread.pending.get(m.id);
-          // A fetch that finished after the watchdog gave up on it: its file is nobody's.
-          if (!pending) return void (m.ok && unlink(m.file.path).catch(() => {}));
+          if (!pending) {
+            // A fetch that finished after the watchdog gave up on it: its file is nobody's.
+            if (m.ok) unlink(m.file.path).catch(() => {});
+            return;
+          }
           if (m.ok) pending.resolve(m.file);
           else pending.reject(fromSerialized(m.error));
         }
