@@ -1,7 +1,7 @@
 /**
  * A replica (a child process) fetching from a server that sends `Connection: close` and closes right
  * after a 32 MiB body: undici 7 then throws an AssertionError from the socket's 'end' handler while the
- * body is paused (nodejs/undici#5360), which nothing can catch. In a fetch thread it ends that thread
+ * body is paused (fixed in undici 8), which nothing can catch. In a fetch thread it ends that thread
  * only: the replica stays up, every asset ends with a saved result, no temp file is left, and a job after
  * the storm succeeds.
  */

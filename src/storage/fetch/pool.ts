@@ -3,7 +3,7 @@
  * (HTTP client, range planners, temp-file writes) runs in one of a few threads, many fetches a thread.
  *
  * undici 7 throws an AssertionError from a socket's 'end' handler when a `Connection: close` response
- * ends while its body is paused (nodejs/undici#5360): nothing can catch it and, on the main thread, the
+ * ends while its body is paused (fixed in undici 8): nothing can catch it and, on the main thread, the
  * process exits. Here it ends one fetch thread: its fetches in flight fail with STORAGE_UNAVAILABLE
  * (retriable), their files are removed and another thread takes its place.
  *
