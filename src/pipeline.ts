@@ -8,18 +8,27 @@ import { defaultRangedReadMinBytes, type ExtractConfig } from './config.js';
 import { AccessDeniedError, AssetError, messageOf, StorageUnavailableError } from './errors.js';
 import type { Extracted } from './extractors/extractor.js';
 import { asExtractError, failedResult, okResult } from './result.js';
-import type { Downloader, DownloadLimits } from './storage/download.js';
-import { fetchForExtraction, type FetchedFile } from './storage/ranged/ranged-read.js';
+import type { DownloadLimits } from './storage/download.js';
+import { inProcessFetcher, type Downloaders, type FetchedFile, type Fetcher } from './storage/fetch/fetcher.js';
 import { redactUrlsIn } from './storage/redact.js';
 import type { StorageRegistry } from './storage/storage.js';
 import type { TempDir } from './storage/temp-dir.js';
 
-export interface PipelineDeps {
+/**
+ * How objects are fetched: a `fetcher` (the worker's fetch threads, storage/fetch/pool.ts), or the two
+ * downloaders to fetch with on this thread (tests, benchmarks).
+ */
+export type FetchDeps =
+  | { fetcher: Fetcher }
+  | {
+      /** For URLs the worker signed (trusted endpoints). */
+      signedDownloader: Downloaders['signed'];
+      /** For `url` sources from the job (untrusted: SSRF-guarded). */
+      urlDownloader: Downloaders['url'];
+    };
+
+export type PipelineDeps = FetchDeps & {
   storages: StorageRegistry;
-  /** For URLs the worker signed (trusted endpoints). */
-  signedDownloader: Downloader;
-  /** For `url` sources from the job (untrusted: SSRF-guarded). */
-  urlDownloader: Downloader;
   temp: TempDir;
   limits: DownloadLimits;
   extractConfig: ExtractConfig;
@@ -27,7 +36,7 @@ export interface PipelineDeps {
   /** Called as each stage ends (metrics). */
   onStage?(stage: 'sign' | 'download' | 'extract', ms: number): void;
   onBytes?(bytes: number): void;
-}
+};
 
 type Stage = 'sign' | 'download' | 'extract';
 
@@ -84,17 +93,17 @@ async function fetchObject(
   ranged: boolean,
 ): Promise<FetchedFile> {
   const source = job.source;
+  const fetcher = 'fetcher' in deps ? deps.fetcher : inProcessFetcher({ signed: deps.signedDownloader, url: deps.urlDownloader });
   if (source.type === 'url') {
-    const file = await timed('download', () => deps.urlDownloader.download(source.url, deps.temp, limits));
-    return { ...file, sha256Scope: 'full' };
+    return timed('download', () => fetcher.fetch({ source: 'url', url: source.url, limits, rangedMinBytes: Infinity }, deps.temp));
   }
   const storage = deps.storages(source.storageId);
   const ref = { assetId: job.assetId, key: source.key, ...(source.versionId ? { versionId: source.versionId } : {}) };
   for (let attempt = 0; ; attempt++) {
     const signed = await timed('sign', () => storage.sign(ref));
     try {
-      const minBytes = ranged ? (limits.rangedReadMinBytes ?? defaultRangedReadMinBytes) : Infinity;
-      return await timed('download', () => fetchForExtraction(deps.signedDownloader, signed.url, deps.temp, limits, minBytes));
+      const rangedMinBytes = ranged ? (limits.rangedReadMinBytes ?? defaultRangedReadMinBytes) : Infinity;
+      return await timed('download', () => fetcher.fetch({ source: 'signed', url: signed.url, limits, rangedMinBytes }, deps.temp));
     } catch (err) {
       // A URL that expired before or during the download is signed again, once (CONTRACT.md §2). Stores
       // say so differently (S3 and Azure 403, GCS 400 ExpiredToken), so any refusal earns one re-sign.

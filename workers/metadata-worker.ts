@@ -20,10 +20,9 @@ import { createQueueWorker } from '../src/queue/worker.js';
 import { createPostgresSink } from '../src/sinks/postgres.js';
 import type { ResultSink } from '../src/sinks/sink.js';
 import { createWebhookSink } from '../src/sinks/webhook.js';
-import { createDownloader } from '../src/storage/download.js';
+import { FetchPool } from '../src/storage/fetch/pool.js';
 import { createStorages } from '../src/storage/storage.js';
 import { TempDir } from '../src/storage/temp-dir.js';
-import { createUrlGuard } from '../src/storage/url-guard.js';
 
 export interface RunningWorker {
   /** Drains: takes no new job, lets jobs in flight finish, removes temp files, closes connections. */
@@ -122,7 +121,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
     await temp.close();
     throw err;
   }
-  const { worker, pool, downloaders } = started;
+  const { worker, pool, fetchPool } = started;
   lifecycle.started = true;
   state.ready = true;
   logger.info({ queue: config.queue.name, concurrency: config.queue.concurrency }, 'worker started');
@@ -137,7 +136,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
         state.ready = false;
         await worker.close();
         await pool.close();
-        await Promise.all(downloaders.map((d) => d.close()));
+        await fetchPool.close();
         await temp.close();
         await Promise.all(sinks.map((s) => s.close()));
         await queue.close();
@@ -150,7 +149,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   };
 }
 
-/** The queue side of a replica: storages, downloaders, the extraction pool and the BullMQ worker. */
+/** The queue side of a replica: storages, the fetch and extraction pools and the BullMQ worker. */
 async function startQueueSide(
   config: Config,
   logger: Logger,
@@ -170,8 +169,15 @@ async function startQueueSide(
   const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb);
   // Threads started before the first job is taken: the replica's memory is its working size from the start.
   for (const err of await pool.warm()) logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
-  const signedDownloader = createDownloader();
-  const urlDownloader = createDownloader(createUrlGuard(config.download.allowedHosts));
+  // Every fetch runs in these threads, so that no exception of the HTTP client or of a range planner
+  // reaches this thread (storage/fetch/pool.ts). Fetching is I/O: each thread runs many at once; two
+  // threads so that one that dies fails half of the fetches in flight, not all.
+  const fetchPool = new FetchPool({
+    threads: 2,
+    allowedHosts: config.download.allowedHosts,
+    onThreadStopped: (reason, fetchesFailed) => logger.warn({ reason, fetchesFailed }, 'a fetch thread stopped and was replaced; its fetches will be retried'),
+  });
+  for (const err of await fetchPool.warm()) logger.warn({ err }, 'a fetch thread did not start; a fetch will start another');
   const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));
 
   const worker = createQueueWorker({
@@ -185,8 +191,7 @@ async function startQueueSide(
     process: (job) =>
       processAsset(job, {
         storages,
-        signedDownloader,
-        urlDownloader,
+        fetcher: fetchPool,
         temp,
         limits,
         extractConfig: config.extract,
@@ -202,7 +207,7 @@ async function startQueueSide(
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
   void worker.run();
   await worker.waitUntilReady();
-  return { worker, pool, downloaders: [signedDownloader, urlDownloader] };
+  return { worker, pool, fetchPool };
 }
 
 async function main(): Promise<void> {

@@ -9,10 +9,9 @@ import type { Config } from '../config.js';
 import { ExtractPool } from '../extractors/isolate.js';
 import { probeFile } from '../probe.js';
 import { processAsset } from '../pipeline.js';
-import { createDownloader } from '../storage/download.js';
+import { FetchPool } from '../storage/fetch/pool.js';
 import { createStorages } from '../storage/storage.js';
 import { TempDir } from '../storage/temp-dir.js';
-import { createUrlGuard } from '../storage/url-guard.js';
 import { expandPaths } from './files.js';
 import { colours, summary, table } from './format.js';
 
@@ -50,7 +49,7 @@ export async function probeCommand(argv: string[], config: Config): Promise<numb
   const pool = new ExtractPool(Math.max(1, os.availableParallelism()), config.extract.maxHeapMb);
   const run = (path: string) => pool.run(path, config.extract);
   let temp: TempDir | undefined;
-  const downloader = createDownloader(createUrlGuard(config.download.allowedHosts));
+  const fetcher = new FetchPool({ threads: 1, allowedHosts: config.download.allowedHosts });
   const results: AssetResult[] = [];
   try {
     for (const input of inputs) {
@@ -60,8 +59,7 @@ export async function probeCommand(argv: string[], config: Config): Promise<numb
           { assetId: input, source: { type: 'url', url: input } },
           {
             storages: createStorages([]),
-            signedDownloader: downloader,
-            urlDownloader: downloader,
+            fetcher,
             temp,
             limits: { maxBytes: config.download.maxAssetBytes, timeoutMs: config.download.timeoutMs, stallTimeoutMs: config.download.stallTimeoutMs },
             extractConfig: config.extract,
@@ -76,7 +74,7 @@ export async function probeCommand(argv: string[], config: Config): Promise<numb
     }
   } finally {
     await pool.close();
-    await downloader.close();
+    await fetcher.close();
     await temp?.close();
   }
   if (format === 'json') console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));

@@ -4,12 +4,20 @@
  * except the first bytes of each track's first chunk, which ffprobe reads while probing the streams.
  * Fragmented files (moof) keep their sample tables in fragments all over the file: unsure, read it all.
  */
-import type { RangeSource } from './range-source.js';
+import { unsureOnFault, type RangeSource } from './range-source.js';
 
 /** Bytes read from each track's first chunk (ffprobe decodes a few packets of each stream). */
 const firstChunkBytes = 256 * 1024;
 /** A moov box larger than this is not "metadata in a few hundred kilobytes": read the file. */
 const maxMoovBytes = 64 * 1024 * 1024;
+
+/**
+ * Top-level boxes followed at most. A file has a handful (ftyp, moov, mdat, free, uuid); following each
+ * costs a range request once past the first range, so a file of a million tiny boxes is read whole.
+ */
+export const maxTopLevelBoxes = 256;
+/** Nesting of container boxes inside moov, at most: moov/trak/mdia/minf/stbl is 5; deeper is not a movie. */
+export const maxBoxDepth = 8;
 
 /** Boxes whose children are boxes, on the way from moov to the chunk offset tables. */
 const containers = new Set(['moov', 'trak', 'mdia', 'minf', 'stbl']);
@@ -36,14 +44,18 @@ function parseBoxHeader(bytes: Buffer, start: number, limit: number): Box | unde
   return size32 >= 8 ? { type, start, headerBytes: 8, size: size32 } : undefined;
 }
 
-/** First chunk offset of every track, from the stco/co64 boxes inside a moov held in memory. */
-function firstChunkOffsets(moov: Buffer, from: number, to: number, out: number[]): void {
+/**
+ * First chunk offset of every track, from the stco/co64 boxes inside a moov held in memory; false when
+ * the boxes nest deeper than maxBoxDepth.
+ */
+function firstChunkOffsets(moov: Buffer, from: number, to: number, out: number[], depth = 1): boolean {
+  if (depth > maxBoxDepth) return false;
   let at = from;
   while (at + 8 <= to) {
     const box = parseBoxHeader(moov.subarray(at, at + 16), at, to);
-    if (!box || at + box.size > to) return;
+    if (!box || at + box.size > to) return true;
     const body = at + box.headerBytes;
-    if (containers.has(box.type)) firstChunkOffsets(moov, body, at + box.size, out);
+    if (containers.has(box.type) && !firstChunkOffsets(moov, body, at + box.size, out, depth + 1)) return false;
     // stco/co64: version+flags (4), entry count (4), then 32- or 64-bit offsets.
     if ((box.type === 'stco' || box.type === 'co64') && body + 8 <= at + box.size && moov.readUInt32BE(body + 4) > 0) {
       const first = body + 8;
@@ -52,12 +64,14 @@ function firstChunkOffsets(moov: Buffer, from: number, to: number, out: number[]
     }
     at += box.size;
   }
+  return true;
 }
 
 /** Fetches what ffprobe reads of an ISO BMFF file; false when unsure (fragmented, truncated, no moov). */
-export async function planIsoBmff(src: RangeSource): Promise<boolean> {
+export const planIsoBmff = unsureOnFault(async function planIsoBmff(src: RangeSource): Promise<boolean> {
   let moov: Buffer | undefined;
-  for (let at = 0; at < src.size; ) {
+  for (let at = 0, boxes = 0; at < src.size; boxes++) {
+    if (boxes >= maxTopLevelBoxes) return false;
     const box = parseBoxHeader(await src.read(at, 16), at, src.size);
     // A box past the end is a truncated file: how ffprobe reports it is for the whole file to show.
     if (!box || at + box.size > src.size) return false;
@@ -66,10 +80,10 @@ export async function planIsoBmff(src: RangeSource): Promise<boolean> {
       if (moov || box.size > maxMoovBytes) return false;
       moov = await src.read(at, box.size);
       const offsets: number[] = [];
-      firstChunkOffsets(moov, box.headerBytes, box.size, offsets);
+      if (!firstChunkOffsets(moov, box.headerBytes, box.size, offsets)) return false;
       await src.ensureAll(offsets.map((o) => [o, o + firstChunkBytes]), 64 * 1024);
     }
     at += box.size;
   }
   return moov !== undefined;
-}
+});

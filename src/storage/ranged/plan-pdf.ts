@@ -6,7 +6,7 @@
  * the whole file, so it is read whole. Encrypted files are read whole too.
  */
 import { inflateSync } from 'node:zlib';
-import type { RangeSource } from './range-source.js';
+import { unsureOnFault, type RangeSource } from './range-source.js';
 import type { Span } from './sparse-file.js';
 
 /** Objects up to this size are read whole; larger ones are read whole only when they are not a stream. */
@@ -19,6 +19,16 @@ const objectTailBytes = 256;
 const tailBytes = 64 * 1024;
 /** Missing parts closer than this are fetched in one range. */
 const gapBytes = 64 * 1024;
+/**
+ * A cross-reference stream larger than this, compressed or inflated, is not read here (the file is read
+ * whole): 16 MiB is over two million rows of the widest usual /W [1 4 2]. Without the cap, a 1 MB stream
+ * of deflated zeros inflated to 1 GiB in one call.
+ */
+export const maxXrefStreamBytes = 16 * 1024 * 1024;
+/** Objects listed in all sections together, at most; a larger table is read whole (bounds the offset map). */
+export const maxPdfObjects = 1_000_000;
+/** Bytes of one field of an xref stream row (/W), at most: offsets past 2^53 are not offsets. */
+const maxFieldBytes = 6;
 
 interface Xref {
   /** Object number → offset, for objects stored uncompressed (type 1). */
@@ -27,6 +37,8 @@ interface Xref {
   objectStreams: Set<number>;
   /** Where each cross-reference section starts (a boundary for the objects' extents). */
   sections: number[];
+  /** Entries of all sections so far (free ones too), against maxPdfObjects. */
+  entries: number;
 }
 
 /** The dictionary `<< ... >>` starting at or after `from` in `text`, by nesting; undefined if unclosed. */
@@ -63,6 +75,8 @@ async function readTable(src: RangeSource, at: number, xref: Xref): Promise<stri
     }
     const first = Number(sub[1]);
     const count = Number(sub[2]);
+    if (xref.entries + count > maxPdfObjects) return undefined;
+    xref.entries += count;
     pos += sub[0].length;
     const entries = (await src.read(pos, count * 20)).toString('latin1');
     for (let k = 0; k < count; k++) {
@@ -103,13 +117,19 @@ async function readXrefStream(src: RangeSource, at: number, xref: Xref): Promise
   const length = intIn(dict, 'Length');
   const w = /\/W\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s*\]/.exec(dict)?.slice(1).map(Number);
   const keyword = /^\s*stream(\r\n|\n)/.exec(text.slice(found.end));
-  if (length === undefined || !w || !keyword) return undefined;
+  if (length === undefined || length > maxXrefStreamBytes || !w || !keyword) return undefined;
+  // A row must hold an offset (§7.5.8.3): rows of no bytes would be counted forever without reading any.
+  if (w[1]! === 0 || w.some((bytes) => bytes > maxFieldBytes)) return undefined;
   const dataAt = at + found.end + keyword[0].length;
   let data = await src.read(dataAt, length + 32);
   data = data.subarray(0, length);
   const filter = /\/Filter\s*(\[\s*)?\/(\w+)/.exec(dict)?.[2];
   if (filter && filter !== 'FlateDecode') return undefined;
-  if (filter) data = inflateSync(data);
+  if (filter) {
+    const inflated = inflateCapped(data);
+    if (!inflated) return undefined;
+    data = inflated;
+  }
   const rowBytes = w[0]! + w[1]! + w[2]!;
   const predictor = intIn(dict, 'Predictor') ?? 1;
   if (predictor >= 10) {
@@ -119,6 +139,10 @@ async function readXrefStream(src: RangeSource, at: number, xref: Xref): Promise
   } else if (predictor !== 1) return undefined;
   const size = intIn(dict, 'Size') ?? 0;
   const index = /\/Index\s*\[([\d\s]+)\]/.exec(dict)?.[1]?.trim().split(/\s+/).map(Number) ?? [0, size];
+  // Rows past the stream's end make the section unsure below; counting them stops at the data's rows.
+  const rows = Math.floor(data.length / rowBytes);
+  if (xref.entries + rows > maxPdfObjects) return undefined;
+  xref.entries += rows;
   const field = (row: number, from: number, bytes: number) => {
     let v = 0;
     for (let i = 0; i < bytes; i++) v = v * 256 + data[row * rowBytes + from + i]!;
@@ -137,12 +161,21 @@ async function readXrefStream(src: RangeSource, at: number, xref: Xref): Promise
   return dict;
 }
 
+/** A FlateDecode stream inflated up to maxXrefStreamBytes; undefined past it or when it is not zlib data. */
+function inflateCapped(data: Buffer): Buffer | undefined {
+  try {
+    return inflateSync(data, { maxOutputLength: maxXrefStreamBytes });
+  } catch {
+    return undefined;
+  }
+}
+
 /** Follows every section from `startxref`; undefined when any is not what it should be. */
 async function readXref(src: RangeSource): Promise<Xref | undefined> {
   const tail = (await src.read(Math.max(0, src.size - tailBytes), tailBytes)).toString('latin1');
   const start = [...tail.matchAll(/startxref\s+(\d+)/g)].at(-1)?.[1];
   if (start === undefined) return undefined;
-  const xref: Xref = { offsets: new Map(), objectStreams: new Set(), sections: [] };
+  const xref: Xref = { offsets: new Map(), objectStreams: new Set(), sections: [], entries: 0 };
   const queue = [Number(start)];
   while (queue.length) {
     const at = queue.shift()!;
@@ -161,7 +194,7 @@ async function readXref(src: RangeSource): Promise<Xref | undefined> {
   return xref.offsets.size ? xref : undefined;
 }
 
-export async function planPdf(src: RangeSource): Promise<boolean> {
+export const planPdf = unsureOnFault(async function planPdf(src: RangeSource): Promise<boolean> {
   const xref = await readXref(src);
   if (!xref) return false;
   const boundaries = [...new Set([...xref.offsets.values(), ...xref.sections, src.size])].sort((a, b) => a - b);
@@ -192,4 +225,4 @@ export async function planPdf(src: RangeSource): Promise<boolean> {
   }
   await src.ensureAll(whole, gapBytes);
   return true;
-}
+});

@@ -4,16 +4,22 @@
  * header and size being what the duration comes from. RF64 and a data size of 0 or 0xFFFFFFFF (a
  * stream's placeholder) are unsure: the whole file is read.
  */
-import type { RangeSource } from './range-source.js';
+import { unsureOnFault, type RangeSource } from './range-source.js';
 
 /** A chunk other than data larger than this is not a header: read the file. */
 const maxChunkBytes = 4 * 1024 * 1024;
+/**
+ * Chunks followed at most. A WAV file has a few (fmt, fact, LIST, id3, data); each costs a range request
+ * once past the first range, so a file of a million empty chunks is read whole.
+ */
+export const maxWavChunks = 256;
 
-export async function planWav(src: RangeSource): Promise<boolean> {
+export const planWav = unsureOnFault(async function planWav(src: RangeSource): Promise<boolean> {
   const riff = await src.read(0, 12);
   if (riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') return false;
   let sawData = false;
-  for (let at = 12; at < src.size; ) {
+  for (let at = 12, chunks = 0; at < src.size; chunks++) {
+    if (chunks >= maxWavChunks) return false;
     const header = await src.read(at, 8);
     if (header.length < 8) return false;
     const id = header.toString('latin1', 0, 4);
@@ -30,4 +36,4 @@ export async function planWav(src: RangeSource): Promise<boolean> {
     at = end;
   }
   return sawData;
-}
+});

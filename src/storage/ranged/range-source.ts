@@ -3,6 +3,7 @@
  * only where the sparse file does not hold them yet, within a budget of bytes (past it, a full download
  * is cheaper and the planner gives up).
  */
+import { isAssetError } from '../../errors.js';
 import type { SparseFile, Span } from './sparse-file.js';
 
 /** Fetches exactly the bytes [start, end) of the object. */
@@ -13,10 +14,32 @@ export class RangeBudgetExceeded extends Error {
   override readonly name = 'RangeBudgetExceeded';
 }
 
+/**
+ * A planner that throws on bytes it did not foresee (a RangeError from a Buffer read, a stack overflow)
+ * is unsure, not a failed fetch: the object is read whole and the extractor judges it. A coded error of
+ * the fetch itself (the store's answer, a timeout) still ends the fetch.
+ */
+export function unsureOnFault<A extends unknown[]>(plan: (...args: A) => Promise<boolean>): (...args: A) => Promise<boolean> {
+  return (...args) =>
+    plan(...args).catch((err: unknown) => {
+      if (isAssetError(err) || err instanceof RangeBudgetExceeded) throw err;
+      return false;
+    });
+}
+
 /** Ranges fetched at once when a planner asks for many (PDF objects). */
 const parallelFetches = 4;
+/**
+ * Range requests one plan may make: bounds the work a crafted file can ask of a planner (a request per
+ * tiny box or chunk) whatever its byte budget. The test suite's plans need at most 7 (fixtures read with a
+ * 512-byte first range); a scanned PDF needs about one a page image (its head and tail), 4 at a time.
+ */
+export const maxRangeRequests = 1024;
 
 export class RangeSource {
+  /** Range requests made so far. */
+  requests = 0;
+
   constructor(
     private readonly sparse: SparseFile,
     private readonly fetchSpan: FetchSpan,
@@ -55,6 +78,10 @@ export class RangeSource {
     if (this.sparse.heldBytes + wanted > this.budgetBytes) {
       throw new RangeBudgetExceeded(`the plan needs more than ${this.budgetBytes} of ${this.size} bytes`);
     }
+    if (this.requests + merged.length > maxRangeRequests) {
+      throw new RangeBudgetExceeded(`the plan needs more than ${maxRangeRequests} range requests`);
+    }
+    this.requests += merged.length;
     for (let i = 0; i < merged.length; i += parallelFetches) {
       await Promise.all(
         merged.slice(i, i + parallelFetches).map(async ([s, e]) => {

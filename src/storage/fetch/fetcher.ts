@@ -1,0 +1,45 @@
+/**
+ * The fetch stage behind one interface: a URL → a temp file ready for extraction. Either in this thread
+ * (`inProcessFetcher`: tests, benchmarks) or in a pool of fetch threads (`FetchPool`: the worker and the
+ * probe command), where no exception of the HTTP client or of a range planner can reach the replica.
+ */
+import { fetchForExtraction, type FetchedFile } from '../ranged/ranged-read.js';
+import type { Downloader, DownloadLimits } from '../download.js';
+import type { TempDir } from '../temp-dir.js';
+
+export type { FetchedFile };
+
+export interface FetchRequest {
+  /**
+   * `signed`: a URL the worker signed itself (a trusted endpoint; read by ranges where the format allows).
+   * `url`: a URL that came in a job (untrusted: every hop SSRF-guarded, read whole).
+   */
+  source: 'signed' | 'url';
+  url: string;
+  limits: DownloadLimits;
+  /** A signed object over this many bytes is read by ranges where its format allows; Infinity: read whole. */
+  rangedMinBytes: number;
+}
+
+export interface Fetcher {
+  /** Fetches into a fresh file of `temp` (the caller removes it); rejects with a coded AssetError. */
+  fetch(request: FetchRequest, temp: TempDir): Promise<FetchedFile>;
+}
+
+/** The two connection pools a fetch needs: trusted (signed URLs) and SSRF-guarded (job URLs). */
+export interface Downloaders {
+  signed: Downloader;
+  url: Downloader;
+}
+
+/** Fetches on the calling thread: an exception the HTTP client throws from an event handler ends it. */
+export function inProcessFetcher(downloaders: Downloaders): Fetcher {
+  return {
+    async fetch(request, temp) {
+      if (request.source === 'url') {
+        return { ...(await downloaders.url.download(request.url, temp, request.limits)), sha256Scope: 'full' };
+      }
+      return fetchForExtraction(downloaders.signed, request.url, temp, request.limits, request.rangedMinBytes);
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Entry point of one fetch thread: signed and job URLs are fetched here (HTTP client, range planners,
+ * temp-file writes), many at a time. An exception nothing can catch (one thrown from a socket's event
+ * handler inside the HTTP client) ends this thread only; the pool fails its fetches in flight, removes
+ * their files and starts another thread.
+ */
+import path from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { isAssetError } from '../../errors.js';
+import { createDownloader } from '../download.js';
+import { TempDir } from '../temp-dir.js';
+import { createUrlGuard } from '../url-guard.js';
+import { inProcessFetcher } from './fetcher.js';
+import { boundedMessage, fetchFileName, type FetchThreadData, type FromThread, type ToThread } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('fetch/thread.ts runs as a worker thread only');
+const data = workerData as FetchThreadData;
+if (data.preload) await import(data.preload);
+
+const fetcher = inProcessFetcher({ signed: createDownloader(), url: createDownloader(createUrlGuard(data.allowedHosts)) });
+
+/**
+ * The TempDir one fetch writes through: the replica's directory, whose file names the main thread chose
+ * (`file`, then `file.1`, ...). TempDir keeps its constructor for `TempDir.create`, which makes and sweeps
+ * a replica's directory; this one wraps the directory the main thread's TempDir made and removes.
+ */
+function tempFor(file: string): TempDir {
+  const temp = new (TempDir as unknown as new (dir: string) => TempDir)(path.dirname(file));
+  let n = 0;
+  temp.newFile = () => fetchFileName(file, n++);
+  return temp;
+}
+
+async function run(id: number, message: Extract<ToThread, { type: 'fetch' }>): Promise<FromThread> {
+  try {
+    return { type: 'done', id, ok: true, file: await fetcher.fetch(message.request, tempFor(message.file)) };
+  } catch (err) {
+    if (isAssetError(err)) {
+      return { type: 'done', id, ok: false, error: { code: err.code, message: boundedMessage(err.message) } };
+    }
+    // Uncoded: a fault of ours or the network's; retriable rather than lose the job (as the pipeline does).
+    return { type: 'done', id, ok: false, error: { code: 'STORAGE_UNAVAILABLE', message: boundedMessage(`fetch failed: ${boundedMessage(err)}`) } };
+  }
+}
+
+port.on('message', (message: ToThread) => {
+  if (message.type === 'ping') return port.postMessage({ type: 'pong', id: message.id } satisfies FromThread);
+  void run(message.id, message).then((reply) => port.postMessage(reply));
+});
+
+port.postMessage({ type: 'ready' } satisfies FromThread);
