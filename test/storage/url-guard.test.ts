@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDownloader, maxRedirects } from '../../src/storage/download.js';
 import { TempDir } from '../../src/storage/temp-dir.js';
-import { createUrlGuard, isPrivateAddress } from '../../src/storage/url-guard.js';
+import { loadConfig } from '../../src/config.js';
+import { createUrlGuard, isPrivateAddress, parseAllowedHost } from '../../src/storage/url-guard.js';
 import { freshTempDir } from '../helpers/services.js';
 
 describe('isPrivateAddress', () => {
@@ -74,6 +75,43 @@ describe('guard.check', () => {
     await expect(allowing.check(new URL('http://[::1]:1/'))).resolves.toBeUndefined();
     // Allowing one name allows that name only.
     await expect(allowing.check(new URL('http://127.0.0.2:1/'))).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+  });
+});
+
+describe('URL_ALLOWED_HOSTS entries: host, or host:port', () => {
+  it.each([
+    ['storage.local', { host: 'storage.local' }],
+    ['Storage.Local:9000', { host: 'storage.local', port: 9000 }],
+    ['127.0.0.1:6379', { host: '127.0.0.1', port: 6379 }],
+    ['[::1]', { host: '::1' }],
+    ['[::1]:8080', { host: '::1', port: 8080 }],
+    ['::1', { host: '::1' }],
+    ['fd00::2', { host: 'fd00::2' }],
+  ])('%s is %o', (entry, expected) => {
+    expect(parseAllowedHost(entry)).toEqual(expected);
+  });
+
+  it.each([['http://storage.local'], ['storage.local/path'], ['host:0'], ['host:65536'], ['host:'], ['user@host'], ['[::1]:x'], ['a:1:2']])(
+    '%s is refused',
+    (entry) => {
+      expect(parseAllowedHost(entry)).toBeUndefined();
+    },
+  );
+
+  it('the configuration refuses an entry that is not host or host:port, naming the variable', () => {
+    expect(() => loadConfig({ URL_ALLOWED_HOSTS: 'ok.local:9000,http://bad.local/' })).toThrow(/URL_ALLOWED_HOSTS/);
+    expect(loadConfig({ URL_ALLOWED_HOSTS: 'a.local, [::1]:8080 ,127.0.0.1:9000' }).download.allowedHosts).toEqual(['a.local', '[::1]:8080', '127.0.0.1:9000']);
+  });
+
+  it('host:port allows that port only, a bare host every port', async () => {
+    const guard = createUrlGuard(['127.0.0.1:9000', 'localhost', '[::1]:443']);
+    await expect(guard.check(new URL('http://127.0.0.1:9000/x'))).resolves.toBeUndefined();
+    await expect(guard.check(new URL('http://127.0.0.1:6379/'))).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    // No port in the URL: the scheme's default is the port checked.
+    await expect(guard.check(new URL('http://127.0.0.1/'))).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    await expect(guard.check(new URL('https://[::1]/'))).resolves.toBeUndefined();
+    await expect(guard.check(new URL('http://[::1]/'))).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    await expect(guard.check(new URL('http://localhost:6379/'))).resolves.toBeUndefined();
   });
 });
 
@@ -148,6 +186,18 @@ describe('downloads through the guard (loopback servers only)', () => {
       code: 'URL_NOT_ALLOWED',
       retriable: false,
     });
+  });
+
+  it('with host:port allowed, a redirect to another port of that host (Redis at 6379, say) is refused before connecting', async () => {
+    const before = targetHits;
+    const allowed = [`127.0.0.1:${redirectorPort}`];
+    const file = await download(allowed, `http://127.0.0.1:${redirectorPort}/hops/1`);
+    expect(file.sizeBytes).toBe('arrived'.length);
+    await temp.remove(file.path);
+    const to = encodeURIComponent(`http://127.0.0.1:${targetPort}/`);
+    await expect(download(allowed, `http://127.0.0.1:${redirectorPort}/to?u=${to}`)).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED', retriable: false });
+    await expect(download(allowed, `http://127.0.0.1:${targetPort}/`)).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    expect(targetHits).toBe(before);
   });
 
   it('refuses a host that resolves to loopback unless allowed, and fetches it when allowed', async () => {
