@@ -138,6 +138,8 @@ export function statusError(status: number, url: URL): AssetError {
   if (status === 404 || status === 410) return new NotFoundError(`object not found (HTTP ${status}) at ${where}`);
   if (status === 403) return new AccessDeniedError(`access denied (HTTP 403) at ${where}`);
   if (status === 429 || status >= 500) return new StorageUnavailableError(`storage answered HTTP ${status} at ${where}`);
+  // A success that is not the one asked for (206 to a GET without Range): a broken server or proxy, maybe for a moment.
+  if (status >= 200 && status < 300) return new StorageUnavailableError(`storage answered HTTP ${status}, not 200, at ${where}`);
   // 400, 401 and the rest: the store refuses this request as made; asking again will not change that.
   return new AccessDeniedError(`storage refused the request (HTTP ${status}) at ${where}`);
 }

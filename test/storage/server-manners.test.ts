@@ -117,9 +117,18 @@ describe('one version of the object, or none', () => {
     await take(file);
   });
 
-  it('no validators at all, the size changes: "object changed"', async () => {
-    replacedAfterFirst({ body: v1 }, { body: patterned(4000, 2) });
+  it('the same Last-Modified but another size: "object changed"', async () => {
+    const lastModified = 'Mon, 01 Jun 2026 10:00:00 GMT';
+    replacedAfterFirst({ body: v1, lastModified }, { body: patterned(4000, 2), lastModified });
     await expect(fetch('/obj')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/object changed.*size went from 3000 to 4000/) });
+  });
+
+  it('no validators at all: nothing could tell two versions apart, so the object is read in one plain GET', async () => {
+    replacedAfterFirst({ body: v1 }, { body: v2 });
+    const file = await fetch('/obj');
+    expect(file.sha256).toBe(sha(v2));
+    await take(file);
+    expect(server.requests.map((r) => r.range)).toEqual(['bytes=0-511', undefined]);
   });
 
   it('a planned read (WAV by ranges) meeting a new version mid-way: "object changed"', async () => {

@@ -26,7 +26,7 @@ export type RangeReply =
   | { kind: 'partial'; start: number; end: number; total: number; body: Body }
   /** 200: the store ignored the Range header and sends the whole object. */
   | { kind: 'whole'; res: Dispatcher.ResponseData; url: URL }
-  /** The object has no bytes: 416 for a range from 0, or a 206 that says its size is 0. */
+  /** The object has no bytes: 416 for a range from 0 with a Content-Range of size 0, or a 206 that says its size is 0. */
   | { kind: 'empty' }
   /** A 206 without a usable Content-Range, or an encoded body (ranges of an encoding): read the ordinary way. */
   | { kind: 'unusable' };
@@ -93,11 +93,16 @@ function partial(req: RangeRequest, res: Dispatcher.ResponseData, start: number,
   return { kind: 'partial', start, end: last, total, body: res.body };
 }
 
-/** 416: a range from byte 0 is unsatisfiable only for an empty object (RFC 9110 §14.1.1); a later one, a shrunk one. */
+/**
+ * 416: a range from byte 0 is unsatisfiable only for an empty object (RFC 9110 §14.1.1), which object
+ * stores say with a Content-Range of size 0 (`bytes *` then `/0`); without that header the store is asked the ordinary way. For a
+ * later range, the object shrank.
+ */
 function unsatisfiable(req: RangeRequest, res: Dispatcher.ResponseData, start: number, url: URL): RangeReply {
   const size = /^bytes \*\/(\d{1,15})$/.exec(String(res.headers['content-range'] ?? ''));
-  if (start === 0 && (!size || size[1] === '0')) return empty(req, url);
   if (req.first) throw changed(url, 'a range inside it is no longer satisfiable');
+  if (start === 0 && size?.[1] === '0') return { kind: 'empty' };
+  if (start === 0 && !size) return { kind: 'unusable' };
   throw new StorageUnavailableError(`storage answered HTTP 416 for a range from byte ${start} at ${redactUrl(url.href)}`);
 }
 

@@ -10,10 +10,12 @@
  * - any other format, or a planner that is unsure (or would fetch more than a quarter of the object),
  *   reads the rest of the object as the first case does.
  * A store that ignores Range (200 with the whole body) is read as an ordinary download, from that reply.
- * An empty object (416 for the first range, as object stores answer) is a 0-byte file at once: extraction
- * then says what it says of any empty file, the same from every store as from a local file.
+ * An empty object (416 for the first range, with a Content-Range of size 0, as object stores answer) is a
+ * 0-byte file at once: extraction then says what it says of any empty file, the same from every store as from a local file.
  * Every request follows redirects and waits out throttling (../http-get.ts); every reply after the first
- * is checked to come from the same version of the object (http-range.ts).
+ * is checked to come from the same version of the object (http-range.ts). A store that sends neither an
+ * ETag nor a Last-Modified gives nothing to check with: an object it holds that does not fit in the first
+ * reply is read in one ordinary download instead.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
@@ -93,6 +95,10 @@ export async function fetchForExtraction(
   }
   // The reply may hold less than asked (a short 206): what follows starts from where it ended.
   const head = await readExactly(first.body, first.end + 1, req);
+  if (head.length < first.total && !req.first?.etag && !req.first?.lastModified) {
+    // Nothing would tell a replaced object's bytes from the first reply's: read it in one reply instead.
+    return full();
+  }
   if (first.total > minBytes && first.total > head.length) {
     const planned = await tryRanged(req, temp, head, first.total);
     if (planned) return planned;
