@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { Agent, type Dispatcher } from 'undici';
 import { CorruptAssetError, TooLargeError, messageOf, type AssetError } from '../errors.js';
 import { decodersFor, isDecodeError } from './content-encoding.js';
-import { createFetchContext, discard, get, statusError, transportError, type DownloadLimits } from './http-get.js';
+import { createFetchContext, discard, get, parseUrl, statusError, transportError, type DownloadLimits } from './http-get.js';
 import { redactUrl } from './redact.js';
 import type { TempDir } from './temp-dir.js';
 import type { UrlGuard } from './url-guard.js';
@@ -28,8 +28,10 @@ export interface DownloadedFile {
 export interface Downloader {
   download(url: string, temp: TempDir, limits: DownloadLimits): Promise<DownloadedFile>;
   close(): Promise<void>;
-  /** The connection pool, for ranged reads of URLs the worker signed itself (storage/ranged/); absent when guarded. */
+  /** The connection pool, for ranged reads (storage/ranged/). */
   readonly dispatcher?: Dispatcher;
+  /** Present on a downloader for untrusted URLs: ranged reads check every hop of every range with it. */
+  readonly guard?: UrlGuard;
 }
 
 /**
@@ -44,7 +46,8 @@ export function createDownloader(guard?: UrlGuard): Downloader {
   return {
     download: (url, temp, limits) => downloadWith(agent, guard, url, temp, limits),
     close: () => agent.close(),
-    ...(guard ? {} : { dispatcher: agent }),
+    dispatcher: agent,
+    ...(guard ? { guard } : {}),
   };
 }
 
@@ -56,7 +59,7 @@ async function downloadWith(
   limits: DownloadLimits,
 ): Promise<DownloadedFile> {
   const ctx = createFetchContext(dispatcher, guard, limits);
-  const { res, url: at } = await get(ctx, new URL(url));
+  const { res, url: at } = await get(ctx, parseUrl(url));
   if (res.statusCode !== 200) {
     discard(res.body);
     throw statusError(res.statusCode, at);

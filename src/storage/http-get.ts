@@ -104,6 +104,15 @@ export async function get(ctx: FetchContext, url: URL, headers: Record<string, s
   }
 }
 
+/** A URL to fetch; one that does not parse is refused for good (asking again parses the same text). */
+export function parseUrl(url: string): URL {
+  try {
+    return new URL(url);
+  } catch {
+    throw new UrlNotAllowedError('the URL does not parse');
+  }
+}
+
 function parseLocation(location: string, base: URL, origin: URL): URL {
   try {
     return new URL(location, base);

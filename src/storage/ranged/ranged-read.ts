@@ -25,7 +25,7 @@ import { detectBuffer } from '../../detect/detect.js';
 import { StorageUnavailableError, TooLargeError } from '../../errors.js';
 import type { Detected } from '../../extractors/extractor.js';
 import { discard, streamResponse, type DownloadedFile, type Downloader, type DownloadLimits } from '../download.js';
-import { createFetchContext, transportError } from '../http-get.js';
+import { createFetchContext, parseUrl, transportError } from '../http-get.js';
 import type { TempDir } from '../temp-dir.js';
 import { redactUrl } from '../redact.js';
 import { getRange, maxRepliesPerSpan, readExactly, readSpan, type RangeReply, type RangeRequest } from './http-range.js';
@@ -68,8 +68,9 @@ export function plannerFor(detected: Detected): Planner | undefined {
 }
 
 /**
- * Reads the object at a URL the worker signed, by ranges when it is over `minBytes` and its format has
- * a planner; see the module comment. Without a trusted connection pool it is an ordinary download.
+ * Reads the object at a URL, by ranges when it is over `minBytes` and its format has a planner; see the
+ * module comment. With a guarded downloader (a job's `url` source) every hop of every request is checked;
+ * a downloader without a connection pool makes it an ordinary download.
  */
 export async function fetchForExtraction(
   downloader: Downloader,
@@ -82,7 +83,8 @@ export async function fetchForExtraction(
 ): Promise<FetchedFile> {
   const full = async () => ({ ...(await downloader.download(url, temp, limits)), sha256Scope: 'full' as const });
   if (!downloader.dispatcher) return full();
-  const req: RangeRequest = { ctx: createFetchContext(downloader.dispatcher, undefined, limits), url: new URL(url) };
+  // A guarded downloader (url sources) checks every hop of every range request, as its downloads do.
+  const req: RangeRequest = { ctx: createFetchContext(downloader.dispatcher, downloader.guard, limits), url: parseUrl(url) };
   const first = await getRange(req, 0, firstBytes - 1);
   if (first.kind === 'unusable') return full();
   if (first.kind === 'empty') return writeWhole(req, temp, Buffer.alloc(0));
