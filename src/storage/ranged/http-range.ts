@@ -31,6 +31,8 @@ export type RangeReply =
   /** A 206 without a usable Content-Range, or an encoded body (ranges of an encoding): read the ordinary way. */
   | { kind: 'unusable' };
 
+export type PartialReply = Extract<RangeReply, { kind: 'partial' }>;
+
 /** What the first reply said of the object; later replies must say the same. */
 export interface Validators {
   etag: string | undefined;
@@ -169,4 +171,32 @@ export async function readSpan(req: RangeRequest, start: number, end: number): P
     at = reply.end + 1;
   }
   return Buffer.concat(pieces, end - start);
+}
+
+/**
+ * The object's bytes from a partial reply's start to the object's end, over as many replies as the store
+ * sends them in (each later one asked from where the last ended, and checked as every reply is).
+ */
+export async function* restOf(req: RangeRequest, first: PartialReply, total: number): AsyncGenerator<Buffer> {
+  let current = first;
+  try {
+    for (let replies = 1; ; replies++) {
+      const expected = current.end - current.start + 1;
+      let got = 0;
+      for await (const chunk of current.body as AsyncIterable<Buffer>) {
+        got += chunk.length;
+        if (got > expected) throw new Error(`range reply has more than ${expected} bytes`);
+        yield chunk;
+      }
+      if (got !== expected) throw new Error(`range reply has ${got} bytes, expected ${expected}`);
+      if (current.end + 1 >= total) return;
+      if (replies >= maxRepliesPerSpan) throw new StorageUnavailableError(`store answered the rest of the object in more than ${maxRepliesPerSpan} replies`);
+      const more = await getRange(req, current.end + 1);
+      if (more.kind === 'whole') discard(more.res.body);
+      if (more.kind !== 'partial') throw new StorageUnavailableError(`the store stopped answering ranges at ${redactUrl(req.url.href)}`);
+      current = more;
+    }
+  } finally {
+    discard(current.body);
+  }
 }

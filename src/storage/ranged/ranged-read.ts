@@ -28,7 +28,7 @@ import { discard, streamResponse, type DownloadedFile, type Downloader, type Dow
 import { createFetchContext, parseUrl, transportError } from '../http-get.js';
 import type { TempDir } from '../temp-dir.js';
 import { redactUrl } from '../redact.js';
-import { getRange, maxRepliesPerSpan, readExactly, readSpan, type RangeReply, type RangeRequest } from './http-range.js';
+import { getRange, readExactly, readSpan, restOf, type PartialReply, type RangeRequest } from './http-range.js';
 import { planDicom } from './plan-dicom.js';
 import { planIsoBmff } from './plan-isobmff.js';
 import { planPdf } from './plan-pdf.js';
@@ -162,25 +162,10 @@ async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: n
     return { ...(await streamResponse(next.res, temp, req.ctx.limits.maxBytes, next.url, req.ctx.signal)), sha256Scope: 'full' };
   }
   if (next.kind !== 'partial') throw new StorageUnavailableError(`the store stopped answering ranges at ${redactUrl(req.url.href)}`);
-  let current: RangeReply & { kind: 'partial' } = next;
+  const rest: PartialReply = next;
   async function* body(): AsyncGenerator<Buffer> {
     yield head;
-    for (let replies = 1; ; replies++) {
-      const expected = current.end - current.start + 1;
-      let got = 0;
-      for await (const chunk of current.body as AsyncIterable<Buffer>) {
-        got += chunk.length;
-        if (got > expected) throw new Error(`range reply has more than ${expected} bytes`);
-        yield chunk;
-      }
-      if (got !== expected) throw new Error(`range reply has ${got} bytes, expected ${expected}`);
-      if (current.end + 1 >= total) return;
-      if (replies >= maxRepliesPerSpan) throw new StorageUnavailableError(`store answered the rest of the object in more than ${maxRepliesPerSpan} replies`);
-      const more = await getRange(req, current.end + 1);
-      if (more.kind === 'whole') discard(more.res.body);
-      if (more.kind !== 'partial') throw new StorageUnavailableError(`the store stopped answering ranges at ${redactUrl(req.url.href)}`);
-      current = more;
-    }
+    yield* restOf(req, rest, total);
   }
   const path = temp.newFile();
   const hash: Hash = createHash('sha256');
@@ -199,7 +184,8 @@ async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: n
     if (size !== total) throw new Error(`object ended at ${size} of ${total} bytes`);
     return { path, sizeBytes: size, sha256: hash.digest('hex'), sha256Scope: 'full' };
   } catch (err) {
-    discard(current.body);
+    // restOf discards the reply it is on; this one, if the pipeline never started reading.
+    discard(rest.body);
     await temp.remove(path);
     throw transportError(err, req.url, req.ctx.signal);
   }
