@@ -6,7 +6,12 @@
  * version of the object (or the part of one a ranged read holds), or with a contract code; never a hang,
  * an uncoded error, an uncaught exception or a temp file left behind. Seeded: a campaign is reproducible.
  *
- *   npx tsx scripts/fuzz-server.ts [--seed N] [--minutes M] [--cases N]
+ *   npx tsx scripts/fuzz-server.ts [--seed N] [--minutes M] [--cases N] [--exclude manner,manner]
+ *
+ * Known finding: with undici 7.30, a `Connection: close` response whose socket ends while its body is
+ * paused under backpressure throws `AssertionError` from undici's socket 'end' handler (client-h1.js
+ * Parser.finish; upstream nodejs/undici#5360, fixed in the 8 line by #5389). It is uncatchable in a
+ * replica: the process exits. This campaign counts it under `uncaught`.
  *
  * test/storage/fuzz-server.test.ts runs a short campaign of the same code in the suite.
  */
@@ -71,65 +76,75 @@ function makeObject(rng: () => number, seed: number): Buffer {
   return Buffer.from(Array.from({ length: size }, (_, i) => ((i * 31 + seed * 13) % 250) + 1));
 }
 
-export function makeCase(id: number, rng: () => number): Case {
+export function makeCase(id: number, rng: () => number, from: readonly Manner[] = manners): Case {
   const chosen = new Set<Manner>();
-  const count = 1 + Math.floor(rng() * 3);
-  while (chosen.size < count) chosen.add(pick(rng, manners));
+  const count = Math.min(from.length, 1 + Math.floor(rng() * 3));
+  while (chosen.size < count) chosen.add(pick(rng, from));
   const v1 = chosen.has('empty') ? Buffer.alloc(0) : makeObject(rng, 1);
   const v2 = Buffer.from(v1.map((b) => (b % 250) + 1));
   return { id, manners: chosen, versions: [v1, v2], changeAt: 1 + Math.floor(rng() * 3), mode: pick(rng, ['whole', 'ranged-small', 'ranged-planned'] as const), rng, requests: 0 };
 }
 
-/** One raw HTTP/1.1 response, written by hand so that it can lie about lengths and ranges. */
+type Headers = Record<string, string | number>;
+interface Answer {
+  status: string;
+  headers: Headers;
+  body: Buffer;
+}
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const bare = (status: string, headers: Headers = {}): Answer => ({ status, headers: { ...headers, 'content-length': 0 }, body: Buffer.alloc(0) });
+
+/** Answers that come before the object: a stall (undefined), throttling, a redirect. */
+function before(c: Case, n: number, target: string): Answer | 'stall' | undefined {
+  const rng = c.rng;
+  if (c.manners.has('stall') && rng() < 0.3) return 'stall';
+  if (c.manners.has('throttle') && n < 3 && rng() < 0.7) {
+    const after = pick(rng, ['0', '1', new Date(Date.now() + 500).toUTCString(), '30', 'soon']);
+    return bare(pick(rng, ['429 Too Many Requests', '503 Slow Down']), { 'retry-after': after });
+  }
+  if (c.manners.has('redirect-loop')) return bare('302 Found', { location: target });
+  if (c.manners.has('redirect') && !target.startsWith('/r/')) return bare('307 Temporary Redirect', { location: `/r${target}` });
+  return undefined;
+}
+
+/** The object, or the part a Range asks for, with the case's lies about ranges and validators. */
+function objectAnswer(c: Case, n: number, range: string | undefined): Answer {
+  const has = (m: Manner) => c.manners.has(m);
+  const rng = c.rng;
+  const version = has('changes') && n >= c.changeAt ? 1 : 0;
+  const obj = c.versions[version]!;
+  const validators: Headers = has('no-validators') ? {} : { etag: has('weak-etag') ? `W/"v${version}"` : `"v${version}"` };
+  const asked = /^bytes=(\d+)-(\d*)$/.exec(range ?? '');
+  if (!asked || has('ignore-range')) {
+    if (has('range-mismatch') && rng() < 0.3) return { status: '206 Partial Content', headers: { ...validators, 'content-range': `bytes 0-0/${obj.length}` }, body: obj };
+    return { status: '200 OK', headers: validators, body: obj };
+  }
+  const start = Number(asked[1]);
+  if (start >= obj.length) return bare('416 Range Not Satisfiable', { ...validators, 'content-range': `bytes */${obj.length}` });
+  let end = Math.min(asked[2] ? Number(asked[2]) : obj.length - 1, obj.length - 1);
+  if (has('short-206')) end = Math.min(end, start + Math.floor(rng() * 2000));
+  let contentRange = `bytes ${start}-${end}/${obj.length}`;
+  if (has('range-mismatch') && rng() < 0.5) {
+    const lie = pick(rng, ['start', 'total', 'status416', 'end']);
+    if (lie === 'status416') return bare('416 Range Not Satisfiable');
+    contentRange = lie === 'start' ? `bytes ${start + 1}-${end}/${obj.length}` : lie === 'total' ? `bytes ${start}-${end}/${obj.length + 5}` : `bytes ${start}-${end + 10}/${obj.length}`;
+  }
+  return { status: '206 Partial Content', headers: { ...validators, 'content-range': contentRange }, body: obj.subarray(start, end + 1) };
+}
+
+/** One raw HTTP/1.1 response, written by hand so that it can lie about lengths, cut, drip and close. */
 async function respond(c: Case, socket: net.Socket, n: number, target: string, range: string | undefined): Promise<void> {
   const has = (m: Manner) => c.manners.has(m);
   const rng = c.rng;
-  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-  const send = (status: string, headers: Record<string, string | number>, body = Buffer.alloc(0)) => {
-    const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}`);
-    if (has('connection-close')) lines.push('Connection: close');
-    socket.write(`HTTP/1.1 ${status}\r\n${lines.join('\r\n')}\r\n\r\n`);
-    return body;
-  };
-  if (has('stall') && rng() < 0.3) return sleep(fuzzLimits.stallTimeoutMs * 3);
-  if (has('throttle') && n < 3 && rng() < 0.7) {
-    const after = pick(rng, ['0', '1', new Date(Date.now() + 500).toUTCString(), '30', 'soon']);
-    send(pick(rng, ['429 Too Many Requests', '503 Slow Down']), { 'retry-after': after, 'content-length': 0 });
-    return;
-  }
-  if (has('redirect-loop')) return void send('302 Found', { location: target, 'content-length': 0 });
-  if (has('redirect') && !target.startsWith('/r/')) return void send('307 Temporary Redirect', { location: `/r${target}`, 'content-length': 0 });
-  const version = has('changes') && n >= c.changeAt ? 1 : 0;
-  const obj = c.versions[version]!;
-  const validators: Record<string, string> = has('no-validators') ? {} : { etag: has('weak-etag') ? `W/"v${version}"` : `"v${version}"` };
-  const asked = /^bytes=(\d+)-(\d*)$/.exec(range ?? '');
-  let status = '200 OK';
-  let body = obj;
-  const headers: Record<string, string | number> = { ...validators };
-  if (asked && !has('ignore-range')) {
-    const start = Number(asked[1]);
-    if (start >= obj.length) {
-      send('416 Range Not Satisfiable', { ...validators, 'content-range': `bytes */${obj.length}`, 'content-length': 0 });
-      return;
-    }
-    let end = Math.min(asked[2] ? Number(asked[2]) : obj.length - 1, obj.length - 1);
-    if (has('short-206')) end = Math.min(end, start + Math.floor(rng() * 2000));
-    status = '206 Partial Content';
-    body = obj.subarray(start, end + 1);
-    headers['content-range'] = `bytes ${start}-${end}/${obj.length}`;
-    if (has('range-mismatch') && rng() < 0.5) {
-      const lie = pick(rng, ['start', 'total', 'status416', 'end']);
-      if (lie === 'status416') return void send('416 Range Not Satisfiable', { 'content-length': 0 });
-      headers['content-range'] = lie === 'start' ? `bytes ${start + 1}-${end}/${obj.length}` : lie === 'total' ? `bytes ${start}-${end}/${obj.length + 5}` : `bytes ${start}-${end + 10}/${obj.length}`;
-    }
-  } else if (has('range-mismatch') && rng() < 0.3) {
-    status = '206 Partial Content';
-    headers['content-range'] = `bytes 0-0/${obj.length}`;
-  }
+  const early = before(c, n, target);
+  if (early === 'stall') return sleep(fuzzLimits.stallTimeoutMs * 3);
+  const { status, headers, body } = early ?? objectAnswer(c, n, range);
   let length = body.length;
-  if (has('length-short') && rng() < 0.5) length = Math.max(0, length - 1 - Math.floor(rng() * 10));
-  if (has('length-long') && rng() < 0.5) length += 1 + Math.floor(rng() * 100);
-  send(status, { ...headers, 'content-length': length });
+  if (!early && has('length-short') && rng() < 0.5) length = Math.max(0, length - 1 - Math.floor(rng() * 10));
+  if (!early && has('length-long') && rng() < 0.5) length += 1 + Math.floor(rng() * 100);
+  const lines = Object.entries({ ...headers, 'content-length': length }).map(([k, v]) => `${k}: ${v}`);
+  if (has('connection-close')) lines.push('Connection: close');
+  socket.write(`HTTP/1.1 ${status}\r\n${lines.join('\r\n')}\r\n\r\n`);
   const cutAt = has('early-close') && rng() < 0.5 ? Math.floor(rng() * body.length) : -1;
   const out = cutAt >= 0 ? body.subarray(0, cutAt) : body;
   if (has('slow-drip') && out.length < 4096) {
@@ -193,6 +208,8 @@ export interface ServerCampaignOptions {
   /** Cases to run; without it, until durationMs has passed. */
   cases?: number;
   durationMs?: number;
+  /** Manners left out of the campaign. */
+  exclude?: Manner[];
 }
 
 export interface ServerCampaignReport {
@@ -204,6 +221,8 @@ export interface ServerCampaignReport {
   /** Cases that hung, left a file, ended uncoded, or gave a file that is not one version of the object. */
   findings: { id: number; manners: Manner[]; mode: Case['mode']; what: string }[];
   uncaught: number;
+  /** The first few uncaught errors, with the case that was running. */
+  uncaughtErrors: string[];
   wallMs: number;
 }
 
@@ -216,13 +235,17 @@ export async function runServerCampaign(options: ServerCampaignOptions): Promise
   let current: Case | undefined;
   const server = await startServer(() => current);
   const downloader = createDownloader();
-  const report: ServerCampaignReport = { seed: options.seed, cases: 0, outcomes: {}, byManner: {}, findings: [], uncaught: 0, wallMs: 0 };
-  const onUncaught = () => void report.uncaught++;
+  const report: ServerCampaignReport = { seed: options.seed, cases: 0, outcomes: {}, byManner: {}, findings: [], uncaught: 0, uncaughtErrors: [], wallMs: 0 };
+  const onUncaught = (err: unknown) => {
+    report.uncaught++;
+    const e = err as Error;
+    if (report.uncaughtErrors.length < 5) report.uncaughtErrors.push(`case ${current?.id}: ${e?.name}: ${String(e?.message).slice(0, 200)} ${e?.stack?.split('\n').slice(1, 4).join(' | ') ?? ''}`);
+  };
   process.on('uncaughtException', onUncaught).on('unhandledRejection', onUncaught);
   const more = (id: number) => (options.cases !== undefined ? id < options.cases : Date.now() - started < (options.durationMs ?? 0));
   try {
     for (let id = 0; more(id); id++) {
-      const c = makeCase(id, prng(options.seed * 7919 + id));
+      const c = makeCase(id, prng(options.seed * 7919 + id), manners.filter((m) => !options.exclude?.includes(m)));
       current = c;
       const outcome = await runCase(c, `http://127.0.0.1:${server.port}/obj/${id}?X-Amz-Signature=fuzz`, downloader, temp);
       current = undefined;
@@ -285,7 +308,9 @@ function parseArgs(argv: string[]): Record<string, string> {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const seed = args.seed ? Number(args.seed) : Date.now() % 2 ** 31;
-  const options: ServerCampaignOptions = { seed, ...(args.cases ? { cases: Number(args.cases) } : { durationMs: Number(args.minutes ?? 1) * 60_000 }) };
+  const exclude = (args.exclude ?? '').split(',').filter(Boolean) as Manner[];
+  for (const m of exclude) if (!manners.includes(m)) throw new Error(`--exclude: no manner ${m} (${manners.join(', ')})`);
+  const options: ServerCampaignOptions = { seed, exclude, ...(args.cases ? { cases: Number(args.cases) } : { durationMs: Number(args.minutes ?? 1) * 60_000 }) };
   console.log(`fuzz-server: seed ${seed}, ${options.cases !== undefined ? `${options.cases} cases` : `${(options.durationMs ?? 0) / 60_000} min`}`);
   const report = await runServerCampaign(options);
   console.log(JSON.stringify(report, null, 2));
