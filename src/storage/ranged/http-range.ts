@@ -58,7 +58,12 @@ export async function getRange(req: RangeRequest, start: number, end?: number): 
   const headers: Record<string, string> = { range: `bytes=${start}-${end ?? ''}`, ...(etag && !isWeak(etag) ? { 'if-match': etag } : {}) };
   const { res, url } = await get(req.ctx, req.url, headers);
   if (res.statusCode === 200) {
-    checkSame(req, res.headers, undefined);
+    try {
+      checkSame(req, res.headers, undefined);
+    } catch (err) {
+      discard(res.body);
+      throw err;
+    }
     return { kind: 'whole', res, url };
   }
   if (res.statusCode === 206) return partial(req, res, start, end, url);
