@@ -15,7 +15,7 @@ import { maxRedirects } from '../../src/storage/http-get.js';
 import { fetchForExtraction, type FetchedFile } from '../../src/storage/ranged/ranged-read.js';
 import { createSignerStorage } from '../../src/storage/signer.js';
 import { TempDir } from '../../src/storage/temp-dir.js';
-import { firstThrottleWaitMs, maxThrottleWaits } from '../../src/storage/throttle.js';
+import { firstThrottleWaitMs, maxRetryAfterMs, maxThrottleWaits, parseRetryAfter } from '../../src/storage/throttle.js';
 import { testExtractConfig } from '../helpers/fixtures.js';
 import { answerObject, patterned, smallWav, startObjectServer, type ObjectServer, type StoredObject } from '../helpers/object-server.js';
 import { freshTempDir } from '../helpers/services.js';
@@ -184,6 +184,16 @@ describe('short 206 replies (RFC 9110 §15.3.7)', () => {
 
 describe('throttling (429, 503 SlowDown)', () => {
   const body = patterned(2000, 5);
+
+  it('Retry-After in both of RFC 9110’s forms, bounded; anything else is no Retry-After', () => {
+    const now = Date.parse('2026-12-04T00:00:00Z');
+    expect(parseRetryAfter('30', now)).toBe(30_000);
+    expect(parseRetryAfter(' 0 ', now)).toBe(0);
+    expect(parseRetryAfter('Fri, 04 Dec 2026 00:00:02 GMT', now)).toBe(2_000);
+    expect(parseRetryAfter('Thu, 03 Dec 2026 23:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter('9999999999', now)).toBe(maxRetryAfterMs);
+    for (const bad of ['soon', '1.5', '-3', '', undefined, ['1', '2'], `${'x'.repeat(100)} GMT`]) expect(parseRetryAfter(bad, now)).toBeUndefined();
+  });
 
   it('Retry-After: 1 is waited out inside the download, then the object is read', async () => {
     server.handle = (req, res, n) => {
