@@ -10,7 +10,7 @@
  *
  * Known finding: with undici 7.30, a `Connection: close` response whose socket ends while its body is
  * paused under backpressure throws `AssertionError` from undici's socket 'end' handler (client-h1.js
- * Parser.finish; upstream nodejs/undici#5360, fixed in the 8 line by #5389). It is uncatchable in a
+ * Parser.finish; reported upstream to nodejs/undici and fixed in its 8 line). It is uncatchable in a
  * replica: the process exits. This campaign counts it under `uncaught`.
  *
  * test/storage/fuzz-server.test.ts runs a short campaign of the same code in the suite.

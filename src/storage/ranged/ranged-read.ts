@@ -11,7 +11,8 @@
  *   reads the rest of the object as the first case does.
  * A store that ignores Range (200 with the whole body) is read as an ordinary download, from that reply.
  * An empty object (416 for the first range, with a Content-Range of size 0, as object stores answer) is a
- * 0-byte file at once: extraction then says what it says of any empty file, the same from every store as from a local file.
+ * 0-byte file at once: extraction then says what it says of any empty file (UNSUPPORTED_TYPE "empty
+ * file"), the same from every store as from a local file.
  * Every request follows redirects and waits out throttling (../http-get.ts); every reply after the first
  * is checked to come from the same version of the object (http-range.ts). A store that sends neither an
  * ETag nor a Last-Modified gives nothing to check with: an object it holds that does not fit in the first
