@@ -7,6 +7,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { StorageSecretError, StoragesSchema, resolveStorage, type ResolvedStorage } from './storage/storage-config.js';
+import { parseAllowedHost } from './storage/url-guard.js';
 
 const MiB = 1024 * 1024;
 
@@ -58,7 +59,10 @@ export const EnvSchema = z.object({
   PDF_MAX_PAGE_SIZES: int(0).default(10_000),
   DICOM_INCLUDE_PHI: bool.default(false),
   FFPROBE_PATH: z.string().min(1).optional(),
-  URL_ALLOWED_HOSTS: list.default([]),
+  // `host` allows every port of it, `host:port` (`[v6]:port`) that port only (url-guard.ts).
+  URL_ALLOWED_HOSTS: list
+    .refine((entries) => entries.every((e) => parseAllowedHost(e)), 'each entry must be host or host:port (port 1-65535), no scheme or path')
+    .default([]),
   HEALTH_PORT: int(0).max(65535).default(9464),
   // Address the health/metrics server binds: all interfaces, so that probes and Prometheus reach the pod or
   // container; set 127.0.0.1 where only a local agent scrapes.

@@ -1,34 +1,23 @@
 /**
  * Stage: download. Streams a URL into a fresh temp file (mode 0600), hashing and counting on the way.
- * The size limit is enforced on the bytes received, never on Content-Length; a stall (no byte for
- * stallTimeoutMs) and the total time are bounded. On any failure the partial file is removed here.
+ * The size limit is enforced on the bytes received (decoded, for an object stored with a Content-Encoding:
+ * content-encoding.ts), never on Content-Length alone; a stall (no byte for stallTimeoutMs) and the total
+ * time are bounded. Redirects, throttling and what is trusted: http-get.ts. On any failure the partial file
+ * is removed here.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
-import {
-  AccessDeniedError,
-  AssetError,
-  DownloadTimeoutError,
-  NotFoundError,
-  StorageUnavailableError,
-  TooLargeError,
-  UrlNotAllowedError,
-  messageOf,
-} from '../errors.js';
+import { Agent, type Dispatcher } from 'undici';
+import { CorruptAssetError, TooLargeError, messageOf, type AssetError } from '../errors.js';
+import { decodersFor, isDecodeError } from './content-encoding.js';
+import { createFetchContext, discard, get, parseUrl, statusError, transportError, type DownloadLimits } from './http-get.js';
 import { redactUrl } from './redact.js';
 import type { TempDir } from './temp-dir.js';
 import type { UrlGuard } from './url-guard.js';
 
-export interface DownloadLimits {
-  maxBytes: number;
-  timeoutMs: number;
-  stallTimeoutMs: number;
-  /** Objects over this many bytes are read by ranges where the format allows (ranged/); default 16 MiB. */
-  rangedReadMinBytes?: number;
-}
+export { discard, maxRedirects, statusError, transportError, type DownloadLimits } from './http-get.js';
 
 export interface DownloadedFile {
   path: string;
@@ -36,19 +25,18 @@ export interface DownloadedFile {
   sha256: string;
 }
 
-/** Redirects followed at most; each hop is checked by the guard again. */
-export const maxRedirects = 5;
-
 export interface Downloader {
   download(url: string, temp: TempDir, limits: DownloadLimits): Promise<DownloadedFile>;
   close(): Promise<void>;
-  /** The connection pool, for ranged reads of URLs the worker signed itself (storage/ranged/); absent when guarded. */
+  /** The connection pool, for ranged reads (storage/ranged/). */
   readonly dispatcher?: Dispatcher;
+  /** Present on a downloader for untrusted URLs: ranged reads check every hop of every range with it. */
+  readonly guard?: UrlGuard;
 }
 
 /**
  * A downloader for URLs the worker signed itself (trusted endpoints) or, with a guard, for URLs that came
- * in a job (untrusted: every hop's scheme and addresses are checked).
+ * in a job (untrusted: every hop's scheme, host, port and addresses are checked).
  */
 export function createDownloader(guard?: UrlGuard): Downloader {
   const agent = new Agent({
@@ -58,8 +46,8 @@ export function createDownloader(guard?: UrlGuard): Downloader {
   return {
     download: (url, temp, limits) => downloadWith(agent, guard, url, temp, limits),
     close: () => agent.close(),
-    // A guarded pool checks every hop; ranged reads follow no redirects, so they get only the trusted one.
-    ...(guard ? {} : { dispatcher: agent }),
+    dispatcher: agent,
+    ...(guard ? { guard } : {}),
   };
 }
 
@@ -70,76 +58,37 @@ async function downloadWith(
   temp: TempDir,
   limits: DownloadLimits,
 ): Promise<DownloadedFile> {
-  const total = AbortSignal.timeout(limits.timeoutMs);
-  let current = new URL(url);
-  for (let hop = 0; ; hop++) {
-    if (guard) await guard.check(current);
-    const res = await send(dispatcher, current, total, limits);
-    if (res.statusCode >= 300 && res.statusCode < 400 && res.headers.location) {
-      discard(res.body);
-      // A redirect chain this long is a loop or a trap, and asking again follows the same chain: permanent.
-      if (hop >= maxRedirects) throw new UrlNotAllowedError(`more than ${maxRedirects} redirects from ${redactUrl(url)}`);
-      current = new URL(String(res.headers.location), current);
-      continue;
-    }
-    if (res.statusCode !== 200) {
-      discard(res.body);
-      throw statusError(res.statusCode, current);
-    }
-    const declared = Number(res.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limits.maxBytes) {
-      discard(res.body);
-      throw new TooLargeError(`object is ${declared} bytes, over the limit of ${limits.maxBytes}`);
-    }
-    return streamToFile(res.body, temp, limits.maxBytes, current, total);
+  const ctx = createFetchContext(dispatcher, guard, limits);
+  const { res, url: at } = await get(ctx, parseUrl(url));
+  if (res.statusCode !== 200) {
+    discard(res.body);
+    throw statusError(res.statusCode, at);
   }
+  return streamResponse(res, temp, limits.maxBytes, at, ctx.signal);
 }
 
-/** Drops a response body we will not read; its abort must not surface as an unhandled error. */
-export function discard(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => {});
-  body.destroy();
-}
-
-async function send(dispatcher: Dispatcher, url: URL, signal: AbortSignal, limits: DownloadLimits) {
+/** Streams a 200 response's body to a temp file, decoding its Content-Encoding if it has one. */
+export async function streamResponse(
+  res: Dispatcher.ResponseData,
+  temp: TempDir,
+  maxBytes: number,
+  url: URL,
+  signal: AbortSignal,
+): Promise<DownloadedFile> {
+  let decoders: Transform[];
   try {
-    return await request(url, {
-      dispatcher,
-      method: 'GET',
-      signal,
-      headersTimeout: limits.stallTimeoutMs,
-      bodyTimeout: limits.stallTimeoutMs,
-    });
+    decoders = decodersFor(res.headers['content-encoding']);
   } catch (err) {
-    throw transportError(err, url, signal);
+    discard(res.body);
+    throw err;
   }
-}
-
-export function statusError(status: number, url: URL): AssetError {
-  const where = redactUrl(url.href);
-  if (status === 404 || status === 410) return new NotFoundError(`object not found (HTTP ${status}) at ${where}`);
-  if (status === 403) return new AccessDeniedError(`access denied (HTTP 403) at ${where}`);
-  if (status === 429 || status >= 500) return new StorageUnavailableError(`storage answered HTTP ${status} at ${where}`);
-  // 400, 401 and the rest: the store refuses this request as made; asking again will not change that.
-  return new AccessDeniedError(`storage refused the request (HTTP ${status}) at ${where}`);
-}
-
-export function transportError(err: unknown, url: URL, signal: AbortSignal): AssetError {
-  if (err instanceof AssetError) return err;
-  // The guard's refusal arrives wrapped by the connection attempt.
-  const cause = (err as { cause?: unknown })?.cause;
-  if (cause instanceof UrlNotAllowedError) return cause;
-  const where = redactUrl(url.href);
-  if (signal.aborted) return new DownloadTimeoutError(`download exceeded its total time at ${where}`, { cause: err });
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
-    return new DownloadTimeoutError(`download stalled at ${where}`, { cause: err });
+  const declared = Number(res.headers['content-length']);
+  // An encoded body's length says little of the decoded size; a plain one's over the limit ends here.
+  if (decoders.length === 0 && Number.isFinite(declared) && declared > maxBytes) {
+    discard(res.body);
+    throw new TooLargeError(`object is ${declared} bytes, over the limit of ${maxBytes}`);
   }
-  const code = (err as NodeJS.ErrnoException)?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    // Our disk, not the object: retriable (space frees as other jobs end), never a corrupt result.
-    return new StorageUnavailableError(`temp disk full while downloading ${where}`, { cause: err });
-  }
-  return new StorageUnavailableError(`download failed at ${where}: ${messageOf(err)}`, { cause: err });
+  return streamToFile(res.body, temp, maxBytes, url, signal, decoders);
 }
 
 export async function streamToFile(
@@ -148,6 +97,8 @@ export async function streamToFile(
   maxBytes: number,
   url: URL,
   signal: AbortSignal,
+  /** Content-Encoding decoders, outermost first (content-encoding.ts); the limit counts decoded bytes. */
+  decoders: Transform[] = [],
 ): Promise<DownloadedFile> {
   const path = temp.newFile();
   const hash = createHash('sha256');
@@ -161,12 +112,19 @@ export async function streamToFile(
     },
   });
   try {
-    await pipeline(body, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+    await pipeline([body, ...decoders, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 })]);
     return { path, sizeBytes: size, sha256: hash.digest('hex') };
   } catch (err) {
     body.on('error', () => {});
     body.destroy();
+    for (const d of decoders) d.destroy();
     await temp.remove(path);
-    throw transportError(err, url, signal);
+    throw asStreamError(err, url, signal);
   }
+}
+
+function asStreamError(err: unknown, url: URL, signal: AbortSignal): AssetError {
+  if (!isDecodeError(err)) return transportError(err, url, signal);
+  // The bytes arrived whole (a cut body is the transport's error) and do not decode: the object is corrupt.
+  return new CorruptAssetError(`object's Content-Encoding does not decode (${messageOf(err).slice(0, 80)}) at ${redactUrl(url.href)}`, { cause: err });
 }

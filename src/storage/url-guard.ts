@@ -3,6 +3,11 @@
  * host resolves to must be public, unless the operator names the host in URL_ALLOWED_HOSTS. The check runs
  * before each request and again inside the connection's DNS lookup, so a name that resolves to a public
  * address for the check and a private one for the connection (DNS rebinding) is still refused.
+ *
+ * An URL_ALLOWED_HOSTS entry is `host` (every port of that host) or `host:port` (that port only; IPv6 as
+ * `[::1]:8080`). Allowing `127.0.0.1` lets a job reach every service on the machine (Redis at 6379 too);
+ * `127.0.0.1:9000` lets it reach the one server meant. The port is checked on the direct URL and on every
+ * redirect hop (the check runs per request, with the URL's port or its scheme's default).
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
@@ -41,9 +46,42 @@ export interface UrlGuard {
   lookup: LookupFunction;
 }
 
+/** One URL_ALLOWED_HOSTS entry: a host name or address, and the one port allowed (every port without). */
+export interface AllowedHost {
+  host: string;
+  port?: number;
+}
+
+const bare = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, '');
+
+/**
+ * Parses `host`, `host:port`, `[v6]` or `[v6]:port`; undefined for anything else (a scheme, a path, a port
+ * outside 1-65535). A bare IPv6 address without brackets is one host (its colons are not a port).
+ */
+export function parseAllowedHost(entry: string): AllowedHost | undefined {
+  const text = entry.trim();
+  if (!text || /[/?#@\s]/.test(text)) return undefined;
+  const bracketed = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/i.exec(text);
+  const named = /^([^:[\]]+)(?::(\d{1,5}))?$/.exec(text);
+  if (!bracketed && !named && isIP(text) !== 6) return undefined;
+  const [, host = text, port] = bracketed ?? named ?? [];
+  if (port === undefined) return { host: bare(host) };
+  const n = Number(port);
+  return n >= 1 && n <= 65535 ? { host: bare(host), port: n } : undefined;
+}
+
+/** The port a URL connects to: its own, or its scheme's default. */
+function portOf(url: URL): number {
+  if (url.port) return Number(url.port);
+  return url.protocol === 'https:' ? 443 : 80;
+}
+
 export function createUrlGuard(allowedHosts: string[]): UrlGuard {
-  const allowed = new Set(allowedHosts.map((h) => h.toLowerCase().replace(/^\[|\]$/g, '')));
-  const isAllowed = (host: string) => allowed.has(host.toLowerCase().replace(/^\[|\]$/g, ''));
+  // config.ts refuses an entry parseAllowedHost cannot read; one that got here anyway allows nothing.
+  const entries = allowedHosts.map(parseAllowedHost).filter((e) => e !== undefined);
+  /** Without a port: is the host named at all (the DNS lookup sees names only; the check sees the port). */
+  const isAllowed = (host: string, port?: number) =>
+    entries.some((e) => e.host === bare(host) && (port === undefined || e.port === undefined || e.port === port));
 
   const refuse = (host: string, address: string) =>
     new UrlNotAllowedError(`host ${host} resolves to a non-public address (${address}); add it to URL_ALLOWED_HOSTS to allow it`);
@@ -70,7 +108,7 @@ export function createUrlGuard(allowedHosts: string[]): UrlGuard {
       }
       if (url.username || url.password) throw new UrlNotAllowedError('URLs with credentials are not allowed');
       const host = url.hostname.replace(/^\[|\]$/g, '');
-      if (isAllowed(host)) return;
+      if (isAllowed(host, portOf(url))) return;
       if (isIP(host)) {
         if (isPrivateAddress(host)) throw refuse(host, host);
         return;

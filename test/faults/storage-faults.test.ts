@@ -1,5 +1,6 @@
 /**
- * Storage misbehaves: 500, 503 (SlowDown), a connection reset mid-body, a body that stalls, a slow answer.
+ * Storage misbehaves: 500, 503 (SlowDown), a connection reset mid-body, a body that stalls, a slow answer,
+ * an empty object.
  * One replica (a child process) runs the jobs one at a time. Also: signed URLs never reach a saved error,
  * a failure reason or a log line.
  */
@@ -58,7 +59,7 @@ const signedUrl = async (key: string) => {
 };
 
 describe('storage faults', () => {
-  it('500, 503, a reset mid-body and a stall are each retried after the backoff; the fifth attempt succeeds', async () => {
+  it('500, a reset mid-body and a stall are each retried after the backoff; a 503 between them is waited out inside the attempt', async () => {
     h.s3.failNext({ status: 500 });
     h.s3.failNext({ status: 503 });
     h.s3.failNext({ resetAfterBytes: 1_000 });
@@ -69,16 +70,26 @@ describe('storage faults', () => {
     expect(lines.map((l) => [l.attempt, l.code ?? 'ok', l.next])).toEqual([
       [1, 'STORAGE_UNAVAILABLE', 'retry'],
       [2, 'STORAGE_UNAVAILABLE', 'retry'],
-      [3, 'STORAGE_UNAVAILABLE', 'retry'],
-      [4, 'DOWNLOAD_TIMEOUT', 'retry'],
-      [5, 'ok', 'done'],
+      [3, 'DOWNLOAD_TIMEOUT', 'retry'],
+      [4, 'ok', 'done'],
     ]);
     expect(lines[0]!.error).toMatch(/HTTP 500/);
-    expect(lines[1]!.error).toMatch(/HTTP 503/);
+    // Attempt 2 met the 503, waited, asked again and met the reset: the throttling spent no attempt.
+    expect(lines[1]!.error).toMatch(/download failed/);
     // The backoff is honoured between attempts.
     const times = lines.map((l) => Date.parse(l.time));
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(300);
     expect(await h.saves('faults/mixed')).toEqual([{ status: 'ok', error_code: null }]);
+  });
+
+  it('an empty object (416 for the first range) ends at once: UNSUPPORTED_TYPE "empty file", one attempt, saved once', async () => {
+    const key = 'empty/object';
+    await h.s3.putObject(key, Buffer.alloc(0));
+    await enqueueAsset(h.queue, { assetId: 'faults/empty', source: { type: 'storage', storageId: 'main', key } }, { attempts: 3, backoff: { type: 'fixed', delay: 200 } });
+    const result = await waitForResult(h.queue, 'faults/empty', { timeoutMs: 30_000 });
+    expect(result).toMatchObject({ status: 'failed', sizeBytes: 0, error: { code: 'UNSUPPORTED_TYPE', message: 'empty file', retriable: false } });
+    expect((await h.queue.getJob(jobIdFor('faults/empty')))!.attemptsMade).toBe(1);
+    expect(await h.saves('faults/empty')).toEqual([{ status: 'failed', error_code: 'UNSUPPORTED_TYPE' }]);
   });
 
   it('a storage source meeting a 503 ends ok and is saved once', async () => {
@@ -93,13 +104,14 @@ describe('storage faults', () => {
     expect(await run('faults/slow', big, 1)).toMatchObject({ status: 'ok' });
   });
 
-  it('503 until the attempts are used up: STORAGE_UNAVAILABLE, retriable, saved once', async () => {
-    h.s3.failNext({ status: 503, count: 3 });
+  it('503 until the attempts are used up: each attempt waits 4 times, then STORAGE_UNAVAILABLE saying throttled, saved once', async () => {
+    // One request and four throttling waits an attempt (throttle.ts), three attempts.
+    h.s3.failNext({ status: 503, count: 15 });
     const result = await run('faults/throttled', big, 3);
     expect(result.error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retriable: true });
     const job = (await h.queue.getJob(jobIdFor('faults/throttled')))!;
     expect(job.attemptsMade).toBe(3);
-    expect(job.failedReason).toMatch(/^STORAGE_UNAVAILABLE: storage answered HTTP 503/);
+    expect(job.failedReason).toMatch(/^STORAGE_UNAVAILABLE: storage throttled the download \(HTTP 503, after 4 waits\)/);
     expect(await h.saves('faults/throttled')).toEqual([{ status: 'failed', error_code: 'STORAGE_UNAVAILABLE' }]);
   });
 

@@ -7,8 +7,11 @@ import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDownloader, maxRedirects } from '../../src/storage/download.js';
+import { fetchForExtraction } from '../../src/storage/ranged/ranged-read.js';
+import { answerObject, smallWav, startObjectServer, type ObjectServer } from '../helpers/object-server.js';
 import { TempDir } from '../../src/storage/temp-dir.js';
-import { createUrlGuard, isPrivateAddress } from '../../src/storage/url-guard.js';
+import { loadConfig } from '../../src/config.js';
+import { createUrlGuard, isPrivateAddress, parseAllowedHost } from '../../src/storage/url-guard.js';
 import { freshTempDir } from '../helpers/services.js';
 
 describe('isPrivateAddress', () => {
@@ -74,6 +77,43 @@ describe('guard.check', () => {
     await expect(allowing.check(new URL('http://[::1]:1/'))).resolves.toBeUndefined();
     // Allowing one name allows that name only.
     await expect(allowing.check(new URL('http://127.0.0.2:1/'))).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+  });
+});
+
+describe('URL_ALLOWED_HOSTS entries: host, or host:port', () => {
+  it.each([
+    ['storage.local', { host: 'storage.local' }],
+    ['Storage.Local:9000', { host: 'storage.local', port: 9000 }],
+    ['127.0.0.1:6379', { host: '127.0.0.1', port: 6379 }],
+    ['[::1]', { host: '::1' }],
+    ['[::1]:8080', { host: '::1', port: 8080 }],
+    ['::1', { host: '::1' }],
+    ['fd00::2', { host: 'fd00::2' }],
+  ])('%s is %o', (entry, expected) => {
+    expect(parseAllowedHost(entry)).toEqual(expected);
+  });
+
+  it.each([['http://storage.local'], ['storage.local/path'], ['host:0'], ['host:65536'], ['host:'], ['user@host'], ['[::1]:x'], ['a:1:2']])(
+    '%s is refused',
+    (entry) => {
+      expect(parseAllowedHost(entry)).toBeUndefined();
+    },
+  );
+
+  it('the configuration refuses an entry that is not host or host:port, naming the variable', () => {
+    expect(() => loadConfig({ URL_ALLOWED_HOSTS: 'ok.local:9000,http://bad.local/' })).toThrow(/URL_ALLOWED_HOSTS/);
+    expect(loadConfig({ URL_ALLOWED_HOSTS: 'a.local, [::1]:8080 ,127.0.0.1:9000' }).download.allowedHosts).toEqual(['a.local', '[::1]:8080', '127.0.0.1:9000']);
+  });
+
+  it('host:port allows that port only, a bare host every port', async () => {
+    const guard = createUrlGuard(['127.0.0.1:9000', 'localhost', '[::1]:443']);
+    await expect(guard.check(new URL('http://127.0.0.1:9000/x'))).resolves.toBeUndefined();
+    await expect(guard.check(new URL('http://127.0.0.1:6379/'))).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    // No port in the URL: the scheme's default is the port checked.
+    await expect(guard.check(new URL('http://127.0.0.1/'))).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    await expect(guard.check(new URL('https://[::1]/'))).resolves.toBeUndefined();
+    await expect(guard.check(new URL('http://[::1]/'))).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    await expect(guard.check(new URL('http://localhost:6379/'))).resolves.toBeUndefined();
   });
 });
 
@@ -150,6 +190,18 @@ describe('downloads through the guard (loopback servers only)', () => {
     });
   });
 
+  it('with host:port allowed, a redirect to another port of that host (Redis at 6379, say) is refused before connecting', async () => {
+    const before = targetHits;
+    const allowed = [`127.0.0.1:${redirectorPort}`];
+    const file = await download(allowed, `http://127.0.0.1:${redirectorPort}/hops/1`);
+    expect(file.sizeBytes).toBe('arrived'.length);
+    await temp.remove(file.path);
+    const to = encodeURIComponent(`http://127.0.0.1:${targetPort}/`);
+    await expect(download(allowed, `http://127.0.0.1:${redirectorPort}/to?u=${to}`)).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED', retriable: false });
+    await expect(download(allowed, `http://127.0.0.1:${targetPort}/`)).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    expect(targetHits).toBe(before);
+  });
+
   it('refuses a host that resolves to loopback unless allowed, and fetches it when allowed', async () => {
     const before = targetHits;
     await expect(download([], `http://localhost:${targetPort}/`)).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
@@ -168,5 +220,75 @@ describe('downloads through the guard (loopback servers only)', () => {
 
   it('leaves no file behind after any refusal', () => {
     expect(tmp.files()).toEqual([]);
+  });
+});
+
+describe('ranged reads of url sources through the guard (loopback servers only)', () => {
+  const tmp = freshTempDir();
+  let temp: TempDir;
+  let store: ObjectServer;
+  let target: ObjectServer;
+  const limits = { maxBytes: 10_000_000, timeoutMs: 10_000, stallTimeoutMs: 5_000 };
+  const wav = smallWav(200_000);
+
+  beforeAll(async () => {
+    temp = await TempDir.create(tmp.dir);
+    [store, target] = await Promise.all([startObjectServer(), startObjectServer()]);
+    target.handle = (_req, res) => void res.end('secret internal data');
+  });
+
+  afterAll(async () => {
+    await temp?.close();
+    await Promise.all([store?.close(), target?.close()]);
+    tmp.remove();
+  });
+
+  /** fetchForExtraction through a guarded downloader that allows the store's host:port only. */
+  const ranged = async (path: string) => {
+    const downloader = createDownloader(createUrlGuard([`127.0.0.1:${store.port}`]));
+    try {
+      return await fetchForExtraction(downloader, `${store.origin}${path}`, temp, limits, 0, 512);
+    } finally {
+      await downloader.close();
+    }
+  };
+
+  it('an allowed server is read by ranges (partial), every request checked', async () => {
+    store.requests.length = 0;
+    store.handle = (req, res) => answerObject(req, res, { body: wav, etag: '"w"' });
+    const file = await ranged('/a.wav');
+    expect(file.sha256Scope).toBe('partial');
+    expect(file.bytesFetched).toBeLessThan(wav.length / 4);
+    await temp.remove(file.path);
+    expect(store.requests.length).toBeGreaterThan(1);
+    expect(store.requests.every((r) => r.range !== undefined)).toBe(true);
+  });
+
+  it('a later range redirected to a port not allowed is refused before connecting', async () => {
+    const before = target.requests.length;
+    store.handle = (req, res, n) => {
+      if (n > 0 && req.headers.range !== 'bytes=0-511') return void res.writeHead(302, { location: `${target.origin}/internal` }).end();
+      answerObject(req, res, { body: wav, etag: '"w"' });
+    };
+    store.requests.length = 0;
+    await expect(ranged('/b.wav')).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED', retriable: false });
+    expect(target.requests.length).toBe(before);
+    expect(tmp.files()).toEqual([]);
+  });
+
+  it('a server that answers 200 to a Range request is read once, whole', async () => {
+    store.requests.length = 0;
+    store.handle = (_req, res) => void res.writeHead(200, { 'content-length': wav.length }).end(wav);
+    const file = await ranged('/c.wav');
+    expect([file.sha256Scope, file.sizeBytes]).toEqual(['full', wav.length]);
+    await temp.remove(file.path);
+    expect(store.requests).toHaveLength(1);
+  });
+
+  it('a URL that does not parse is URL_NOT_ALLOWED, not retried', async () => {
+    const downloader = createDownloader(createUrlGuard([]));
+    await expect(fetchForExtraction(downloader, 'http://[bad', temp, limits, 0)).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED', retriable: false });
+    await expect(downloader.download('not a url', temp, limits)).rejects.toMatchObject({ code: 'URL_NOT_ALLOWED' });
+    await downloader.close();
   });
 });

@@ -1,77 +1,143 @@
 /**
- * One HTTP Range request (RFC 9110 §14) for a URL the worker signed. Always an explicit `bytes=a-b` or
- * `bytes=a-`: suffix ranges (`bytes=-N`) are answered wrongly by some stores (s3rver returns the first
- * N bytes, Azurite a malformed response). Redirects are not followed here; the caller reads the object
- * the ordinary way instead.
+ * One HTTP Range request (RFC 9110 §14). Always an explicit `bytes=a-b` or `bytes=a-`: suffix ranges
+ * (`bytes=-N`) are answered wrongly by some stores (s3rver returns the first N bytes, Azurite a malformed
+ * response). Redirects and throttling are http-get.ts's, for every range.
+ *
+ * One object, one version. The first reply's validators (ETag, the size in Content-Range, Last-Modified)
+ * are compared with every later reply's: a store that ignores If-Match (or sends no ETag) and replaced the
+ * object meanwhile would otherwise have two versions' bytes stitched into one file. A difference is a
+ * retriable STORAGE_UNAVAILABLE ("object changed"): the next attempt reads one version from the start.
+ * If-Match is sent only with a strong ETag: RFC 9110 §13.1.1 compares strongly, so a weak one (`W/"…"`)
+ * would be refused with 412 by every conforming store, every time.
  */
-import { errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { StorageUnavailableError } from '../../errors.js';
-import { discard, statusError, transportError, type DownloadLimits } from '../download.js';
+import { codingsOf } from '../content-encoding.js';
+import { discard, get, statusError, transportError, type FetchContext } from '../http-get.js';
 import { redactUrl } from '../redact.js';
 
+type Body = Dispatcher.ResponseData['body'];
+
 export type RangeReply =
-  /** 206: `body` holds bytes from `start`; `total` is the object's size from Content-Range. */
-  | { kind: 'partial'; start: number; total: number; etag: string | undefined; body: Dispatcher.ResponseData['body'] }
+  /**
+   * 206: `body` holds bytes [start, end] (inclusive, as Content-Range counts), which may end before the
+   * range asked for (RFC 9110 §15.3.7 lets a server send less); `total` is the object's size.
+   */
+  | { kind: 'partial'; start: number; end: number; total: number; body: Body }
   /** 200: the store ignored the Range header and sends the whole object. */
-  | { kind: 'whole'; body: Dispatcher.ResponseData['body'] }
-  /** A redirect, an empty object (416) or a 206 without a usable Content-Range: read it the ordinary way. */
+  | { kind: 'whole'; res: Dispatcher.ResponseData; url: URL }
+  /** The object has no bytes: 416 for a range from 0 with a Content-Range of size 0, or a 206 that says its size is 0. */
+  | { kind: 'empty' }
+  /** A 206 without a usable Content-Range, or an encoded body (ranges of an encoding): read the ordinary way. */
   | { kind: 'unusable' };
 
-export interface RangeRequest {
-  dispatcher: Dispatcher;
-  url: URL;
-  limits: DownloadLimits;
-  signal: AbortSignal;
-  /** Sent as If-Match on later requests, so that an object replaced meanwhile is not stitched together. */
-  etag?: string | undefined;
+export type PartialReply = Extract<RangeReply, { kind: 'partial' }>;
+
+/** What the first reply said of the object; later replies must say the same. */
+export interface Validators {
+  etag: string | undefined;
+  lastModified: string | undefined;
+  total: number;
 }
 
+export interface RangeRequest {
+  ctx: FetchContext;
+  url: URL;
+  /** Set from the first reply; every later reply is checked against them. */
+  first?: Validators;
+}
+
+const header = (value: unknown): string | undefined => (typeof value === 'string' && value.length <= 256 ? value : undefined);
+const isWeak = (etag: string) => /^W\//i.test(etag);
+/** RFC 9110 §8.8.3.2 weak comparison: the opaque tags match, whatever their W/ prefixes. */
+const sameTag = (a: string, b: string) => a.replace(/^W\//i, '') === b.replace(/^W\//i, '');
+
 /** GETs bytes [start, end] (inclusive, as the header counts) or [start, end of object) without `end`. */
-export async function getRange(
-  req: RangeRequest,
-  start: number,
-  end?: number,
-  /**
-   * Some stores drop the connection on a range of an empty object instead of answering 416 (s3rver
-   * does): for the first request, that is read as "ask without a range".
-   */
-  options: { closedIsUnusable?: boolean } = {},
-): Promise<RangeReply> {
-  let res: Dispatcher.ResponseData;
-  try {
-    res = await request(req.url, {
-      dispatcher: req.dispatcher,
-      method: 'GET',
-      signal: req.signal,
-      headers: { range: `bytes=${start}-${end ?? ''}`, ...(req.etag ? { 'if-match': req.etag } : {}) },
-      headersTimeout: req.limits.stallTimeoutMs,
-      bodyTimeout: req.limits.stallTimeoutMs,
-    });
-  } catch (err) {
-    if (options.closedIsUnusable && err instanceof undiciErrors.SocketError) return { kind: 'unusable' };
-    throw transportError(err, req.url, req.signal);
-  }
-  if (res.statusCode === 200) return { kind: 'whole', body: res.body };
-  if (res.statusCode === 206) {
-    const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(String(res.headers['content-range'] ?? ''));
-    if (range && Number(range[1]) === start) {
-      const etag = res.headers.etag;
-      return { kind: 'partial', start, total: Number(range[3]), etag: typeof etag === 'string' ? etag : undefined, body: res.body };
+export async function getRange(req: RangeRequest, start: number, end?: number): Promise<RangeReply> {
+  const etag = req.first?.etag;
+  const headers: Record<string, string> = { range: `bytes=${start}-${end ?? ''}`, ...(etag && !isWeak(etag) ? { 'if-match': etag } : {}) };
+  const { res, url } = await get(req.ctx, req.url, headers);
+  if (res.statusCode === 200) {
+    try {
+      checkSame(req, res.headers, undefined);
+    } catch (err) {
+      discard(res.body);
+      throw err;
     }
+    return { kind: 'whole', res, url };
+  }
+  if (res.statusCode === 206) return partial(req, res, start, end, url);
+  discard(res.body);
+  if (res.statusCode === 416) return unsatisfiable(req, res, start, url);
+  // The store compared our If-Match with a newer version: a retry reads the new one from the start.
+  if (res.statusCode === 412) throw changed(url, 'If-Match refused');
+  throw statusError(res.statusCode, url);
+}
+
+function partial(req: RangeRequest, res: Dispatcher.ResponseData, start: number, end: number | undefined, url: URL): RangeReply {
+  const range = /^bytes (\d{1,15})-(\d{1,15})\/(\d{1,15})$/.exec(String(res.headers['content-range'] ?? ''));
+  const [first, last, total] = range ? [Number(range[1]), Number(range[2]), Number(range[3])] : [];
+  if (total === 0) {
+    // s3rver answers a range of an empty object with `bytes 0-0/0` and a body it never sends.
+    discard(res.body);
+    return empty(req, url);
+  }
+  if (first === undefined || last === undefined || total === undefined || codingsOf(res.headers['content-encoding']).length > 0) {
     discard(res.body);
     return { kind: 'unusable' };
   }
-  discard(res.body);
-  if ((res.statusCode >= 300 && res.statusCode < 400) || res.statusCode === 416) return { kind: 'unusable' };
-  if (res.statusCode === 412) {
-    // The object changed between our requests: a retry reads the new one from the start.
-    throw new StorageUnavailableError(`object changed while it was read by ranges at ${redactUrl(req.url.href)}`);
+  if (first !== start || last < first || last >= total || (end !== undefined && last > end)) {
+    discard(res.body);
+    throw new StorageUnavailableError(`range reply for bytes ${start}-${end ?? ''} says bytes ${first}-${last}/${total} at ${redactUrl(url.href)}`);
   }
-  throw statusError(res.statusCode, req.url);
+  try {
+    checkSame(req, res.headers, total);
+  } catch (err) {
+    discard(res.body);
+    throw err;
+  }
+  req.first ??= { etag: header(res.headers.etag), lastModified: header(res.headers['last-modified']), total };
+  return { kind: 'partial', start, end: last, total, body: res.body };
+}
+
+/**
+ * 416: a range from byte 0 is unsatisfiable only for an empty object (RFC 9110 §14.1.1), which object
+ * stores say with a Content-Range of size 0 (`bytes *` then `/0`); without that header the store is asked the ordinary way. For a
+ * later range, the object shrank.
+ */
+function unsatisfiable(req: RangeRequest, res: Dispatcher.ResponseData, start: number, url: URL): RangeReply {
+  const size = /^bytes \*\/(\d{1,15})$/.exec(String(res.headers['content-range'] ?? ''));
+  if (req.first) throw changed(url, 'a range inside it is no longer satisfiable');
+  if (start === 0 && size?.[1] === '0') return { kind: 'empty' };
+  if (start === 0 && !size) return { kind: 'unusable' };
+  throw new StorageUnavailableError(`storage answered HTTP 416 for a range from byte ${start} at ${redactUrl(url.href)}`);
+}
+
+function empty(req: RangeRequest, url: URL): RangeReply {
+  if (req.first) throw changed(url, 'it is empty now');
+  return { kind: 'empty' };
+}
+
+/** Throws "object changed" when a later reply's validators differ from the first reply's. */
+function checkSame(req: RangeRequest, headers: Dispatcher.ResponseData['headers'], total: number | undefined): void {
+  const first = req.first;
+  if (!first) return;
+  const etag = header(headers.etag);
+  const lastModified = header(headers['last-modified']);
+  const url = req.url;
+  if (total !== undefined && total !== first.total) throw changed(url, `its size went from ${first.total} to ${total} bytes`);
+  if ((etag === undefined) !== (first.etag === undefined) || (etag && first.etag && !sameTag(etag, first.etag))) {
+    throw changed(url, 'its ETag differs');
+  }
+  if (lastModified && first.lastModified && lastModified !== first.lastModified) throw changed(url, 'its Last-Modified differs');
+}
+
+function changed(url: URL, why: string): StorageUnavailableError {
+  return new StorageUnavailableError(`object changed while it was read by ranges (${why}) at ${redactUrl(url.href)}`);
 }
 
 /** Reads a partial reply's body into memory, checking it holds exactly `length` bytes. */
-export async function readExactly(body: Dispatcher.ResponseData['body'], length: number, req: RangeRequest): Promise<Buffer> {
+export async function readExactly(body: Body, length: number, req: RangeRequest): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let got = 0;
   try {
@@ -81,11 +147,61 @@ export async function readExactly(body: Dispatcher.ResponseData['body'], length:
       chunks.push(chunk);
     }
   } catch (err) {
-    throw transportError(err, req.url, req.signal);
+    throw transportError(err, req.url, req.ctx.signal);
   }
   if (got !== length) {
     discard(body);
-    throw transportError(new Error(`range reply has ${got} bytes, expected ${length}`), req.url, req.signal);
+    throw transportError(new Error(`range reply has ${got > length ? 'more than ' : ''}${got} bytes, expected ${length}`), req.url, req.ctx.signal);
   }
   return Buffer.concat(chunks, length);
+}
+
+/** Upper bound on the replies one span may take when a store answers it in short pieces (each must progress). */
+export const maxRepliesPerSpan = 4096;
+
+/**
+ * Bytes [start, end) of the object, in as many replies as the store sends them in (short 206s are asked
+ * for the rest). Undefined when the store stopped answering ranges (200 or an unusable 206).
+ */
+export async function readSpan(req: RangeRequest, start: number, end: number): Promise<Buffer | undefined> {
+  const pieces: Buffer[] = [];
+  for (let at = start, replies = 0; at < end; replies++) {
+    if (replies >= maxRepliesPerSpan) {
+      throw new StorageUnavailableError(`store answered bytes ${start}-${end - 1} in more than ${maxRepliesPerSpan} replies at ${redactUrl(req.url.href)}`);
+    }
+    const reply = await getRange(req, at, end - 1);
+    if (reply.kind === 'whole') discard(reply.res.body);
+    if (reply.kind !== 'partial') return undefined;
+    pieces.push(await readExactly(reply.body, reply.end - at + 1, req));
+    at = reply.end + 1;
+  }
+  return Buffer.concat(pieces, end - start);
+}
+
+/**
+ * The object's bytes from a partial reply's start to the object's end, over as many replies as the store
+ * sends them in (each later one asked from where the last ended, and checked as every reply is).
+ */
+export async function* restOf(req: RangeRequest, first: PartialReply, total: number): AsyncGenerator<Buffer> {
+  let current = first;
+  try {
+    for (let replies = 1; ; replies++) {
+      const expected = current.end - current.start + 1;
+      let got = 0;
+      for await (const chunk of current.body as AsyncIterable<Buffer>) {
+        got += chunk.length;
+        if (got > expected) throw new Error(`range reply has more than ${expected} bytes`);
+        yield chunk;
+      }
+      if (got !== expected) throw new Error(`range reply has ${got} bytes, expected ${expected}`);
+      if (current.end + 1 >= total) return;
+      if (replies >= maxRepliesPerSpan) throw new StorageUnavailableError(`store answered the rest of the object in more than ${maxRepliesPerSpan} replies`);
+      const more = await getRange(req, current.end + 1);
+      if (more.kind === 'whole') discard(more.res.body);
+      if (more.kind !== 'partial') throw new StorageUnavailableError(`the store stopped answering ranges at ${redactUrl(req.url.href)}`);
+      current = more;
+    }
+  } finally {
+    discard(current.body);
+  }
 }

@@ -9,18 +9,27 @@
  *   order (`sha256Scope: 'partial'`);
  * - any other format, or a planner that is unsure (or would fetch more than a quarter of the object),
  *   reads the rest of the object as the first case does.
- * A store that ignores Range (200 with the whole body) is read as an ordinary download.
+ * A store that ignores Range (200 with the whole body) is read as an ordinary download, from that reply.
+ * An empty object (416 for the first range, with a Content-Range of size 0, as object stores answer) is a
+ * 0-byte file at once: extraction then says what it says of any empty file (UNSUPPORTED_TYPE "empty
+ * file"), the same from every store as from a local file.
+ * Every request follows redirects and waits out throttling (../http-get.ts); every reply after the first
+ * is checked to come from the same version of the object (http-range.ts). A store that sends neither an
+ * ETag nor a Last-Modified gives nothing to check with: an object it holds that does not fit in the first
+ * reply is read in one ordinary download instead.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { detectBuffer } from '../../detect/detect.js';
-import { TooLargeError } from '../../errors.js';
+import { StorageUnavailableError, TooLargeError } from '../../errors.js';
 import type { Detected } from '../../extractors/extractor.js';
-import { discard, streamToFile, transportError, type DownloadedFile, type Downloader, type DownloadLimits } from '../download.js';
+import { discard, streamResponse, type DownloadedFile, type Downloader, type DownloadLimits } from '../download.js';
+import { createFetchContext, parseUrl, transportError } from '../http-get.js';
 import type { TempDir } from '../temp-dir.js';
-import { getRange, readExactly, type RangeRequest } from './http-range.js';
+import { redactUrl } from '../redact.js';
+import { getRange, readExactly, readSpan, restOf, type PartialReply, type RangeRequest } from './http-range.js';
 import { planDicom } from './plan-dicom.js';
 import { planIsoBmff } from './plan-isobmff.js';
 import { planPdf } from './plan-pdf.js';
@@ -60,8 +69,9 @@ export function plannerFor(detected: Detected): Planner | undefined {
 }
 
 /**
- * Reads the object at a URL the worker signed, by ranges when it is over `minBytes` and its format has
- * a planner; see the module comment. Without a trusted connection pool it is an ordinary download.
+ * Reads the object at a URL, by ranges when it is over `minBytes` and its format has a planner; see the
+ * module comment. With a guarded downloader (a job's `url` source) every hop of every request is checked;
+ * a downloader without a connection pool makes it an ordinary download.
  */
 export async function fetchForExtraction(
   downloader: Downloader,
@@ -74,18 +84,24 @@ export async function fetchForExtraction(
 ): Promise<FetchedFile> {
   const full = async () => ({ ...(await downloader.download(url, temp, limits)), sha256Scope: 'full' as const });
   if (!downloader.dispatcher) return full();
-  const req: RangeRequest = { dispatcher: downloader.dispatcher, url: new URL(url), limits, signal: AbortSignal.timeout(limits.timeoutMs) };
-  const first = await getRange(req, 0, firstBytes - 1, { closedIsUnusable: true });
+  // A guarded downloader (url sources) checks every hop of every range request, as its downloads do.
+  const req: RangeRequest = { ctx: createFetchContext(downloader.dispatcher, downloader.guard, limits), url: parseUrl(url) };
+  const first = await getRange(req, 0, firstBytes - 1);
   if (first.kind === 'unusable') return full();
+  if (first.kind === 'empty') return writeWhole(req, temp, Buffer.alloc(0));
   if (first.kind === 'whole') {
-    return { ...(await streamToFile(first.body, temp, limits.maxBytes, req.url, req.signal)), sha256Scope: 'full' };
+    return { ...(await streamResponse(first.res, temp, limits.maxBytes, first.url, req.ctx.signal)), sha256Scope: 'full' };
   }
   if (first.total > limits.maxBytes) {
-    first.body.on('error', () => {}).destroy();
+    discard(first.body);
     throw new TooLargeError(`object is ${first.total} bytes, over the limit of ${limits.maxBytes}`);
   }
-  req.etag = first.etag;
-  const head = await readExactly(first.body, Math.min(firstBytes, first.total), req);
+  // The reply may hold less than asked (a short 206): what follows starts from where it ended.
+  const head = await readExactly(first.body, first.end + 1, req);
+  if (head.length < first.total && !req.first?.etag && !req.first?.lastModified) {
+    // Nothing would tell a replaced object's bytes from the first reply's: read it in one reply instead.
+    return full();
+  }
   if (first.total > minBytes && first.total > head.length) {
     const planned = await tryRanged(req, temp, head, first.total);
     if (planned) return planned;
@@ -102,10 +118,9 @@ async function tryRanged(req: RangeRequest, temp: TempDir, head: Buffer, total: 
   try {
     await sparse.write(0, head);
     const fetchSpan = async (start: number, end: number) => {
-      const reply = await getRange(req, start, end - 1);
-      if (reply.kind === 'whole') reply.body.on('error', () => {}).destroy();
-      if (reply.kind !== 'partial') throw new RangeBudgetExceeded('the store stopped answering ranges');
-      return readExactly(reply.body, end - start, req);
+      const bytes = await readSpan(req, start, end);
+      if (!bytes) throw new RangeBudgetExceeded('the store stopped answering ranges');
+      return bytes;
     };
     const ok = await planner(new RangeSource(sparse, fetchSpan, Math.max(headBytes, total * budgetShare)), head.length).catch((err: unknown) => {
       if (err instanceof RangeBudgetExceeded) return false;
@@ -131,27 +146,31 @@ async function writeWhole(req: RangeRequest, temp: TempDir, head: Buffer): Promi
     writeFileSync(path, head, { flag: 'wx', mode: 0o600 });
   } catch (err) {
     await temp.remove(path);
-    throw transportError(err, req.url, req.signal);
+    throw transportError(err, req.url, req.ctx.signal);
   }
   return { path, sizeBytes: head.length, sha256: createHash('sha256').update(head).digest('hex'), sha256Scope: 'full' };
 }
 
-/** Writes the head already read, then streams the rest of the object after it, hashing all of it. */
+/**
+ * Writes the head already read, then streams the rest of the object after it, hashing all of it. The rest
+ * may come in several replies (a store that sends short 206s); a store that answers the rest with 200 is
+ * read from that reply alone, whole.
+ */
 async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: number): Promise<FetchedFile> {
   if (head.length === total) return writeWhole(req, temp, head);
-  const reply = head.length < total ? await getRange(req, head.length) : undefined;
-  if (reply && reply.kind !== 'partial') {
-    if (reply.kind === 'whole') discard(reply.body);
-    throw transportError(new Error('the store stopped answering ranges'), req.url, req.signal);
+  const next = await getRange(req, head.length);
+  if (next.kind === 'whole') {
+    return { ...(await streamResponse(next.res, temp, req.ctx.limits.maxBytes, next.url, req.ctx.signal)), sha256Scope: 'full' };
   }
-  const rest = reply;
+  if (next.kind !== 'partial') throw new StorageUnavailableError(`the store stopped answering ranges at ${redactUrl(req.url.href)}`);
+  const rest: PartialReply = next;
+  async function* body(): AsyncGenerator<Buffer> {
+    yield head;
+    yield* restOf(req, rest, total);
+  }
   const path = temp.newFile();
   const hash: Hash = createHash('sha256');
   let size = 0;
-  async function* body(): AsyncGenerator<Buffer> {
-    yield head;
-    if (rest) yield* rest.body as AsyncIterable<Buffer>;
-  }
   const meter = new Transform({
     transform(chunk: Buffer, _enc, done) {
       size += chunk.length;
@@ -166,8 +185,9 @@ async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: n
     if (size !== total) throw new Error(`object ended at ${size} of ${total} bytes`);
     return { path, sizeBytes: size, sha256: hash.digest('hex'), sha256Scope: 'full' };
   } catch (err) {
-    if (rest) discard(rest.body);
+    // restOf discards the reply it is on; this one, if the pipeline never started reading.
+    discard(rest.body);
     await temp.remove(path);
-    throw transportError(err, req.url, req.signal);
+    throw transportError(err, req.url, req.ctx.signal);
   }
 }
