@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isListObjectsV2, listObjectsV2 } from './s3-list-v2.js';
 import { createSigV4Verifier } from './sigv4-verify.js';
 
 /** Options of {@link startS3Server}; every field has a default. */
@@ -26,6 +27,8 @@ export interface S3ServerOptions {
   region?: string;
   /** Buckets created at start; the first is {@link S3Server.bucket}. Default: ['assets']. */
   buckets?: string[];
+  /** Port of {@link S3Server.endpoint} on 127.0.0.1. Default: 0, a free port. */
+  port?: number;
 }
 
 /** One request that reached the proxy. */
@@ -218,6 +221,14 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     }
 
     const headers = forwardable(req.headers);
+    if (isListObjectsV2(method, url)) {
+      req.resume();
+      const list = await listObjectsV2(url, headers, { port: s3rverPort, agent });
+      log.status = list.status;
+      log.bytesSent = list.body.length;
+      res.writeHead(list.status, { 'content-type': list.contentType, 'content-length': list.body.length }).end(list.body);
+      return;
+    }
     // s3rver reads `bytes=-N` as the first N bytes; RFC 9110 §14.1.1 means the last N.
     const suffix = method === 'GET' ? /^bytes=-(\d+)$/.exec(req.headers.range ?? '') : null;
     if (suffix) {
@@ -260,7 +271,16 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       res.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
     });
   });
-  await new Promise<void>((resolve, reject) => proxy.once('error', reject).listen(0, '127.0.0.1', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => proxy.once('error', reject).listen(options.port ?? 0, '127.0.0.1', resolve));
+  } catch (error) {
+    // A port in use: nothing may stay behind.
+    agent.destroy();
+    await s3rver.close();
+    accounts.DUMMY_ACCOUNT.revokeAccessKey(accessKeyId);
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
   const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 
   const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });

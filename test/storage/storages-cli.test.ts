@@ -76,8 +76,8 @@ describe('asset-meta storages check', () => {
     expect(run.code).toBe(1);
     const rows = JSON.parse(run.stdout) as { id: string; sign: unknown; fetch: { code?: string }; expiry: unknown }[];
     expect(rows.map((r) => [r.id, r.sign, r.fetch.code, r.expiry])).toEqual([
-      ['blob', { ok: true }, 'ACCESS_DENIED', { skipped: '' }],
-      ['main', { ok: true }, 'ACCESS_DENIED', { skipped: '' }],
+      ['blob', { ok: true }, 'ACCESS_DENIED', { skipped: 'the fetch failed' }],
+      ['main', { ok: true }, 'ACCESS_DENIED', { skipped: 'the fetch failed' }],
     ]);
     for (const secret of [env.AZ_WRONG, env.S3_WRONG]) expect(run.stdout + run.stderr).not.toContain(secret);
   });
