@@ -16,6 +16,9 @@ beforeAll(async () => {
   await azurite.createContainer('assets');
   await azurite.putBlob('assets', 'checks/first.txt', 'azure bytes');
   await s3.putObject('checks/first.txt', 's3 bytes');
+  // Two objects: a listing of one key is then truncated, which s3rver alone answered with 500.
+  await s3.putObject('checks/second.txt', 'more s3 bytes');
+  await azurite.putBlob('assets', 'checks/second.txt', 'more azure bytes');
 });
 
 afterAll(async () => {
