@@ -41,6 +41,9 @@ const commands: Record<string, () => Promise<Command>> = {
   'dev-store': async () => (await import('./cli/dev-store.js')).devStoreCommand,
 };
 
+/** Longest message printed for an unexpected error. */
+const maxErrorChars = 500;
+
 const wantsHelp = (args: string[]) => {
   const end = args.indexOf('--');
   return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
@@ -93,8 +96,11 @@ main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
+  async (err: unknown) => {
+    // An error no command expected: its message, on one bounded line, with any URL's query string removed.
+    const { redactUrlsIn } = await import('./storage/redact.js');
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`asset-meta: ${redactUrlsIn(message).replace(/\s+/g, ' ').slice(0, maxErrorChars)}`);
     process.exitCode = 1;
   },
 );

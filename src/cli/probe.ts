@@ -63,6 +63,7 @@ async function probeInputs(args: string[], format: Format, config: Config): Prom
     await pool.close();
     await urls.close();
   }
+  // One input, one object; any other count (none, for an empty directory), an array.
   if (format === 'json') console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
   if (format === 'table') console.log(resultTable(results));
   return results.some((r) => r.status === 'failed') ? 1 : 0;

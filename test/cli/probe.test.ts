@@ -99,6 +99,12 @@ describe('asset-meta probe', () => {
     expect(run.stdout + run.stderr).not.toContain('AKEXAMPLE');
   });
 
+  it('an empty directory is an empty array, exit 0', async () => {
+    const empty = mkdtempSync(path.join(temp, 'empty-'));
+    const run = await cli(['probe', empty], env());
+    expect([run.stdout.trim(), run.code]).toEqual(['[]', 0]);
+  });
+
   it('prints timings to 0.1 ms', async () => {
     const run = await cli(['probe', good], env());
     const result = JSON.parse(run.stdout) as AssetResult;
