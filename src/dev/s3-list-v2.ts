@@ -8,6 +8,7 @@
  * (S3's tokens are opaque to clients; https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html).
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
+import { xmlEscape } from './s3-relay.js';
 
 /** Whether a request is a ListObjectsV2 call: GET on a bucket (path-style) with list-type=2. */
 export function isListObjectsV2(method: string, url: string): boolean {
@@ -38,10 +39,6 @@ function xmlUnescape(text: string): string {
     const code = entity[1] === 'x' || entity[1] === 'X' ? parseInt(entity.slice(2), 16) : parseInt(entity.slice(1), 10);
     return String.fromCodePoint(code);
   });
-}
-
-function xmlEscape(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /** s3rver's V1 ListBucketResult rewritten as V2's: KeyCount, tokens and StartAfter instead of markers. */

@@ -93,7 +93,7 @@ describe('asset-meta dev-store', () => {
     expect(run.code).toBe(0);
     worker.kill('SIGTERM');
     expect(await exited(worker)).toBe(0);
-  });
+  }, 120_000); // a worker's start loads every extractor in each thread: slow on a busy machine
 
   it('SIGTERM stops it: exit 0, the port closed', async () => {
     const endpoint = /dev store at (http:\/\/[^,]+),/.exec(printed)![1]!;
