@@ -1,12 +1,11 @@
 #!/usr/bin/env node
 /**
  * asset-meta: the command line (CONTRACT.md §5). Each command is a composition root of its own.
+ *
+ * Only the command named is loaded, and it loads its heavy modules (extractors, storage SDKs, the queue)
+ * only once its arguments are good: `--help` and usage errors answer at once (see cli/usage.ts).
  */
-import { ConfigError, loadConfig, type Config } from './config.js';
-import { enqueueCommand, enqueueHelp } from './cli/enqueue.js';
-import { probeCommand, probeHelp } from './cli/probe.js';
-import { replayCommand, replayHelp } from './cli/replay.js';
-import { storagesCommand, storagesHelp } from './cli/storages.js';
+import { asUsageError, usageMessage, type Command } from './cli/usage.js';
 
 const help = `Usage: asset-meta <command> [options]
 
@@ -18,6 +17,7 @@ Commands:
   replay [dir] [--update]      run fixtures through the whole pipeline and compare with expected files
   storages check [id] [--key K]
                                sign, fetch and expire a URL on each configured storage
+  dev-store [path|dir]...      run a local S3-compatible store to try the worker with, until Ctrl-C
 
 Run "asset-meta <command> --help" for a command's options and examples.
 Configuration comes from the environment; see the README's configuration table.`;
@@ -26,63 +26,69 @@ Configuration comes from the environment; see the README's configuration table.`
 // upgrades the pin, not for every command's output (the README says so).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const workerHelp = `Usage: asset-meta worker
+/** The enqueue command reads its own arguments when run; its parse errors are turned into usage errors below. */
+async function enqueue(): Promise<Command> {
+  const { enqueueCommand, enqueueHelp } = await import('./cli/enqueue.js');
+  return { help: enqueueHelp, parse: (argv) => async (config) => enqueueCommand(argv, await config()) };
+}
 
-Runs one worker replica (the same as npm start): takes extract jobs from QUEUE_NAME on REDIS_URL,
-WORKER_CONCURRENCY at a time, and saves results to RESULT_SINKS. Configured by the environment only (see
-the README's configuration table). SIGTERM or SIGINT drains it: no new job, jobs in flight finish, exit 0.
-
-Examples:
-  STORAGES_FILE=storages.json asset-meta worker
-  WORKER_CONCURRENCY=8 DASHBOARD_ENABLED=true asset-meta worker`;
-
-const helps: Record<string, string> = {
-  worker: workerHelp,
-  probe: probeHelp,
-  enqueue: enqueueHelp,
-  replay: replayHelp,
-  storages: storagesHelp,
+const commands: Record<string, () => Promise<Command>> = {
+  worker: async () => (await import('./cli/worker.js')).workerCommand,
+  probe: async () => (await import('./cli/probe.js')).probeCommand,
+  enqueue,
+  replay: async () => (await import('./cli/replay.js')).replayCommand,
+  storages: async () => (await import('./cli/storages.js')).storagesCommand,
+  'dev-store': async () => (await import('./cli/dev-store.js')).devStoreCommand,
 };
 
+/** Longest message printed for an unexpected error. */
+const maxErrorChars = 500;
+
+const wantsHelp = (args: string[]) => {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
+};
+
+async function loadConfig() {
+  const { loadConfig: load } = await import('./config.js');
+  return load();
+}
+
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '-h' || command === '--help' || command === 'help') {
+  const [name, ...rest] = argv;
+  if (name === '-h' || name === '--help' || (name === 'help' && rest.length === 0)) {
     console.log(help);
-    return command ? 0 : 2;
+    return 0;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    if (helps[command]) {
-      console.log(helps[command]);
-      return 0;
-    }
+  if (name === 'help') return main([...rest, '--help']);
+  if (name === undefined) {
+    console.error(usageMessage(undefined, help, 'no command given'));
+    return 2;
   }
-  let config: Config;
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!load) {
+    const what = name.startsWith('-') ? 'unknown option' : 'unknown command';
+    console.error(usageMessage(undefined, help, `${what} ${JSON.stringify(name.slice(0, 80))}`));
+    return 2;
+  }
+  const command = await load();
+  if (wantsHelp(rest)) {
+    console.log(command.help);
+    return 0;
+  }
   try {
-    config = loadConfig();
+    return await command.parse(rest)(loadConfig);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    const usage = asUsageError(err);
+    if (usage) {
+      console.error(usageMessage(name, command.help, usage.message));
+      return 2;
+    }
+    if (err instanceof Error && err.name === 'ConfigError') {
       console.error(err.message);
       return 2;
     }
     throw err;
-  }
-  switch (command) {
-    case 'worker': {
-      const { runWorkerProcess } = await import('../workers/metadata-worker.js');
-      await runWorkerProcess(config);
-      return -1; // keeps running until a signal
-    }
-    case 'probe':
-      return probeCommand(rest, config);
-    case 'enqueue':
-      return enqueueCommand(rest, config);
-    case 'replay':
-      return replayCommand(rest, config);
-    case 'storages':
-      return storagesCommand(rest, config);
-    default:
-      console.error(`unknown command "${command}"\n\n${help}`);
-      return 2;
   }
 }
 
@@ -90,8 +96,11 @@ main(process.argv.slice(2)).then(
   (code) => {
     if (code >= 0) process.exitCode = code;
   },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
+  async (err: unknown) => {
+    // An error no command expected: its message, on one bounded line, with any URL's query string removed.
+    const { redactUrlsIn } = await import('./storage/redact.js');
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`asset-meta: ${redactUrlsIn(message).replace(/\s+/g, ' ').slice(0, maxErrorChars)}`);
     process.exitCode = 1;
   },
 );

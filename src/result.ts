@@ -13,6 +13,18 @@ export interface Downloaded {
   sha256Scope?: 'full' | 'partial';
 }
 
+/**
+ * Timings are reported to 0.1 ms (one decimal): finer digits are clock noise (a performance.now()
+ * difference such as 18.61021299999993), not information, and they make results hard to read.
+ */
+const timingDecimals = 1;
+
+/** Each timing rounded to 0.1 ms, never negative (a difference of two clock readings can be -0.00001). */
+function rounded(timings: Timings): Timings {
+  const round = (ms: number) => Number(Math.max(0, ms).toFixed(timingDecimals));
+  return { sign: round(timings.sign), download: round(timings.download), extract: round(timings.extract), total: round(timings.total) };
+}
+
 export function okResult(assetId: string, file: Downloaded, extracted: Extracted, timingsMs: Timings): AssetResult {
   return {
     schemaVersion: 1,
@@ -24,7 +36,7 @@ export function okResult(assetId: string, file: Downloaded, extracted: Extracted
     sha256: file.sha256,
     sha256Scope: file.sha256Scope ?? 'full',
     [extracted.dataType]: extracted.section,
-    timingsMs,
+    timingsMs: rounded(timingsMs),
     processedAt: new Date().toISOString(),
   } as AssetResult;
 }
@@ -43,7 +55,7 @@ export function failedResult(
     ...(file?.sizeBytes !== undefined ? { sizeBytes: file.sizeBytes } : {}),
     ...(file?.sha256 ? { sha256: file.sha256, sha256Scope: file.sha256Scope ?? 'full' } : {}),
     error: error.toJSON(),
-    timingsMs,
+    timingsMs: rounded(timingsMs),
     processedAt: new Date().toISOString(),
   };
 }

@@ -1,7 +1,11 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 
-/** Files named on the command line, directories walked recursively; expected.json files and dotfiles skipped. */
+/**
+ * The inputs named on the command line, each directory replaced by the files under it (walked
+ * recursively; expected.json files and dotfiles skipped). Never rejects: a path that cannot be read, or
+ * is no regular file, is kept as given, for its caller to report as that input's failure.
+ */
 export async function expandPaths(args: string[]): Promise<string[]> {
   const out: string[] = [];
   for (const arg of args) {
@@ -9,21 +13,26 @@ export async function expandPaths(args: string[]): Promise<string[]> {
       out.push(arg);
       continue;
     }
-    const st = await stat(arg);
-    if (st.isDirectory()) out.push(...(await walk(arg)));
-    else out.push(arg);
+    const isDirectory = await stat(arg).then((st) => st.isDirectory(), () => false);
+    out.push(...(isDirectory ? await walk(arg) : [arg]));
   }
   return out;
 }
 
+/** Every entry under `dir` but directories (walked in turn); a directory that cannot be listed is kept itself. */
 async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [dir];
+  }
   const out: string[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (e.name.startsWith('.')) continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...(await walk(p)));
-    else if (e.isFile() && !e.name.endsWith('.expected.json')) out.push(p);
+    else if (!e.name.endsWith('.expected.json')) out.push(p);
   }
   return out;
 }

@@ -1,25 +1,21 @@
 /**
  * `asset-meta probe <path|url|dir>... [--format json|jsonl|table]`: the worker's extraction on local files
- * or URLs, with no queue, no Redis and no database. Exit 1 if any failed.
+ * or URLs, with no queue, no Redis and no database. Every input gets its result, in the order given; exit
+ * 1 if any failed.
  */
-import os from 'node:os';
-import { parseArgs } from 'node:util';
 import type { AssetResult } from '../contract.js';
 import type { Config } from '../config.js';
-import { ExtractPool } from '../extractors/isolate.js';
-import { probeFile } from '../probe.js';
-import { processAsset } from '../pipeline.js';
-import { FetchPool } from '../storage/fetch/pool.js';
-import { createStorages } from '../storage/storage.js';
-import { TempDir } from '../storage/temp-dir.js';
+import type { Extracted } from '../extractors/extractor.js';
 import { expandPaths } from './files.js';
 import { colours, summary, table } from './format.js';
+import { parseCommandArgs, quote, UsageError, type Command } from './usage.js';
 
 export const probeHelp = `Usage: asset-meta probe <path|url|dir>... [--format json|jsonl|table]
 
 Extracts metadata from local files (directories are walked) or http(s) URLs, exactly as the worker
-would, and prints one AssetResult per input (assetId = the argument as given). No Redis, no database.
-Exit status 1 if any input failed.
+would, and prints one AssetResult per input (assetId = the argument as given, a URL without its query
+string). An input that cannot be read (missing, not a regular file) gets a failed result like any other.
+No Redis, no database. Exit status 1 if any input failed.
 
 Options:
   --format json|jsonl|table   json (default): one object, or an array for several inputs
@@ -30,69 +26,96 @@ Examples:
   asset-meta probe fixtures/ --format table
   asset-meta probe https://example.com/scan.dcm --format jsonl`;
 
-export async function probeCommand(argv: string[], config: Config): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { format: { type: 'string', default: 'json' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help || positionals.length === 0) {
-    console.log(probeHelp);
-    return values.help ? 0 : 2;
-  }
-  const format = values.format;
-  if (format !== 'json' && format !== 'jsonl' && format !== 'table') {
-    console.error(`--format must be json, jsonl or table, not ${format}`);
-    return 2;
-  }
-  const inputs = await expandPaths(positionals);
+const formats = ['json', 'jsonl', 'table'] as const;
+type Format = (typeof formats)[number];
+const isFormat = (text: string): text is Format => (formats as readonly string[]).includes(text);
+
+export const probeCommand: Command = {
+  help: probeHelp,
+  parse(argv) {
+    const { values, positionals } = parseCommandArgs(argv, { format: { type: 'string', default: 'json' } }, true);
+    const format = values.format;
+    if (!isFormat(format)) throw new UsageError(`--format must be json, jsonl or table, not ${quote(format)}`);
+    if (positionals.length === 0) throw new UsageError('no input given: name files, directories or http(s) URLs');
+    return async (config) => probeInputs(positionals, format, await config());
+  },
+};
+
+/** One result per input; a URL's query string (a signature) never leaves in the assetId. */
+async function probeInputs(args: string[], format: Format, config: Config): Promise<number> {
+  const { default: os } = await import('node:os');
+  const { ExtractPool } = await import('../extractors/isolate.js');
+  const { probeFile } = await import('../probe.js');
+  const { redactUrl } = await import('../storage/redact.js');
+  const inputs = await expandPaths(args);
   const pool = new ExtractPool(Math.max(1, os.availableParallelism()), config.extract.maxHeapMb);
-  const run = (path: string) => pool.run(path, config.extract);
-  let temp: TempDir | undefined;
-  const fetcher = new FetchPool({ threads: 1, allowedHosts: config.download.allowedHosts });
+  const urls = await urlProber(config, (path) => pool.run(path, config.extract));
   const results: AssetResult[] = [];
   try {
     for (const input of inputs) {
-      if (/^https?:\/\//i.test(input)) {
-        temp ??= await TempDir.create(config.download.tmpDir);
-        const result = await processAsset(
-          { assetId: input, source: { type: 'url', url: input } },
-          {
-            storages: createStorages([]),
-            fetcher,
-            temp,
-            limits: { maxBytes: config.download.maxAssetBytes, timeoutMs: config.download.timeoutMs, stallTimeoutMs: config.download.stallTimeoutMs },
-            extractConfig: config.extract,
-            extract: run,
-          },
-        );
-        results.push({ ...result, assetId: input });
-      } else {
-        results.push(await probeFile(input, config.extract, (p, c) => pool.probe(p, c), input));
-      }
-      if (format === 'jsonl') console.log(JSON.stringify(results.at(-1)));
+      const result = /^https?:\/\//i.test(input)
+        ? await urls.probe(input, redactUrl(input))
+        : await probeFile(input, config.extract, (p, c) => pool.probe(p, c), input);
+      results.push(result);
+      if (format === 'jsonl') console.log(JSON.stringify(result));
     }
   } finally {
     await pool.close();
-    await fetcher.close();
-    await temp?.close();
+    await urls.close();
   }
+  // One input, one object; any other count (none, for an empty directory), an array.
   if (format === 'json') console.log(JSON.stringify(results.length === 1 ? results[0] : results, null, 2));
-  if (format === 'table') {
-    const c = colours();
-    console.log(
-      table(
-        ['input', 'status', 'type', 'mime', 'bytes', 'details'],
-        results.map((r) => [
-          r.assetId,
-          r.status === 'ok' ? c.green('ok') : c.red('failed'),
-          r.dataType ?? '-',
-          r.mimeType ?? '-',
-          String(r.sizeBytes ?? '-'),
-          summary(r),
-        ]),
-      ),
-    );
-  }
+  if (format === 'table') console.log(resultTable(results));
   return results.some((r) => r.status === 'failed') ? 1 : 0;
+}
+
+/** The pipeline on a URL, with the download machinery set up at the first URL only. */
+async function urlProber(config: Config, extract: (path: string) => Promise<Extracted>) {
+  let opened: { probe(url: string, assetId: string): Promise<AssetResult>; close(): Promise<void> } | undefined;
+  const open = async () => {
+    const { processAsset } = await import('../pipeline.js');
+    const { FetchPool } = await import('../storage/fetch/pool.js');
+    const { createStorages } = await import('../storage/storage.js');
+    const { TempDir } = await import('../storage/temp-dir.js');
+    // The fetch runs in a thread of its own, as in the worker: a crash of the HTTP client fails that URL only.
+    const fetcher = new FetchPool({ threads: 1, allowedHosts: config.download.allowedHosts });
+    const temp = await TempDir.create(config.download.tmpDir);
+    const deps = {
+      storages: createStorages([]),
+      fetcher,
+      temp,
+      limits: { maxBytes: config.download.maxAssetBytes, timeoutMs: config.download.timeoutMs, stallTimeoutMs: config.download.stallTimeoutMs },
+      extractConfig: config.extract,
+      extract,
+    };
+    return {
+      probe: (url: string, assetId: string) => processAsset({ assetId, source: { type: 'url', url } }, deps),
+      close: async () => {
+        await fetcher.close();
+        await temp.close();
+      },
+    };
+  };
+  return {
+    async probe(url: string, assetId: string) {
+      opened ??= await open();
+      return opened.probe(url, assetId);
+    },
+    close: async () => opened?.close(),
+  };
+}
+
+function resultTable(results: AssetResult[]): string {
+  const c = colours();
+  return table(
+    ['input', 'status', 'type', 'mime', 'bytes', 'details'],
+    results.map((r) => [
+      r.assetId,
+      r.status === 'ok' ? c.green('ok') : c.red('failed'),
+      r.dataType ?? '-',
+      r.mimeType ?? '-',
+      String(r.sizeBytes ?? '-'),
+      summary(r),
+    ]),
+  );
 }

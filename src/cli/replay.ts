@@ -8,18 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Queue, QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { AssetResult } from '../contract.js';
 import type { Config } from '../config.js';
-import { createLogger } from '../observability/logger.js';
-import { enqueueAsset, waitForResult } from '../queue/client.js';
-import { compareExpected, type Difference, type Expected } from '../replay/compare.js';
+import type { Difference, Expected } from '../replay/compare.js';
 import type { ResolvedS3Storage } from '../storage/storage-config.js';
 import { expandPaths } from './files.js';
 import { colours, progress, summary, table } from './format.js';
+import { nonNegativeInt, parseCommandArgs, quote, UsageError, type Command } from './usage.js';
 
 export const replayHelp = `Usage: asset-meta replay [dir] [--update] [--storage ID] [--external-worker] [--timeout-ms N]
 
@@ -68,9 +63,10 @@ async function loopbackTarget(): Promise<Target> {
   };
 }
 
-function configuredTarget(config: Config, id: string): Target {
+async function configuredTarget(config: Config, id: string): Promise<Target> {
   const storage = config.storages.find((s) => s.id === id);
-  if (!storage || storage.kind !== 's3') throw new Error(`--storage ${id}: no s3 storage with that id is configured`);
+  if (!storage || storage.kind !== 's3') throw new UsageError(`--storage ${quote(id)}: no s3 storage with that id is configured`);
+  const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
   const client = new S3Client({
     region: storage.region,
     forcePathStyle: storage.forcePathStyle,
@@ -102,32 +98,70 @@ function expectedFrom(result: AssetResult, previous: Expected): Expected {
   return out;
 }
 
-export async function replayCommand(argv: string[], config: Config): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      update: { type: 'boolean' },
-      storage: { type: 'string' },
-      'external-worker': { type: 'boolean' },
-      'timeout-ms': { type: 'string', default: '120000' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(replayHelp);
-    return 0;
-  }
-  const dir = positionals[0] ?? 'fixtures';
-  const files = (await expandPaths([dir])).filter((f) => existsSync(`${f}.expected.json`));
+interface Options {
+  dir: string;
+  update: boolean;
+  storage: string | undefined;
+  externalWorker: boolean;
+  timeoutMs: number;
+}
+
+export const replayCommand: Command = {
+  help: replayHelp,
+  parse(argv) {
+    const { values, positionals } = parseCommandArgs(
+      argv,
+      {
+        update: { type: 'boolean' },
+        storage: { type: 'string' },
+        'external-worker': { type: 'boolean' },
+        'timeout-ms': { type: 'string', default: '120000' },
+      },
+      true,
+    );
+    if (positionals[1] !== undefined) throw new UsageError(`unexpected argument ${quote(positionals[1])}: replay takes one directory`);
+    const options: Options = {
+      dir: positionals[0] ?? 'fixtures',
+      update: values.update === true,
+      storage: values.storage,
+      externalWorker: values['external-worker'] === true,
+      timeoutMs: nonNegativeInt('--timeout-ms', values['timeout-ms']),
+    };
+    return async (config) => replay(options, await config());
+  },
+};
+
+interface Outcome {
+  file: string;
+  path: string;
+  result: AssetResult;
+  expected: Expected;
+  diffs: Difference[];
+}
+
+async function replay(options: Options, config: Config): Promise<number> {
+  const files = (await expandPaths([options.dir])).filter((f) => existsSync(`${f}.expected.json`));
   if (files.length === 0) {
-    console.error(`no fixture with an .expected.json under ${dir}`);
+    console.error(`no fixture with an .expected.json under ${options.dir}`);
     return 2;
   }
-  const c = colours();
   const started = performance.now();
-  const target = values.storage ? configuredTarget(config, values.storage) : await loopbackTarget();
-  const embedded = !values['external-worker'];
+  const target = options.storage ? await configuredTarget(config, options.storage) : await loopbackTarget();
+  try {
+    const outcomes = await runFixtures(files, options, config, target);
+    return await report(outcomes, options, (performance.now() - started) / 1000);
+  } finally {
+    await target.close();
+  }
+}
+
+/** Uploads and enqueues every fixture, with a worker of its own unless told to use the running ones. */
+async function runFixtures(files: string[], options: Options, config: Config, target: Target): Promise<Outcome[]> {
+  const { Queue, QueueEvents } = await import('bullmq');
+  const { Redis } = await import('ioredis');
+  const { enqueueAsset, waitForResult } = await import('../queue/client.js');
+  const { compareExpected } = await import('../replay/compare.js');
+  const embedded = !options.externalWorker;
   const queueName = embedded ? `${config.queue.name}-replay-${randomBytes(4).toString('hex')}` : config.queue.name;
   const runConfig: Config = {
     ...config,
@@ -145,6 +179,7 @@ export async function replayCommand(argv: string[], config: Config): Promise<num
   try {
     if (embedded) {
       const { startWorker } = await import('../../workers/metadata-worker.js');
+      const { createLogger } = await import('../observability/logger.js');
       worker = await startWorker(runConfig, createLogger(process.env.LOG_LEVEL ?? 'warn'));
     }
     await events.waitUntilReady();
@@ -152,50 +187,20 @@ export async function replayCommand(argv: string[], config: Config): Promise<num
     const bar = progress(files.length);
     let done = 0;
     const outcomes = await Promise.all(
-      files.map(async (file) => {
-        const rel = path.relative(dir, file) || path.basename(file);
+      files.map(async (file): Promise<Outcome> => {
+        const rel = path.relative(options.dir, file) || path.basename(file);
         const key = `replay/${runId}/${rel}`;
         const assetId = `replay/${runId}/${rel}`;
         await target.upload(key, await readFile(file));
         await enqueueAsset(queue, { assetId, source: { type: 'storage', storageId: target.storage.id, key } }, { attempts: 2, backoff: { type: 'fixed', delay: 500 } });
-        const result = await waitForResult(queue, assetId, { timeoutMs: Number(values['timeout-ms']), events });
+        const result = await waitForResult(queue, assetId, { timeoutMs: options.timeoutMs, events });
         bar.tick(++done);
         const expected = JSON.parse(await readFile(`${file}.expected.json`, 'utf8')) as Expected;
         return { file: rel, path: file, result, expected, diffs: compareExpected(expected, result) };
       }),
     );
     bar.end();
-    const seconds = (performance.now() - started) / 1000;
-    console.log(
-      table(
-        ['fixture', 'type', 'status', 'check', 'result'],
-        outcomes.map((o) => [
-          o.file,
-          o.result.dataType ?? '-',
-          o.result.status === 'ok' ? c.green('ok') : c.yellow(o.result.error?.code ?? 'failed'),
-          o.diffs.length === 0 ? c.green('same') : c.red(`${o.diffs.length} diff`),
-          summary(o.result),
-        ]),
-      ),
-    );
-    const changed = outcomes.filter((o) => o.diffs.length > 0);
-    if (changed.length) {
-      console.log(`\n${c.bold('Differences')} (expected → actual)`);
-      console.log(
-        table(
-          ['fixture', 'field', 'expected', 'actual'],
-          changed.flatMap((o) => o.diffs.map((d: Difference) => [o.file, d.path, c.red(JSON.stringify(d.expected) ?? '-'), c.green(JSON.stringify(d.actual) ?? '-')])),
-        ),
-      );
-    }
-    if (values.update) {
-      for (const o of changed) {
-        await writeFile(`${o.path}.expected.json`, `${JSON.stringify(expectedFrom(o.result, o.expected), null, 2)}\n`);
-      }
-      console.log(`\nrewrote ${changed.length} expected file(s); review them with git diff before committing`);
-    }
-    console.log(`\n${outcomes.length} fixtures, ${outcomes.length - changed.length} same, ${changed.length} different, in ${seconds.toFixed(1)} s (${(outcomes.length / seconds).toFixed(1)} files/s)`);
-    return changed.length && !values.update ? 1 : 0;
+    return outcomes;
   } finally {
     await worker?.close();
     if (embedded) await queue.obliterate({ force: true }).catch(() => {});
@@ -203,6 +208,40 @@ export async function replayCommand(argv: string[], config: Config): Promise<num
     await events.close();
     await eventsConnection.quit().catch(() => {});
     await connection.quit().catch(() => {});
-    await target.close();
   }
+}
+
+/** Prints the results and the differences, rewrites expected files when asked; the exit status. */
+async function report(outcomes: Outcome[], options: Options, seconds: number): Promise<number> {
+  const c = colours();
+  console.log(
+    table(
+      ['fixture', 'type', 'status', 'check', 'result'],
+      outcomes.map((o) => [
+        o.file,
+        o.result.dataType ?? '-',
+        o.result.status === 'ok' ? c.green('ok') : c.yellow(o.result.error?.code ?? 'failed'),
+        o.diffs.length === 0 ? c.green('same') : c.red(`${o.diffs.length} diff`),
+        summary(o.result),
+      ]),
+    ),
+  );
+  const changed = outcomes.filter((o) => o.diffs.length > 0);
+  if (changed.length) {
+    console.log(`\n${c.bold('Differences')} (expected → actual)`);
+    console.log(
+      table(
+        ['fixture', 'field', 'expected', 'actual'],
+        changed.flatMap((o) => o.diffs.map((d) => [o.file, d.path, c.red(JSON.stringify(d.expected) ?? '-'), c.green(JSON.stringify(d.actual) ?? '-')])),
+      ),
+    );
+  }
+  if (options.update) {
+    for (const o of changed) {
+      await writeFile(`${o.path}.expected.json`, `${JSON.stringify(expectedFrom(o.result, o.expected), null, 2)}\n`);
+    }
+    console.log(`\nrewrote ${changed.length} expected file(s); review them with git diff before committing`);
+  }
+  console.log(`\n${outcomes.length} fixtures, ${outcomes.length - changed.length} same, ${changed.length} different, in ${seconds.toFixed(1)} s (${(outcomes.length / seconds).toFixed(1)} files/s)`);
+  return changed.length && !options.update ? 1 : 0;
 }

@@ -1,20 +1,24 @@
 /**
  * A local S3-compatible server for tests and the demo: s3rver stores the objects, and a small HTTP proxy
  * in front of it does what s3rver does not (see docs NOTES on s3rver 3.7): it verifies every SigV4
- * signature (sigv4-verify.ts), answers suffix ranges correctly, logs what was fetched, and injects
- * faults on request.
+ * signature (sigv4-verify.ts), answers suffix ranges and truncated ListObjectsV2 listings correctly
+ * (s3-list-v2.ts), logs what was fetched, and injects faults on request (s3-relay.ts).
  *
  * s3rver, @smithy/signature-v4 and the AWS SDK are loaded inside {@link startS3Server}, so importing this
  * module costs nothing to code that never starts the server.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isListObjectsV2, listObjectsV2 } from './s3-list-v2.js';
+import { forwardable, relayBody, sendError, type Fault, type RequestLog } from './s3-relay.js';
 import { createSigV4Verifier } from './sigv4-verify.js';
+
+export type { Fault, RequestLog } from './s3-relay.js';
 
 /** Options of {@link startS3Server}; every field has a default. */
 export interface S3ServerOptions {
@@ -26,33 +30,9 @@ export interface S3ServerOptions {
   region?: string;
   /** Buckets created at start; the first is {@link S3Server.bucket}. Default: ['assets']. */
   buckets?: string[];
+  /** Port of {@link S3Server.endpoint} on 127.0.0.1. Default: 0, a free port. */
+  port?: number;
 }
-
-/** One request that reached the proxy. */
-export interface RequestLog {
-  method: string;
-  /** The request path as sent (percent-encoded), without the query string: signatures stay out of logs. */
-  path: string;
-  /** The Range header as the client sent it. */
-  range: string | undefined;
-  /** 0 until the response head is written. */
-  status: number;
-  /** Body bytes written to the client so far. */
-  bytesSent: number;
-}
-
-/**
- * A fault for the next request(s) that pass signature verification; `count` defaults to 1. `pass` lets
- * the request through untouched: queued first, it aims the next fault at a later request (the second GET
- * of a ranged read, say).
- */
-export type Fault = { count?: number } & (
-  | { pass: true }
-  | { status: 500 | 503 }
-  | { resetAfterBytes: number }
-  | { stallAfterBytes: number; stallMs: number }
-  | { delayMs: number }
-);
 
 /** A running server; call {@link S3Server.close} when done. */
 export interface S3Server {
@@ -91,68 +71,6 @@ type S3rverConstructor = new (options: {
 interface S3rverAccount {
   createKeyPair(accessKeyId: string, secretAccessKey: string): void;
   revokeAccessKey(accessKeyId: string): void;
-}
-
-// Connection-scoped headers are not forwarded (RFC 9110 §7.6.1); Node sets its own framing.
-const hopByHop = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade']);
-
-function xmlEscape(text: string): string {
-  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** An S3 error response (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). */
-function sendError(req: IncomingMessage, res: ServerResponse, log: RequestLog, status: number, code: string, message: string) {
-  req.resume(); // discard an unread upload body so the connection stays usable
-  const body =
-    '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<Error><Code>${code}</Code><Message>${xmlEscape(message)}</Message>` +
-    `<RequestId>${randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`;
-  log.status = status;
-  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
-  res.end(req.method === 'HEAD' ? undefined : body);
-}
-
-function forwardable(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !hopByHop.has(name)));
-}
-
-/** Resolves when `res` can take more data or is gone. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
-
-/** Streams an upstream body to the client, applying a reset or stall fault at its byte offset. */
-async function relayBody(upstream: IncomingMessage, res: ServerResponse, log: RequestLog, fault: Fault | undefined) {
-  const atByte = fault && ('resetAfterBytes' in fault || 'stallAfterBytes' in fault) ? fault : undefined;
-  const limit = atByte && ('resetAfterBytes' in atByte ? atByte.resetAfterBytes : atByte.stallAfterBytes);
-  res.on('close', () => upstream.destroy());
-  for await (const chunk of upstream as AsyncIterable<Buffer>) {
-    let rest = chunk;
-    if (atByte && limit !== undefined && log.bytesSent <= limit && log.bytesSent + rest.length > limit) {
-      const head = rest.subarray(0, limit - log.bytesSent);
-      log.bytesSent += head.length;
-      if ('resetAfterBytes' in atByte) {
-        // Destroy only once these bytes are flushed, so the client really sees a body cut at `limit`.
-        res.write(head, () => res.socket?.destroy());
-        return;
-      }
-      if (!res.write(head)) await drained(res);
-      await sleep(atByte.stallMs);
-      rest = rest.subarray(head.length);
-    }
-    if (res.destroyed) return;
-    log.bytesSent += rest.length;
-    if (!res.write(rest)) await drained(res);
-  }
-  res.end();
 }
 
 /** Starts s3rver and the verifying proxy in front of it, and creates the buckets through the proxy. */
@@ -218,6 +136,14 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     }
 
     const headers = forwardable(req.headers);
+    if (isListObjectsV2(method, url)) {
+      req.resume();
+      const list = await listObjectsV2(url, headers, { port: s3rverPort, agent });
+      log.status = list.status;
+      log.bytesSent = list.body.length;
+      res.writeHead(list.status, { 'content-type': list.contentType, 'content-length': list.body.length }).end(list.body);
+      return;
+    }
     // s3rver reads `bytes=-N` as the first N bytes; RFC 9110 §14.1.1 means the last N.
     const suffix = method === 'GET' ? /^bytes=-(\d+)$/.exec(req.headers.range ?? '') : null;
     if (suffix) {
@@ -260,7 +186,16 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       res.writeHead(500, { 'content-type': 'text/plain' }).end(String(error));
     });
   });
-  await new Promise<void>((resolve, reject) => proxy.once('error', reject).listen(0, '127.0.0.1', resolve));
+  try {
+    await new Promise<void>((resolve, reject) => proxy.once('error', reject).listen(options.port ?? 0, '127.0.0.1', resolve));
+  } catch (error) {
+    // A port in use: nothing may stay behind.
+    agent.destroy();
+    await s3rver.close();
+    accounts.DUMMY_ACCOUNT.revokeAccessKey(accessKeyId);
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
   const endpoint = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 
   const client = new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId, secretAccessKey } });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
@@ -296,6 +296,61 @@ describe('startS3Server: faults and the request log', () => {
   });
 });
 
+describe('startS3Server: ListObjectsV2 (s3rver alone answers a truncated listing with 500)', () => {
+  // Keys in the order S3 lists them (UTF-8 binary order); two need escaping in XML or in a URL.
+  const keys = ['a/1.txt', 'a/2 & <3>.txt', 'b.txt', 'c/e.txt'];
+  let listed: S3Server;
+  let client: S3Client;
+
+  beforeAll(async () => {
+    listed = await startS3Server({ buckets: ['listing'] });
+    opened.push(listed);
+    for (const k of keys) await listed.putObject(k, k);
+    client = clientFor(listed);
+  });
+
+  const page = (input: { MaxKeys?: number; ContinuationToken?: string; StartAfter?: string; Prefix?: string; Delimiter?: string }) =>
+    client.send(new ListObjectsV2Command({ Bucket: 'listing', ...input }));
+
+  it('MaxKeys 1 gives the first key, a continuation token, and KeyCount 1', async () => {
+    const first = await page({ MaxKeys: 1 });
+    expect(first.Contents?.map((o) => o.Key)).toEqual(['a/1.txt']);
+    expect(first.KeyCount).toBe(1);
+    expect(first.IsTruncated).toBe(true);
+    expect(first.NextContinuationToken).toBeTruthy();
+  });
+
+  it('pages through every key by continuation token, each once, in order', async () => {
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const reply = await page({ MaxKeys: 1, ...(token ? { ContinuationToken: token } : {}) });
+      seen.push(...(reply.Contents ?? []).map((o) => o.Key!));
+      expect(reply.ContinuationToken).toBe(token);
+      token = reply.NextContinuationToken;
+      pages++;
+    } while (token && pages < 10);
+    expect(seen).toEqual(keys);
+    expect(pages).toBe(4);
+  });
+
+  it('honours StartAfter, Prefix and Delimiter', async () => {
+    expect((await page({ StartAfter: 'a/2 & <3>.txt' })).Contents?.map((o) => o.Key)).toEqual(['b.txt', 'c/e.txt']);
+    expect((await page({ Prefix: 'a/' })).Contents?.map((o) => o.Key)).toEqual(['a/1.txt', 'a/2 & <3>.txt']);
+    const top = await page({ Delimiter: '/' });
+    expect(top.Contents?.map((o) => o.Key)).toEqual(['b.txt']);
+    expect(top.CommonPrefixes?.map((p) => p.Prefix)).toEqual(['a/', 'c/']);
+    expect(top.IsTruncated).toBe(false);
+    expect(top.NextContinuationToken).toBeUndefined();
+  });
+
+  it('a listing of an empty prefix is empty, not an error', async () => {
+    const none = await page({ Prefix: 'nothing/', MaxKeys: 1 });
+    expect([none.KeyCount, none.Contents, none.IsTruncated]).toEqual([0, undefined, false]);
+  });
+});
+
 describe('startS3Server: lifecycle', () => {
   it('uses the given credentials, region and buckets', async () => {
     const custom = await startS3Server({
@@ -309,6 +364,17 @@ describe('startS3Server: lifecycle', () => {
     await custom.putObject('k', 'in second', 'second');
     const url = await getSignedUrl(clientFor(custom), new GetObjectCommand({ Bucket: 'second', Key: 'k' }));
     expect(await (await fetch(url)).text()).toBe('in second');
+  });
+
+  it('listens on the port asked for; a port in use fails the start', async () => {
+    const free = createServer();
+    await new Promise<void>((resolve) => free.listen(0, '127.0.0.1', resolve));
+    const port = (free.address() as { port: number }).port;
+    await new Promise((resolve) => free.close(resolve));
+    const fixed = await startS3Server({ port });
+    opened.push(fixed);
+    expect(fixed.endpoint).toBe(`http://127.0.0.1:${port}`);
+    await expect(startS3Server({ port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
   });
 
   it('close() frees the port and removes the data directory', async () => {

@@ -1,0 +1,109 @@
+/**
+ * The checks behind `asset-meta storages check`, for one configured storage: sign a URL for an object,
+ * fetch its first byte by that URL alone, then sign a URL that lives 2 seconds and check the store refuses
+ * it once expired. Every step that does not run says why.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { isAssetError, messageOf } from '../errors.js';
+import { redactUrlsIn } from '../storage/redact.js';
+import type { ResolvedStorage } from '../storage/storage-config.js';
+import { createStorage, type Storage } from '../storage/storage.js';
+
+/** A checked URL must answer within this. */
+const fetchTimeoutMs = 15_000;
+/** Lifetime of the URL of the expiry check: long enough to be used once at once, short to wait out. */
+const shortTtlSeconds = 2;
+/** Longest message kept in a row (SDK messages can be long). */
+const maxMessageChars = 240;
+
+export type Failure = { ok: false; code: string; message: string };
+export type Step = { ok: true; note?: string } | Failure | { skipped: string };
+
+export interface Row {
+  id: string;
+  kind: string;
+  key?: string;
+  sign: Step;
+  fetch: Step;
+  expiry: Step;
+}
+
+/** One line of a table cell: SDK messages span lines (Azure adds RequestId and Time). */
+const oneLine = (text: string) => redactUrlsIn(text).replace(/\s+/g, ' ').trim().slice(0, maxMessageChars);
+const failed = (err: unknown): Failure => ({
+  ok: false,
+  code: isAssetError(err) ? err.code : 'ERROR',
+  message: oneLine(messageOf(err)),
+});
+export const isFailure = (s: Step): s is Failure => 'ok' in s && !s.ok;
+
+/** GET the first byte; a refusal becomes the error code the pipeline would report (CONTRACT.md §4). */
+async function fetchFirstByte(url: string): Promise<Step> {
+  try {
+    const res = await request(url, { method: 'GET', headers: { range: 'bytes=0-0' }, signal: AbortSignal.timeout(fetchTimeoutMs) });
+    await res.body.dump();
+    const s = res.statusCode;
+    if (s === 200 || s === 206) return { ok: true, note: `HTTP ${s}` };
+    const code = s === 404 || s === 410 ? 'NOT_FOUND' : s === 429 || s >= 500 ? 'STORAGE_UNAVAILABLE' : 'ACCESS_DENIED';
+    return { ok: false, code, message: `HTTP ${s}` };
+  } catch (err) {
+    return { ok: false, code: 'STORAGE_UNAVAILABLE', message: oneLine(messageOf(err)) };
+  }
+}
+
+async function checkExpiry(entry: ResolvedStorage, key: string, waitMs: number): Promise<Step> {
+  if (entry.kind === 'signer') return { skipped: 'the backend sets the lifetime' };
+  const short = createStorage({ ...entry, urlTtlSeconds: shortTtlSeconds });
+  let signed;
+  try {
+    signed = await short.sign({ assetId: 'storages-check', key });
+  } catch (err) {
+    return failed(err);
+  }
+  const fresh = await fetchFirstByte(signed.url);
+  if (isFailure(fresh)) return { ...fresh, message: `a ${shortTtlSeconds}-second URL was refused at once` };
+  await sleep(Math.max(0, signed.expiresAt!.getTime() - Date.now()) + waitMs);
+  const late = await fetchFirstByte(signed.url);
+  if ('ok' in late && late.ok) return { ok: false, code: 'EXPIRY_NOT_ENFORCED', message: `a URL expired ${waitMs} ms ago still works` };
+  if (isFailure(late) && late.code !== 'ACCESS_DENIED') return late;
+  return { ok: true, note: `refused after expiry (${'message' in late ? late.message : ''})` };
+}
+
+/** The object to check: the one named, else the first the storage lists; a failure when there is none. */
+async function keyToCheck(entry: ResolvedStorage, storage: Storage, named: string | undefined): Promise<string | Failure> {
+  if (named !== undefined) return named;
+  if (!storage.sampleKey) return { ok: false, code: 'NO_KEY', message: `a ${entry.kind} storage cannot list: name an object with --key` };
+  try {
+    return (await storage.sampleKey()) ?? { ok: false, code: 'NO_KEY', message: 'the storage lists no object: name one with --key' };
+  } catch (err) {
+    return failed(err);
+  }
+}
+
+/** Runs the three steps in turn; a step after a failed one is skipped, naming the step that failed. */
+export async function checkStorage(entry: ResolvedStorage, keyOption: string | undefined, waitMs: number): Promise<Row> {
+  const storage = createStorage(entry);
+  const row: Row = { id: entry.id, kind: entry.kind, sign: { skipped: '' }, fetch: { skipped: 'no URL was signed' }, expiry: { skipped: 'no URL was signed' } };
+  const key = await keyToCheck(entry, storage, keyOption);
+  if (typeof key !== 'string') {
+    row.sign = key;
+    return row;
+  }
+  row.key = key;
+  let url: string;
+  try {
+    url = (await storage.sign({ assetId: 'storages-check', key })).url;
+    row.sign = { ok: true };
+  } catch (err) {
+    row.sign = failed(err);
+    return row;
+  }
+  row.fetch = await fetchFirstByte(url);
+  if (isFailure(row.fetch)) {
+    row.expiry = { skipped: 'the fetch failed' };
+    return row;
+  }
+  row.expiry = await checkExpiry(entry, key, waitMs);
+  return row;
+}

@@ -1,0 +1,78 @@
+/**
+ * What every asset-meta command has in common: its help text, how it reads its arguments, and how a usage
+ * error reads (one line naming the problem, then the command's usage, exit 2).
+ *
+ * This module and each command's own module load only Node's built-ins: help and usage errors answer
+ * without loading the extractors, the storages' SDKs or the queue. A command imports those with
+ * `await import()` once its arguments are known to be good.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Config } from '../config.js';
+
+/** Runs a command whose arguments were read; `config` loads and validates the environment when called. */
+export type Run = (config: () => Promise<Config>) => Promise<number>;
+
+export interface Command {
+  /** The whole --help text; its first paragraph is the usage shown under a usage error. */
+  help: string;
+  /** Reads the arguments, throwing UsageError; loads nothing but Node's built-ins. */
+  parse(argv: string[]): Run;
+}
+
+/** A command line the command cannot run: the message names the problem in one line. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** Longest piece of an argument echoed back in a usage error. */
+const maxEchoChars = 80;
+
+/** An argument as shown in a message: quoted, cut short if long. */
+export function quote(arg: string): string {
+  return JSON.stringify(arg.length > maxEchoChars ? `${arg.slice(0, maxEchoChars)}…` : arg);
+}
+
+/**
+ * Node's parseArgs, strict, with its errors turned into UsageError. Its messages go on with advice about
+ * `--` that does not fit one line; the first sentence is the problem ("Unknown option '--bogus'").
+ */
+export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: T,
+  allowPositionals: boolean,
+): ReturnType<typeof parseArgs<{ args: string[]; options: T; allowPositionals: boolean; strict: true }>> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (err) {
+    throw asUsageError(err) ?? err;
+  }
+}
+
+/** A parseArgs error as a UsageError; undefined for any other error. */
+export function asUsageError(err: unknown): UsageError | undefined {
+  if (err instanceof UsageError) return err;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return undefined;
+  const first = (err as Error).message.split(/\.\s/)[0] ?? '';
+  const line = first.length > 2 * maxEchoChars ? `${first.slice(0, 2 * maxEchoChars)}…` : first;
+  return new UsageError(line.charAt(0).toLowerCase() + line.slice(1));
+}
+
+/** A whole number of at least zero, from an option's text. */
+export function nonNegativeInt(option: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw new UsageError(`${option} must be a whole number of 0 or more, not ${quote(text)}`);
+  return n;
+}
+
+/** The first paragraph of a help text: its "Usage:" line(s). */
+export function usageOf(help: string): string {
+  return help.split('\n\n')[0] ?? help;
+}
+
+/** What a usage error prints on stderr. */
+export function usageMessage(command: string | undefined, help: string, problem: string): string {
+  // Without a command, the whole (short) help: its list of commands is the usage.
+  if (command === undefined) return `asset-meta: ${problem}\n${help}`;
+  return `asset-meta ${command}: ${problem}\n${usageOf(help)}\nRun "asset-meta ${command} --help" for the options and examples.`;
+}
