@@ -1,33 +1,41 @@
 # syntax=docker/dockerfile:1
 # The asset-metadata worker. Multi-stage: the build stage compiles TypeScript with the dev dependencies;
 # the runtime stage has production dependencies only, runs as a non-root user, and carries the one
-# ffprobe binary it needs (from ffprobe-static, for this image's platform).
+# ffprobe binary it needs.
+#
+# Node 26 is the Active LTS line (October 2026 to October 2027, end of life April 2029); the worker needs
+# Node >= 22.19. Debian 13 (trixie) is the current Debian stable.
+#
+# Both linux/amd64 and linux/arm64 build from this file unchanged: the bundled ffprobe comes from the
+# optional dependency @ffprobe-installer/linux-x64 or @ffprobe-installer/linux-arm64, and npm installs
+# the one whose os/cpu match the platform it runs on (the lock file lists both); sharp's libvips and
+# pdf.js's canvas come the same way from their @img and @napi-rs packages.
 
-FROM node:22-bookworm-slim AS build
+FROM node:26-trixie-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# --ignore-scripts: nothing to build yet (no sources); sharp, pdf.js's canvas and ffprobe-static ship
-# prebuilt binaries inside their packages.
+# --ignore-scripts: nothing to build yet (no sources); sharp, pdf.js's canvas and ffprobe ship prebuilt
+# binaries inside their packages.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \
- # ffprobe-static ships every platform's binary (~300 MB): keep this image's only.
- && platform=$(node -p "process.platform + '/' + process.arch") \
- && find node_modules/ffprobe-static/bin -mindepth 2 -maxdepth 2 -type d ! -path "*/${platform}" -exec rm -rf {} + \
- && node_modules/ffprobe-static/bin/${platform}/ffprobe -version >/dev/null
+ # The ffprobe package's own install script (skipped here) sets the run bit for its owner only: make it
+ # runnable by the "node" user, and check that this platform's binary is there and runs.
+ && ffprobe="node_modules/@ffprobe-installer/$(node -p "process.platform + '-' + process.arch")/ffprobe" \
+ && chmod 0755 "$ffprobe" \
+ && "$ffprobe" -version >/dev/null
 
-FROM node:22-bookworm-slim
+FROM node:26-trixie-slim
 # MALLOC_ARENA_MAX=2: glibc gives each thread that allocates its own malloc arena; libvips (sharp) and
 # the extraction threads then keep memory in many arenas. Two arenas cut a replica's peak RSS at
 # concurrency 16 by about 30 MB in the benchmark (docs/performance.md), at no measurable cost in speed.
 ENV NODE_ENV=production \
     TMP_DIR=/tmp/asset-metadata \
     HEALTH_PORT=9464 \
-    MALLOC_ARENA_MAX=2 \
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules

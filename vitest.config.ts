@@ -7,6 +7,5 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Files run in parallel processes; each makes its own queue name, schema and temp directory.
     pool: 'forks',
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

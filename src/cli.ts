@@ -5,6 +5,7 @@
  * Only the command named is loaded, and it loads its heavy modules (extractors, storage SDKs, the queue)
  * only once its arguments are good: `--help` and usage errors answer at once (see cli/usage.ts).
  */
+import './node-version.js';
 import { asUsageError, usageMessage, type Command } from './cli/usage.js';
 
 const help = `Usage: asset-meta <command> [options]
@@ -21,10 +22,6 @@ Commands:
 
 Run "asset-meta <command> --help" for a command's options and examples.
 Configuration comes from the environment; see the README's configuration table.`;
-
-// The pinned AWS SDK runs on Node 20; its notice that later releases will need Node 22 is for whoever
-// upgrades the pin, not for every command's output (the README says so).
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** The enqueue command reads its own arguments when run; its parse errors are turned into usage errors below. */
 async function enqueue(): Promise<Command> {

@@ -57,8 +57,6 @@ async function compile(): Promise<{ distDir: string; lib: Compiled }> {
 }
 
 async function main(): Promise<void> {
-  // The AWS SDK's notice about Node 20 is noise here (NOTES.md).
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const cores = os.availableParallelism();
   const work = mkdtempSync(path.join(os.tmpdir(), 'asset-meta-bench-'));
   const schema = `bench_${Date.now().toString(36)}`;

@@ -16,7 +16,7 @@ export interface CliRun {
   killed: boolean;
 }
 
-const baseEnv = () => ({ PATH: process.env.PATH ?? '', NO_COLOR: '1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
+const baseEnv = () => ({ PATH: process.env.PATH ?? '', NO_COLOR: '1' });
 
 export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliRun> {
   return new Promise((resolve) => {

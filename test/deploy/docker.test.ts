@@ -70,12 +70,24 @@ describe('Dockerfile', () => {
   it('builds in one stage and runs from a slim base in another', () => {
     const froms = instructions.filter((l) => l.startsWith('FROM '));
     expect(froms).toHaveLength(2);
-    for (const f of froms) expect(f).toMatch(/node:22-bookworm-slim/);
+    // The Active LTS line; package.json's engines must accept it.
+    for (const f of froms) expect(f).toMatch(/^FROM node:26-trixie-slim\b/);
+    expect(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).engines.node).toBe('>=22.19');
   });
 
   it('ships production dependencies only and one ffprobe', () => {
     expect(dockerfile).toContain('npm prune --omit=dev');
-    expect(dockerfile).toContain('node_modules/ffprobe-static/bin');
+    expect(dockerfile).toContain('node_modules/@ffprobe-installer/$(node -p "process.platform + \'-\' + process.arch")/ffprobe');
+  });
+
+  it('builds on linux/amd64 and linux/arm64: the lock holds an ffprobe package for each, chosen by os and cpu', () => {
+    const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { os?: string[]; cpu?: string[]; optional?: boolean }>;
+    };
+    for (const arch of ['x64', 'arm64']) {
+      const entry = lock.packages[`node_modules/@ffprobe-installer/linux-${arch}`];
+      expect(entry, arch).toMatchObject({ os: ['linux'], cpu: [arch], optional: true });
+    }
   });
 
   it('runs as a non-root user with a healthcheck, and starts the worker entry point that the build makes', () => {
