@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
 import { InvalidJobError, ResultSinkUnavailableError } from '../errors.js';
 import { failedResult, zeroTimings } from '../result.js';
-import { saveAll, type ResultSink } from '../sinks/sink.js';
+import { saveAll, type ResultOrder, type ResultSink } from '../sinks/sink.js';
 
 export const JOB_NAME = 'extract';
 
@@ -57,7 +57,7 @@ export function createQueueWorker(options: QueueWorkerOptions): Worker {
       throw new Error(`${result.error!.code}: ${result.error!.message}`);
     }
     try {
-      await saveAll(options.sinks, result, { attempt });
+      await saveAll(options.sinks, result, { attempt, order: orderOf(job) });
     } catch (err) {
       if (!(err instanceof ResultSinkUnavailableError) || !token) throw err;
       const failed = failedResult(result.assetId, err, result.timingsMs);
@@ -104,4 +104,10 @@ export function createQueueWorker(options: QueueWorkerOptions): Worker {
 function assetIdOf(job: Job): string {
   const id = (job.data as { assetId?: unknown } | undefined)?.assetId;
   return typeof id === 'string' && id.length > 0 && id.length <= 256 ? id : `job:${job.id}`;
+}
+
+/** Where the job's result stands among the asset's results: its `version` if valid, and its enqueue time. */
+export function orderOf(job: Job): ResultOrder {
+  const version = ExtractJobSchema.shape.version.safeParse((job.data as { version?: unknown } | undefined)?.version);
+  return { ...(version.success && version.data !== undefined ? { version: version.data } : {}), enqueuedAt: job.timestamp };
 }
