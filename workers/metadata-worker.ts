@@ -73,7 +73,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   // sharp (libvips) is loaded by the extraction threads only, each with its cache off (thread.ts).
   const state = { ready: false, draining: false };
   const lifecycle: LifecycleState = { migrated: false, started: false, draining: false };
-  const temp = await TempDir.create(config.download.tmpDir);
+  const temp = await TempDir.create(config.download.tmpDir, {
+    onSwept: (removed) => logger.info({ removed: removed.length }, 'removed temp files of replicas that died'),
+  });
   if (temp.sweptOnStart.length) logger.info({ removed: temp.sweptOnStart.length }, 'removed temp files of replicas that died');
 
   const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
