@@ -24,6 +24,9 @@ import { createDownloader } from '../src/storage/download.js';
 import { createStorages } from '../src/storage/storage.js';
 import { TempDir } from '../src/storage/temp-dir.js';
 import { createUrlGuard } from '../src/storage/url-guard.js';
+import { StartInterrupted, unlessAborted, untilDone } from './start-steps.js';
+
+export { StartInterrupted };
 
 export interface RunningWorker {
   /** Drains: takes no new job, lets jobs in flight finish, removes temp files, closes connections. */
@@ -39,6 +42,11 @@ export interface StartOptions {
    * port (as in `listen`), not "off": tests bind 127.0.0.1:0 and read the port from `RunningWorker.http`.
    */
   listen?: { host: string; port: number };
+  /**
+   * Aborts a start that has not finished (a SIGTERM while PostgreSQL or Redis is still unreachable):
+   * what was opened is closed, the temp directory removed, and startWorker rejects with StartInterrupted.
+   */
+  signal?: AbortSignal;
 }
 
 export function createSinks(config: Config): ResultSink[] {
@@ -55,19 +63,6 @@ export function createSinks(config: Config): ResultSink[] {
 }
 
 const isPostgresSink = (sink: ResultSink): sink is ResultSink & ResultsSource => 'pool' in sink && 'table' in sink;
-
-/** Retries a start-up step (a migration while PostgreSQL is still starting) until it works or we stop. */
-async function untilDone(what: string, fn: () => Promise<void>, logger: Logger, stopped: () => boolean): Promise<void> {
-  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (stopped()) throw err;
-      logger.warn({ err }, `${what} failed; retrying in ${delay} ms`);
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-}
 
 export async function startWorker(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningWorker> {
   // sharp (libvips) is loaded by the extraction threads only, each with its cache off (thread.ts).
@@ -112,9 +107,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
 
   let started: Awaited<ReturnType<typeof startQueueSide>>;
   try {
-    await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, () => state.draining)));
+    await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, options.signal)));
     lifecycle.migrated = true;
-    started = await startQueueSide(config, logger, { connection, temp, sinks, metrics });
+    started = await startQueueSide(config, logger, { connection, temp, sinks, metrics, signal: options.signal });
   } catch (err) {
     // Nothing may stay open when a start fails: the port, the connection, the replica's temp directory.
     await http?.close();
@@ -156,9 +151,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
 async function startQueueSide(
   config: Config,
   logger: Logger,
-  parts: { connection: Redis; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics },
+  parts: { connection: Redis; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics; signal: AbortSignal | undefined },
 ) {
-  const { connection, temp, sinks, metrics } = parts;
+  const { connection, temp, sinks, metrics, signal } = parts;
   const limits = {
     maxBytes: config.download.maxAssetBytes,
     timeoutMs: config.download.timeoutMs,
@@ -171,7 +166,12 @@ async function startQueueSide(
   // throughput and three times the memory of 2).
   const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb);
   // Threads started before the first job is taken: the replica's memory is its working size from the start.
-  for (const err of await pool.warm()) logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
+  for (const err of await unlessAborted(pool.warm(), signal).catch(async (err: unknown) => {
+    await pool.close();
+    throw err;
+  })) {
+    logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
+  }
   const signedDownloader = createDownloader();
   const urlDownloader = createDownloader(createUrlGuard(config.download.allowedHosts));
   const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));
@@ -203,8 +203,17 @@ async function startQueueSide(
   });
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
   void worker.run();
-  await worker.waitUntilReady();
-  return { worker, pool, downloaders: [signedDownloader, urlDownloader] };
+  const downloaders = [signedDownloader, urlDownloader];
+  try {
+    // Redis unreachable: the replica waits here, and a signal still stops it.
+    await unlessAborted(worker.waitUntilReady(), signal);
+  } catch (err) {
+    await worker.close(true).catch(() => {});
+    await pool.close();
+    await Promise.all(downloaders.map((d) => d.close()));
+    throw err;
+  }
+  return { worker, pool, downloaders };
 }
 
 async function main(): Promise<void> {
@@ -220,18 +229,18 @@ async function main(): Promise<void> {
   await runWorkerProcess(config);
 }
 
-/** Runs a replica until SIGTERM or SIGINT, then drains and exits 0 (a second signal exits at once). */
+/**
+ * Runs a replica until SIGTERM or SIGINT, then drains and exits 0 (a second signal exits at once). The
+ * signals are handled from the first moment: one that comes while the replica is still starting (waiting
+ * for PostgreSQL or Redis) stops the start, removes what it made, and exits 0 as well.
+ */
 export async function runWorkerProcess(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
-  const running = await startWorker(config, logger);
+  const starting = new AbortController();
+  let running: RunningWorker | undefined;
   let signals = 0;
-  const stop = (signal: string) => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting without draining');
-      process.exit(1);
-    }
-    logger.info({ signal }, 'draining: finishing jobs in flight');
-    running.close().then(
+  const stopped = (how: Promise<void>) =>
+    how.then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -241,9 +250,30 @@ export async function runWorkerProcess(config: Config): Promise<void> {
         process.exit(1);
       },
     );
+  const stop = (signal: string) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    if (!running) {
+      logger.info({ signal }, 'stopping before the start finished');
+      starting.abort();
+      return;
+    }
+    logger.info({ signal }, 'draining: finishing jobs in flight');
+    void stopped(running.close());
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    running = await startWorker(config, logger, { signal: starting.signal });
+    // A signal in the last moment of the start, after its last check: drain now.
+    if (starting.signal.aborted) void stopped(running.close());
+  } catch (err) {
+    // startWorker has closed what it opened; the signal's exit is a clean one.
+    if (err instanceof StartInterrupted) return void stopped(Promise.resolve());
+    throw err;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
