@@ -3,12 +3,16 @@
  * real child processes; the job is made slow by the storage stalling mid-body, so the death falls inside
  * the job for certain.
  */
-import { statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueAsset, jobIdFor } from '../../src/queue/client.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { fixtureKey, jobLines, startHarness, until, type Harness } from './harness.js';
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let h: Harness;
 const peaks: number[] = [];
 
@@ -109,5 +113,68 @@ describe('SIGTERM with a job in flight', () => {
     console.info(`replica peak RSS (MiB): ${peaks.map((p) => p.toFixed(0)).join(', ')}`);
     expect(peaks).toHaveLength(3);
     expect(Math.max(...peaks)).toBeLessThan(1_300);
+  });
+});
+
+describe('the README’s run command', () => {
+  /** The command line of the README's "Running a worker" block, as an operator pastes it. */
+  function readmeRunCommand(): string {
+    const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Running a worker\n'));
+    const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    const lines = block.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean);
+    expect(lines).toHaveLength(1);
+    return lines[0]!;
+  }
+
+  it('started that way, SIGTERM to the process the operator started drains the job in flight, exits 0, leaves no process', async () => {
+    const command = readmeRunCommand();
+    // The command runs the compiled worker: build it as `npm ci` does.
+    execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root });
+    const key = fixtureKey('image', 'png-alpha.png');
+    const assetId = 'death/readme';
+    // As a shell runs a typed command: the line's leading NAME=value words go to its environment, the rest
+    // is the program and its arguments, started as its own process. STORAGES in the environment is read
+    // before STORAGES_FILE, so the file the line names need not exist.
+    const words = command.split(/\s+/);
+    const programAt = words.findIndex((w) => !/^[A-Z_][A-Z0-9_]*=/.test(w));
+    const assignments = Object.fromEntries(words.slice(0, programAt).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+    const [program, ...args] = words.slice(programAt);
+    const child = spawn(program!, args, {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', HEALTH_PORT: '0', ...h.env(), ...assignments },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const pid = child.pid!;
+    const groupAlive = () => {
+      try {
+        process.kill(-pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (out += c));
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
+    try {
+      await until('the replica to start', () => out.includes('"msg":"worker started"'), 60_000);
+      h.s3.failNext({ stallAfterBytes: 50, stallMs: 1_500 });
+      await enqueueAsset(h.queue, { assetId, source: { type: 'storage', storageId: 'main', key } });
+      await until('the download to be under way', downloading(key, 50));
+      process.kill(pid, 'SIGTERM');
+      expect(await exited).toEqual([0, null]);
+      // Nothing of the replica is left running in the group it led.
+      await until('every process of the group to be gone', () => !groupAlive(), 5_000);
+      expect(out).toContain('"msg":"draining: finishing jobs in flight"');
+      expect(out).toContain('"msg":"stopped"');
+      expect(await (await h.queue.getJob(jobIdFor(assetId)))!.getState()).toBe('completed');
+      expect(await h.saves(assetId)).toEqual([{ status: 'ok', error_code: null }]);
+      expect(h.replicaDirs()).toEqual([]);
+    } finally {
+      if (groupAlive()) process.kill(-pid, 'SIGKILL');
+    }
   });
 });
