@@ -109,7 +109,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   try {
     await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, options.signal)));
     lifecycle.migrated = true;
-    started = await startQueueSide(config, logger, { connection, temp, sinks, metrics, signal: options.signal });
+    started = await startQueueSide(config, logger, { connection, queue, temp, sinks, metrics, signal: options.signal });
   } catch (err) {
     // Nothing may stay open when a start fails: the port, the connection, the replica's temp directory.
     await http?.close();
@@ -151,9 +151,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
 async function startQueueSide(
   config: Config,
   logger: Logger,
-  parts: { connection: Redis; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics; signal: AbortSignal | undefined },
+  parts: { connection: Redis; queue: Queue; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics; signal: AbortSignal | undefined },
 ) {
-  const { connection, temp, sinks, metrics, signal } = parts;
+  const { connection, queue, temp, sinks, metrics, signal } = parts;
   const limits = {
     maxBytes: config.download.maxAssetBytes,
     timeoutMs: config.download.timeoutMs,
@@ -178,6 +178,7 @@ async function startQueueSide(
 
   const worker = createQueueWorker({
     connection,
+    queue,
     queueName: config.queue.name,
     prefix: config.queue.prefix,
     concurrency: config.queue.concurrency,
@@ -200,6 +201,7 @@ async function startQueueSide(
       metrics.countOutcome(outcome);
       logJobOutcome(logger, outcome, saving.msFor(outcome.result));
     },
+    onError: (err) => logger.warn({ err }, 'sweep of failed jobs without a result failed; the next sweep tries again'),
   });
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
   void worker.run();

@@ -8,7 +8,11 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { enqueueAsset, jobIdFor } from '../../src/queue/client.js';
+import { UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js';
+import { fixturesDir } from '../helpers/fixtures.js';
+import { redisUrl } from '../helpers/services.js';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process.js';
 import { fixtureKey, jobLines, startHarness, until, type Harness } from './harness.js';
 
@@ -177,6 +181,67 @@ describe('the README’s run command', () => {
       expect(h.replicaDirs()).toEqual([]);
     } finally {
       if (groupAlive()) process.kill(-pid, 'SIGKILL');
+    }
+  });
+});
+
+describe('a job its replicas keep dying on', () => {
+  it('ends with a failed row (EXTRACT_TIMEOUT), saved by a live replica, also when the one that failed it died before saving', async () => {
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    // Stand-ins for replicas that take a job and die: they fetch it and never renew its lock. Their
+    // stalled check takes it back, as a live replica's would, and counts (BullMQ's limit is the worker's).
+    const dying = new Worker(h.queueName, undefined, { connection, lockDuration: 1_000, stalledInterval: 500, maxStalledCount: 2, autorun: false });
+    const source = { type: 'storage', storageId: 'main', key: 'death/never-run.png' } as const;
+    await h.s3.putObject(source.key, readFileSync(path.join(fixturesDir, 'image/png-alpha.png')));
+    const dieThreeTimes = async (assetId: string) => {
+      for (let death = 1; death <= 3; death++) {
+        const job = await dying.getNextJob(`${assetId}-death-${death}`);
+        expect(job?.id).toBe(jobIdFor(assetId));
+        await until(`death ${death} of ${assetId} to be noticed`, async () => (await h.queue.getJobState(jobIdFor(assetId))) === 'waiting', 15_000);
+      }
+    };
+    const w: WorkerProcess[] = [];
+    try {
+      void dying.startStalledCheckTimer();
+      // One that the replica which failed it (at its fourth fetch) did not live to save: no row, no kept result.
+      const unsaved = 'death/stalled-unsaved';
+      await enqueueAsset(h.queue, { assetId: unsaved, source });
+      await dieThreeTimes(unsaved);
+      const fourth = await dying.getNextJob('unsaved-fourth');
+      expect(fourth?.deferredFailure).toBe('job stalled more than allowable limit');
+      await fourth!.moveToFailed(new UnrecoverableError(fourth!.deferredFailure), 'unsaved-fourth', false);
+      expect(await h.queue.getJobState(jobIdFor(unsaved))).toBe('failed');
+      // One left waiting after its third death: the next replica to fetch it fails it.
+      const stalled = 'death/stalled-out';
+      await enqueueAsset(h.queue, { assetId: stalled, source });
+      await dieThreeTimes(stalled);
+      await dying.close();
+      expect(await h.rows(unsaved)).toEqual([]);
+      expect(await h.rows(stalled)).toEqual([]);
+
+      const live = startWorkerProcess(h.env());
+      w.push(live);
+      await live.ready();
+      for (const assetId of [stalled, unsaved]) {
+        await until(`${assetId} saved`, async () => (await h.saves(assetId)).length > 0, 20_000);
+        const [row] = await h.rows(assetId);
+        expect(row).toMatchObject({ status: 'failed', error_code: 'EXTRACT_TIMEOUT', result: { assetId, status: 'failed', error: { code: 'EXTRACT_TIMEOUT', retriable: false } } });
+        expect((row!.result as { error: { message: string } }).error.message).toContain('stopped 3 times');
+        // The result is kept in the job too: the backend's wait returns it.
+        expect(await waitForResult(h.queue, assetId, { timeoutMs: 5_000 })).toMatchObject({ status: 'failed', error: { code: 'EXTRACT_TIMEOUT' } });
+        expect(jobLines(w, assetId).map((l) => [l.status, l.code, l.next])).toEqual([['failed', 'EXTRACT_TIMEOUT', 'done']]);
+      }
+      // Saved once each, though every sweep looks at the failed jobs again.
+      await new Promise((r) => setTimeout(r, 2_500));
+      expect(await h.saves(stalled)).toHaveLength(1);
+      expect(await h.saves(unsaved)).toHaveLength(1);
+      // The asset was never fetched: no replica ran it to the end.
+      expect(h.s3.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/${source.key}`))).toEqual([]);
+      live.kill('SIGTERM');
+      expect((await live.exited()).code).toBe(0);
+    } finally {
+      await dying.close();
+      connection.disconnect();
     }
   });
 });
