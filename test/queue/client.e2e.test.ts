@@ -164,3 +164,31 @@ describe('enqueuing an asset again', () => {
     }
   });
 });
+
+it('two jobs of one asset added without a job id run at once; the older, finishing last, does not overwrite the newer result', async () => {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection });
+  try {
+    await s3.putObject('race-old.jpg', readFileSync(path.join(fixturesDir, 'image/jpeg-orient-6.jpg')));
+    await s3.putObject('race-new.png', readFileSync(path.join(fixturesDir, 'image/png-alpha.png')));
+    // The older upload's download is held for 2 s, so its job ends after the newer one's.
+    s3.failNext({ delayMs: 2_000 });
+    // What the README showed other-language backends: a plain add, no job id.
+    const older = await queue.add('extract', { assetId: 'race', source: { type: 'storage', storageId: 'main', key: 'race-old.jpg' } });
+    const heldGet = () => s3.requests.some((r) => r.method === 'GET' && r.path.endsWith('/race-old.jpg'));
+    await expect.poll(heldGet, { timeout: 10_000, interval: 20 }).toBe(true);
+    const newer = await queue.add('extract', { assetId: 'race', source: { type: 'storage', storageId: 'main', key: 'race-new.png' } });
+    expect(newer.timestamp).toBeGreaterThan(older.timestamp);
+    const finishedOn = async (id: string) => (await queue.getJob(id))?.finishedOn;
+    await expect.poll(async () => Boolean((await finishedOn(older.id!)) && (await finishedOn(newer.id!))), { timeout: 30_000, interval: 100 }).toBe(true);
+    // The race really happened: the older job finished last.
+    expect((await finishedOn(older.id!))!).toBeGreaterThan((await finishedOn(newer.id!))!);
+    const rows = await queryRows<{ result: { image: { format: string } }; enqueued_at: Date }>(`SELECT result, enqueued_at FROM ${schema}.asset_metadata WHERE asset_id = 'race'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.result.image.format).toBe('png');
+    expect(rows[0]!.enqueued_at).toEqual(new Date(newer.timestamp));
+  } finally {
+    await queue.close();
+    await connection.quit();
+  }
+});
