@@ -13,6 +13,7 @@ import { logJobOutcome } from '../src/observability/job-log.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
 import { createMetrics, type WorkerMetrics } from '../src/observability/metrics.js';
 import { createReadiness, type LifecycleState } from '../src/observability/readiness.js';
+import { watchRedis, type RedisWatch } from '../src/observability/redis-watch.js';
 import type { ResultsSource } from '../src/observability/results-page.js';
 import { timeSaves } from '../src/observability/timed-save.js';
 import { processAsset } from '../src/pipeline.js';
@@ -74,9 +75,10 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   if (temp.sweptOnStart.length) logger.info({ removed: temp.sweptOnStart.length }, 'removed temp files of replicas that died');
 
   const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
-  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const redis = watchRedis(connection, logger);
   // Reads only (depth per state for /metrics, bull-board); shares the worker's connection.
   const queue = new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
+  queue.on('error', (err) => redis.report('queue', err));
   const metrics = createMetrics({ openTempFiles: () => temp.openCount, queue });
   const sinks = createSinks(config);
 
@@ -88,7 +90,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   const http = listen
     ? await startHealthServer({
         ...listen,
-        readiness: createReadiness(connection, lifecycle),
+        readiness: createReadiness(connection, lifecycle, redis.lastError),
         metrics,
         logger,
         // Loaded only when enabled: bull-board and its UI are memory a replica without a dashboard does not need.
@@ -109,7 +111,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   try {
     await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, options.signal)));
     lifecycle.migrated = true;
-    started = await startQueueSide(config, logger, { connection, queue, temp, sinks, metrics, signal: options.signal });
+    started = await startQueueSide(config, logger, { connection, redis, queue, temp, sinks, metrics, signal: options.signal });
   } catch (err) {
     // Nothing may stay open when a start fails: the port, the connection, the replica's temp directory.
     await http?.close();
@@ -119,7 +121,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
     await temp.close();
     throw err;
   }
-  const { worker, pool, downloaders } = started;
+  const { drain, pool, downloaders } = started;
   lifecycle.started = true;
   state.ready = true;
   logger.info({ queue: config.queue.name, concurrency: config.queue.concurrency }, 'worker started');
@@ -132,7 +134,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
       closing ??= (async () => {
         state.draining = lifecycle.draining = true;
         state.ready = false;
-        await worker.close();
+        await drain();
         await pool.close();
         await Promise.all(downloaders.map((d) => d.close()));
         await temp.close();
@@ -140,7 +142,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
         await queue.close();
         // Last: /readyz answers 503 (draining) for as long as the drain takes.
         await http?.close();
-        await connection.quit().catch(() => connection.disconnect());
+        // QUIT waits in the offline queue while Redis is away, for as long as it is away: disconnect then.
+        if (connection.status === 'ready') await connection.quit().catch(() => {});
+        connection.disconnect();
       })();
       return closing;
     },
@@ -151,9 +155,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
 async function startQueueSide(
   config: Config,
   logger: Logger,
-  parts: { connection: Redis; queue: Queue; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics; signal: AbortSignal | undefined },
+  parts: { connection: Redis; redis: RedisWatch; queue: Queue; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics; signal: AbortSignal | undefined },
 ) {
-  const { connection, queue, temp, sinks, metrics, signal } = parts;
+  const { connection, redis, queue, temp, sinks, metrics, signal } = parts;
   const limits = {
     maxBytes: config.download.maxAssetBytes,
     timeoutMs: config.download.timeoutMs,
@@ -176,7 +180,7 @@ async function startQueueSide(
   const urlDownloader = createDownloader(createUrlGuard(config.download.allowedHosts));
   const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));
 
-  const worker = createQueueWorker({
+  const { worker, drain } = createQueueWorker({
     connection,
     queue,
     queueName: config.queue.name,
@@ -203,7 +207,7 @@ async function startQueueSide(
     },
     onError: (err) => logger.warn({ err }, 'sweep of failed jobs without a result failed; the next sweep tries again'),
   });
-  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+  worker.on('error', (err) => redis.report('worker', err));
   void worker.run();
   const downloaders = [signedDownloader, urlDownloader];
   try {
@@ -215,7 +219,7 @@ async function startQueueSide(
     await Promise.all(downloaders.map((d) => d.close()));
     throw err;
   }
-  return { worker, pool, downloaders };
+  return { drain, pool, downloaders };
 }
 
 async function main(): Promise<void> {

@@ -11,6 +11,7 @@ import { InvalidJobError, ResultSinkUnavailableError } from '../errors.js';
 import { failedResult, zeroTimings } from '../result.js';
 import { saveAll, type ResultSink } from '../sinks/sink.js';
 import { assetIdOf, failedResultKey, JOB_NAME, keptResult, maxStalledCount, orderOf, pendingResultKey } from './job-data.js';
+import { trackJobs } from './drain.js';
 import { recordLostJobs } from './lost-jobs.js';
 
 export { failedResultKey, JOB_NAME };
@@ -45,7 +46,13 @@ export function sinkRetryDelayMs(enqueuedAt: number, now = Date.now()): number {
   return Math.min(60_000, Math.max(1_000, Math.round((now - enqueuedAt) / 4)));
 }
 
-export function createQueueWorker(options: QueueWorkerOptions): Worker {
+/** The BullMQ worker, and its drain (see drain.ts): what a replica closes on SIGTERM. */
+export interface QueueWorker {
+  worker: Worker;
+  drain(): Promise<void>;
+}
+
+export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const processor = async (job: Job, token?: string): Promise<AssetResult> => {
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
@@ -88,7 +95,7 @@ export function createQueueWorker(options: QueueWorkerOptions): Worker {
     return options.process(parsed.data);
   };
 
-  const worker = new Worker(options.queueName, processor, {
+  const worker: Worker = new Worker(options.queueName, (job: Job, token?: string) => tracker.run(String(job.id), () => processor(job, token)), {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
@@ -97,6 +104,7 @@ export function createQueueWorker(options: QueueWorkerOptions): Worker {
     maxStalledCount,
     autorun: false,
   });
+  const tracker = trackJobs(worker);
   recordLostJobs({
     worker,
     queue: options.queue,
@@ -105,5 +113,5 @@ export function createQueueWorker(options: QueueWorkerOptions): Worker {
     onSaved: (job, result) => options.onOutcome?.({ jobId: String(job.id), attempt: Math.max(1, job.attemptsMade), result, next: 'done' }),
     ...(options.onError ? { onError: options.onError } : {}),
   });
-  return worker;
+  return { worker, drain: tracker.drain };
 }
