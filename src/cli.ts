@@ -11,7 +11,7 @@ import { asUsageError, usageMessage, type Command } from './cli/usage.js';
 const help = `Usage: asset-meta <command> [options]
 
 Commands:
-  worker                       run one worker replica (same as npm start)
+  worker                       run one worker replica
   probe <path|url|dir>...      extract metadata locally, no queue or database
   enqueue --storage ID --key K | --url URL [--wait]
                                add one job to the queue

@@ -49,6 +49,13 @@ export const ExtractJobSchema = z.object({
   dataType: DataTypeSchema.optional(),
   /** Lowers, never raises, MAX_ASSET_BYTES. */
   maxBytes: z.number().int().positive().optional(),
+  /**
+   * Orders results of the same asset: the stored result is the one of the highest version, and among
+   * equal (or absent) versions the one enqueued last. A backend that can enqueue an asset twice from
+   * places that race (two uploads, two services) sets it, e.g. to the upload's time in ms or a revision
+   * counter; a job with a version outranks one without.
+   */
+  version: z.number().int().nonnegative().optional(),
 });
 export type ExtractJob = z.infer<typeof ExtractJobSchema>;
 export type AssetSource = ExtractJob['source'];

@@ -7,6 +7,7 @@
  * pdf.js, and never connects anywhere.
  */
 export { defaultJobOptions, enqueueAsset, jobIdFor, waitForResult } from './queue/client.js';
+export type { Enqueued } from './queue/client.js';
 export { JOB_NAME } from './queue/worker.js';
 export * from './contract.js';
 export { SIGNATURE_HEADER, verifyWebhookSignature } from './sinks/webhook-signature.js';

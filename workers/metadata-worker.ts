@@ -1,7 +1,9 @@
 /**
  * The composition root of one worker replica: config → storages, sinks, extraction pool, queue worker,
- * health server (metrics, dashboard); signals. This is what operators run and scale (`npm start`, `asset-meta worker`).
+ * health server (metrics, dashboard); signals. This is what operators run and scale
+ * (`node dist/workers/metadata-worker.js`, or `asset-meta worker`).
  */
+import '../src/node-version.js';
 import { Queue } from 'bullmq';
 import os from 'node:os';
 import { Redis } from 'ioredis';
@@ -13,6 +15,7 @@ import { logJobOutcome } from '../src/observability/job-log.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
 import { createMetrics, type WorkerMetrics } from '../src/observability/metrics.js';
 import { createReadiness, type LifecycleState } from '../src/observability/readiness.js';
+import { watchRedis, type RedisWatch } from '../src/observability/redis-watch.js';
 import type { ResultsSource } from '../src/observability/results-page.js';
 import { timeSaves } from '../src/observability/timed-save.js';
 import { processAsset } from '../src/pipeline.js';
@@ -23,6 +26,9 @@ import { createWebhookSink } from '../src/sinks/webhook.js';
 import { FetchPool } from '../src/storage/fetch/pool.js';
 import { createStorages } from '../src/storage/storage.js';
 import { TempDir } from '../src/storage/temp-dir.js';
+import { StartInterrupted, unlessAborted, untilDone } from './start-steps.js';
+
+export { StartInterrupted };
 
 export interface RunningWorker {
   /** Drains: takes no new job, lets jobs in flight finish, removes temp files, closes connections. */
@@ -38,6 +44,11 @@ export interface StartOptions {
    * port (as in `listen`), not "off": tests bind 127.0.0.1:0 and read the port from `RunningWorker.http`.
    */
   listen?: { host: string; port: number };
+  /**
+   * Aborts a start that has not finished (a SIGTERM while PostgreSQL or Redis is still unreachable):
+   * what was opened is closed, the temp directory removed, and startWorker rejects with StartInterrupted.
+   */
+  signal?: AbortSignal;
 }
 
 export function createSinks(config: Config): ResultSink[] {
@@ -55,30 +66,20 @@ export function createSinks(config: Config): ResultSink[] {
 
 const isPostgresSink = (sink: ResultSink): sink is ResultSink & ResultsSource => 'pool' in sink && 'table' in sink;
 
-/** Retries a start-up step (a migration while PostgreSQL is still starting) until it works or we stop. */
-async function untilDone(what: string, fn: () => Promise<void>, logger: Logger, stopped: () => boolean): Promise<void> {
-  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (stopped()) throw err;
-      logger.warn({ err }, `${what} failed; retrying in ${delay} ms`);
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-}
-
 export async function startWorker(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningWorker> {
   // sharp (libvips) is loaded by the extraction threads only, each with its cache off (thread.ts).
   const state = { ready: false, draining: false };
   const lifecycle: LifecycleState = { migrated: false, started: false, draining: false };
-  const temp = await TempDir.create(config.download.tmpDir);
+  const temp = await TempDir.create(config.download.tmpDir, {
+    onSwept: (removed) => logger.info({ removed: removed.length }, 'removed temp files of replicas that died'),
+  });
   if (temp.sweptOnStart.length) logger.info({ removed: temp.sweptOnStart.length }, 'removed temp files of replicas that died');
 
   const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
-  connection.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  const redis = watchRedis(connection, logger);
   // Reads only (depth per state for /metrics, bull-board); shares the worker's connection.
   const queue = new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
+  queue.on('error', (err) => redis.report('queue', err));
   const metrics = createMetrics({ openTempFiles: () => temp.openCount, queue });
   const sinks = createSinks(config);
 
@@ -90,7 +91,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   const http = listen
     ? await startHealthServer({
         ...listen,
-        readiness: createReadiness(connection, lifecycle),
+        readiness: createReadiness(connection, lifecycle, redis.lastError),
         metrics,
         logger,
         // Loaded only when enabled: bull-board and its UI are memory a replica without a dashboard does not need.
@@ -109,9 +110,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
 
   let started: Awaited<ReturnType<typeof startQueueSide>>;
   try {
-    await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, () => state.draining)));
+    await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, options.signal)));
     lifecycle.migrated = true;
-    started = await startQueueSide(config, logger, { connection, temp, sinks, metrics });
+    started = await startQueueSide(config, logger, { connection, redis, queue, temp, sinks, metrics, signal: options.signal });
   } catch (err) {
     // Nothing may stay open when a start fails: the port, the connection, the replica's temp directory.
     await http?.close();
@@ -121,7 +122,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
     await temp.close();
     throw err;
   }
-  const { worker, pool, fetchPool } = started;
+  const { drain, pool, fetchPool } = started;
   lifecycle.started = true;
   state.ready = true;
   logger.info({ queue: config.queue.name, concurrency: config.queue.concurrency }, 'worker started');
@@ -134,7 +135,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
       closing ??= (async () => {
         state.draining = lifecycle.draining = true;
         state.ready = false;
-        await worker.close();
+        await drain();
         await pool.close();
         await fetchPool.close();
         await temp.close();
@@ -142,7 +143,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
         await queue.close();
         // Last: /readyz answers 503 (draining) for as long as the drain takes.
         await http?.close();
-        await connection.quit().catch(() => connection.disconnect());
+        // QUIT waits in the offline queue while Redis is away, for as long as it is away: disconnect then.
+        if (connection.status === 'ready') await connection.quit().catch(() => {});
+        connection.disconnect();
       })();
       return closing;
     },
@@ -153,9 +156,9 @@ export async function startWorker(config: Config, logger: Logger, options: Start
 async function startQueueSide(
   config: Config,
   logger: Logger,
-  parts: { connection: Redis; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics },
+  parts: { connection: Redis; redis: RedisWatch; queue: Queue; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics; signal: AbortSignal | undefined },
 ) {
-  const { connection, temp, sinks, metrics } = parts;
+  const { connection, redis, queue, temp, sinks, metrics, signal } = parts;
   const limits = {
     maxBytes: config.download.maxAssetBytes,
     timeoutMs: config.download.timeoutMs,
@@ -166,9 +169,16 @@ async function startQueueSide(
   // Extraction is CPU work: more threads than cores only add memory and context switches, while the
   // other job slots wait on downloads (the benchmark measured 16 threads on 2 cores at a third of the
   // throughput and three times the memory of 2).
-  const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb);
+  const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb, {
+    onThreadFault: (message) => logger.warn({ fault: message }, 'extraction thread fault between jobs; the thread is replaced'),
+  });
   // Threads started before the first job is taken: the replica's memory is its working size from the start.
-  for (const err of await pool.warm()) logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
+  for (const err of await unlessAborted(pool.warm(), signal).catch(async (err: unknown) => {
+    await pool.close();
+    throw err;
+  })) {
+    logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
+  }
   // Every fetch runs in these threads, so that no exception of the HTTP client or of a range planner
   // reaches this thread (storage/fetch/pool.ts). Fetching is I/O: each thread runs many at once; two
   // threads so that one that dies fails half of the fetches in flight, not all.
@@ -177,11 +187,17 @@ async function startQueueSide(
     allowedHosts: config.download.allowedHosts,
     onThreadStopped: (reason, fetchesFailed) => logger.warn({ reason, fetchesFailed }, 'a fetch thread stopped and was replaced; its fetches will be retried'),
   });
-  for (const err of await fetchPool.warm()) logger.warn({ err }, 'a fetch thread did not start; a fetch will start another');
+  const warmed = await unlessAborted(fetchPool.warm(), signal).catch(async (err: unknown) => {
+    await pool.close();
+    await fetchPool.close();
+    throw err;
+  });
+  for (const err of warmed) logger.warn({ err }, 'a fetch thread did not start; a fetch will start another');
   const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));
 
-  const worker = createQueueWorker({
+  const { worker, drain } = createQueueWorker({
     connection,
+    queue,
     queueName: config.queue.name,
     prefix: config.queue.prefix,
     concurrency: config.queue.concurrency,
@@ -203,16 +219,23 @@ async function startQueueSide(
       metrics.countOutcome(outcome);
       logJobOutcome(logger, outcome, saving.msFor(outcome.result));
     },
+    onError: (err) => logger.warn({ err }, 'sweep of failed jobs without a result failed; the next sweep tries again'),
   });
-  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+  worker.on('error', (err) => redis.report('worker', err));
   void worker.run();
-  await worker.waitUntilReady();
-  return { worker, pool, fetchPool };
+  try {
+    // Redis unreachable: the replica waits here, and a signal still stops it.
+    await unlessAborted(worker.waitUntilReady(), signal);
+  } catch (err) {
+    await worker.close(true).catch(() => {});
+    await pool.close();
+    await fetchPool.close();
+    throw err;
+  }
+  return { drain, pool, fetchPool };
 }
 
 async function main(): Promise<void> {
-  // As in src/cli.ts: the SDK's notice about its future Node 22 requirement is not the replica's news.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   let config: Config;
   try {
     config = loadConfig();
@@ -223,18 +246,18 @@ async function main(): Promise<void> {
   await runWorkerProcess(config);
 }
 
-/** Runs a replica until SIGTERM or SIGINT, then drains and exits 0 (a second signal exits at once). */
+/**
+ * Runs a replica until SIGTERM or SIGINT, then drains and exits 0 (a second signal exits at once). The
+ * signals are handled from the first moment: one that comes while the replica is still starting (waiting
+ * for PostgreSQL or Redis) stops the start, removes what it made, and exits 0 as well.
+ */
 export async function runWorkerProcess(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
-  const running = await startWorker(config, logger);
+  const starting = new AbortController();
+  let running: RunningWorker | undefined;
   let signals = 0;
-  const stop = (signal: string) => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal: exiting without draining');
-      process.exit(1);
-    }
-    logger.info({ signal }, 'draining: finishing jobs in flight');
-    running.close().then(
+  const stopped = (how: Promise<void>) =>
+    how.then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -244,9 +267,30 @@ export async function runWorkerProcess(config: Config): Promise<void> {
         process.exit(1);
       },
     );
+  const stop = (signal: string) => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+    if (!running) {
+      logger.info({ signal }, 'stopping before the start finished');
+      starting.abort();
+      return;
+    }
+    logger.info({ signal }, 'draining: finishing jobs in flight');
+    void stopped(running.close());
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    running = await startWorker(config, logger, { signal: starting.signal });
+    // A signal in the last moment of the start, after its last check: drain now.
+    if (starting.signal.aborted) void stopped(running.close());
+  } catch (err) {
+    // startWorker has closed what it opened; the signal's exit is a clean one.
+    if (err instanceof StartInterrupted) return void stopped(Promise.resolve());
+    throw err;
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -61,7 +61,6 @@ function startReplica(env: QueueEnv, queueName: string, concurrency: number, ext
       PATH: process.env.PATH ?? '',
       // As the image runs replicas (Dockerfile ENV).
       MALLOC_ARENA_MAX: '2',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       REDIS_URL: env.redisUrl,
       DATABASE_URL: env.databaseUrl,
       DATABASE_SCHEMA: env.schema,

@@ -12,7 +12,10 @@ import { enqueueAsset, waitForResult } from '../queue/client.js';
 export const enqueueHelp = `Usage: asset-meta enqueue (--storage ID --key KEY [--version-id V] | --url URL) [--asset-id ID] [--wait] [--timeout-ms N]
 
 Adds one extract job to QUEUE_NAME on REDIS_URL. The asset id defaults to the key or the URL's path.
-With --wait, prints the result when the job ends (exit 1 if it failed).
+Prints one JSON line: the job id, "added" (false when a job for the asset was already waiting, delayed
+or running: the enqueue is merged into it) and the job's "state"; an asset whose job had finished runs
+again ("replaced": "completed" or "failed"). With --wait, that line goes to stderr and the result is
+printed when the job ends (exit 1 if it failed).
 
 Examples:
   asset-meta enqueue --storage main --key uploads/scan-0001.dcm --asset-id 0001 --wait
@@ -48,11 +51,14 @@ export async function enqueueCommand(argv: string[], config: Config): Promise<nu
   const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
   try {
-    const jobId = await enqueueAsset(queue, { assetId, source }, { attempts: config.queue.attempts });
+    const enqueued = await enqueueAsset(queue, { assetId, source }, { attempts: config.queue.attempts });
+    // One JSON line either way: `added` false says the asset's job was already waiting, delayed or running.
+    const line = JSON.stringify({ assetId, queue: config.queue.name, ...enqueued });
     if (!values.wait) {
-      console.log(JSON.stringify({ assetId, jobId, queue: config.queue.name }));
+      console.log(line);
       return 0;
     }
+    console.error(line);
     const result = await waitForResult(queue, assetId, { timeoutMs: Number(values['timeout-ms']) });
     console.log(JSON.stringify(result, null, 2));
     return result.status === 'ok' ? 0 : 1;

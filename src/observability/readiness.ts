@@ -31,10 +31,11 @@ export interface Readiness {
 /** A PING slower than this counts as Redis not answering: probes have timeouts of a few seconds. */
 const pingTimeoutMs = 1_000;
 
-export function createReadiness(connection: Redis, state: LifecycleState): () => Promise<Readiness> {
+/** `lastRedisError` says why the connection is down (the last error's message), when it is. */
+export function createReadiness(connection: Redis, state: LifecycleState, lastRedisError?: () => string | undefined): () => Promise<Readiness> {
   return async () => {
     const checks = {
-      redis: await pingCheck(connection),
+      redis: await pingCheck(connection, lastRedisError),
       migrations: state.migrated ? { ok: true, detail: 'done' } : { ok: false, detail: 'pending' },
       worker: state.draining
         ? { ok: false, detail: 'draining' }
@@ -49,10 +50,13 @@ export function createReadiness(connection: Redis, state: LifecycleState): () =>
   };
 }
 
-async function pingCheck(connection: Redis): Promise<Check> {
+async function pingCheck(connection: Redis, lastError?: () => string | undefined): Promise<Check> {
   // With the offline queue on (BullMQ wants it), a PING sent while disconnected would wait for the
-  // reconnect: answer from the connection's state at once instead.
-  if (connection.status !== 'ready') return { ok: false, detail: `connection ${connection.status}` };
+  // reconnect: answer from the connection's state at once instead, with the reason when one is known.
+  if (connection.status !== 'ready') {
+    const why = lastError?.();
+    return { ok: false, detail: `connection ${connection.status}${why ? `: ${why}` : ''}` };
+  }
   let timer: NodeJS.Timeout | undefined;
   try {
     const answer = await Promise.race([

@@ -2,7 +2,7 @@
  * For backends written in TypeScript: enqueue an asset and wait for its result with the policies the
  * worker expects (CONTRACT.md §1). Backends in other languages use the JSON Schema in schema/.
  */
-import { QueueEvents, type JobsOptions, type Queue } from 'bullmq';
+import { QueueEvents, type JobState, type JobsOptions, type Queue } from 'bullmq';
 import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
 import { JOB_NAME, failedResultKey } from './worker.js';
 
@@ -15,14 +15,46 @@ export const defaultJobOptions = {
   removeOnFail: { age: 7 * 24 * 3600, count: 50_000 },
 } satisfies JobsOptions;
 
+/** What `enqueueAsset` did. */
+export interface Enqueued {
+  jobId: string;
+  /**
+   * true: a new job was added. false: a job for the asset was already waiting, delayed or running, and
+   * this enqueue was merged into it (deduplicated); its payload is the first one's.
+   */
+  added: boolean;
+  /** The job's state just after the enqueue (`waiting`, `delayed`, `active`, …). */
+  state: JobState | 'unknown';
+  /** Present when the asset's previous job had finished: it was removed and the asset runs again. */
+  replaced?: 'completed' | 'failed';
+}
+
 /**
- * Adds one job. The jobId is the asset id, so enqueuing the same asset twice while the first is kept
- * is deduplicated; pass `assetId: "<id>:<version>"` to process a new version of an asset.
+ * Adds one job, under the asset's job id (`jobIdFor`). While a job for the asset is waiting, delayed or
+ * running, the enqueue is deduplicated (`added: false`, with that job's state). A job that has finished,
+ * failed or completed, is kept for days for the dashboard; it is replaced, so the asset runs again (its
+ * object may have a new version, or the failure was fixed). Results of one asset are ordered by enqueue
+ * time (or the job's `version`), so the new run's result replaces the old one.
  */
-export async function enqueueAsset(queue: Queue, job: ExtractJob, options: JobsOptions = {}): Promise<string> {
+export async function enqueueAsset(queue: Queue, job: ExtractJob, options: JobsOptions = {}): Promise<Enqueued> {
   const data = ExtractJobSchema.parse(job);
-  const added = await queue.add(JOB_NAME, data, { ...defaultJobOptions, ...options, jobId: jobIdFor(data.assetId) });
-  return added.id!;
+  const jobId = jobIdFor(data.assetId);
+  const before = await queue.getJobState(jobId);
+  let replaced: Enqueued['replaced'];
+  if (before === 'completed' || before === 'failed') {
+    // A finished job holds no lock: remove() only fails if it is gone already (another enqueue raced us).
+    await queue.remove(jobId);
+    replaced = before;
+  } else if (before !== 'unknown') {
+    return { jobId, added: false, state: before };
+  }
+  // BullMQ answers a duplicate id as it answers a new job: the timestamp tells whose job is stored.
+  const timestamp = options.timestamp ?? Date.now();
+  await queue.add(JOB_NAME, data, { ...defaultJobOptions, ...options, timestamp, jobId });
+  const stored = await queue.getJob(jobId);
+  const state = await queue.getJobState(jobId);
+  if (!stored || stored.timestamp !== timestamp) return { jobId, added: false, state };
+  return { jobId, added: true, state, ...(replaced ? { replaced } : {}) };
 }
 
 /**

@@ -4,17 +4,22 @@
  * backoff; a sink that cannot be written delays the job without using up its attempts, keeping the
  * finished result in the job so the asset is not fetched again.
  */
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
+import { ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
 import { InvalidJobError, ResultSinkUnavailableError } from '../errors.js';
 import { failedResult, zeroTimings } from '../result.js';
 import { saveAll, type ResultSink } from '../sinks/sink.js';
+import { assetIdOf, failedResultKey, JOB_NAME, keptResult, maxStalledCount, orderOf, pendingResultKey } from './job-data.js';
+import { trackJobs } from './drain.js';
+import { recordLostJobs } from './lost-jobs.js';
 
-export const JOB_NAME = 'extract';
+export { failedResultKey, JOB_NAME };
 
 export interface QueueWorkerOptions {
   connection: Redis;
+  /** The same queue, for reads (the sweep of failed jobs without a result). */
+  queue: Queue;
   queueName: string;
   prefix: string;
   concurrency: number;
@@ -24,6 +29,8 @@ export interface QueueWorkerOptions {
   sinks: ResultSink[];
   /** Called once per job outcome that is final or retried (logs, metrics). */
   onOutcome?(outcome: JobOutcome): void;
+  /** A failure of the queue layer's own bookkeeping (the sweep of failed jobs). */
+  onError?(err: unknown): void;
 }
 
 export interface JobOutcome {
@@ -39,17 +46,17 @@ export function sinkRetryDelayMs(enqueuedAt: number, now = Date.now()): number {
   return Math.min(60_000, Math.max(1_000, Math.round((now - enqueuedAt) / 4)));
 }
 
-/** The result a previous attempt finished but could not save, kept in the job's data. */
-const pendingKey = 'pendingResult';
-/** The final failed result, kept in the job's data (see waitForResult). */
-export const failedResultKey = 'failedResult';
+/** The BullMQ worker, and its drain (see drain.ts): what a replica closes on SIGTERM. */
+export interface QueueWorker {
+  worker: Worker;
+  drain(): Promise<void>;
+}
 
-export function createQueueWorker(options: QueueWorkerOptions): Worker {
+export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
   const processor = async (job: Job, token?: string): Promise<AssetResult> => {
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
-    const pending = AssetResultSchema.safeParse((job.data as Record<string, unknown>)?.[pendingKey]);
-    const result = pending.success ? pending.data : await run(job);
+    const result = keptResult(job, pendingResultKey) ?? (await run(job));
 
     const retriable = result.status === 'failed' && result.error?.retriable === true;
     if (retriable && attempt < maxAttempts) {
@@ -57,12 +64,12 @@ export function createQueueWorker(options: QueueWorkerOptions): Worker {
       throw new Error(`${result.error!.code}: ${result.error!.message}`);
     }
     try {
-      await saveAll(options.sinks, result, { attempt });
+      await saveAll(options.sinks, result, { attempt, order: orderOf(job) });
     } catch (err) {
       if (!(err instanceof ResultSinkUnavailableError) || !token) throw err;
       const failed = failedResult(result.assetId, err, result.timingsMs);
       options.onOutcome?.({ jobId: String(job.id), attempt, result: failed, next: 'delayed' });
-      await job.updateData({ ...(job.data as object), [pendingKey]: result });
+      await job.updateData({ ...(job.data as object), [pendingResultKey]: result });
       await job.moveToDelayed(Date.now() + sinkRetryDelayMs(job.timestamp), token);
       throw new DelayedError();
     }
@@ -88,20 +95,23 @@ export function createQueueWorker(options: QueueWorkerOptions): Worker {
     return options.process(parsed.data);
   };
 
-  return new Worker(options.queueName, processor, {
+  const worker: Worker = new Worker(options.queueName, (job: Job, token?: string) => tracker.run(String(job.id), () => processor(job, token)), {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
     lockDuration: options.lockDurationMs,
     stalledInterval: options.stalledIntervalMs,
-    // A job whose replica died twice mid-way is failed rather than crashing replicas forever.
-    maxStalledCount: 2,
+    maxStalledCount,
     autorun: false,
   });
-}
-
-/** The asset id to file a failure under: the payload's if it is a usable string, else the job id. */
-function assetIdOf(job: Job): string {
-  const id = (job.data as { assetId?: unknown } | undefined)?.assetId;
-  return typeof id === 'string' && id.length > 0 && id.length <= 256 ? id : `job:${job.id}`;
+  const tracker = trackJobs(worker);
+  recordLostJobs({
+    worker,
+    queue: options.queue,
+    sinks: options.sinks,
+    sweepIntervalMs: options.stalledIntervalMs,
+    onSaved: (job, result) => options.onOutcome?.({ jobId: String(job.id), attempt: Math.max(1, job.attemptsMade), result, next: 'done' }),
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
+  return { worker, drain: tracker.drain };
 }

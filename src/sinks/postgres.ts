@@ -1,7 +1,9 @@
 /**
  * The `postgres` sink: one row per asset in `asset_metadata` (CONTRACT.md §3), upserted by asset id so a
- * replayed or retried job never makes a second row. The worker creates its table on start.
+ * replayed or retried job never makes a second row. The row keeps the newest result (see ResultOrder):
+ * an older job that finishes last leaves it alone. The worker creates and migrates its table on start.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ResultSinkUnavailableError, messageOf } from '../errors.js';
 import type { ResultSink } from './sink.js';
@@ -29,6 +31,22 @@ export function createPostgresSink(options: PostgresSinkOptions): ResultSink & {
   pool.on('error', () => {});
   const schema = pg.escapeIdentifier(options.schema);
   const table = `${schema}.asset_metadata`;
+
+  // A named statement: each connection parses and plans it once, then only binds and executes it. The
+  // name is a digest of the table, so that it fits PostgreSQL's 63-byte identifiers whatever the schema.
+  const upsertName = `asset-metadata-upsert-${createHash('sha256').update(table).digest('hex').slice(0, 16)}`;
+  // The WHERE keeps the newest result: the higher version, then the later enqueue (equal: the same job
+  // saving again, which overwrites). A row without an order (an older table's) loses to any result.
+  const upsertText = `INSERT INTO ${table} AS cur
+      (asset_id, status, data_type, error_code, sha256, size_bytes, result, attempts, job_version, enqueued_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, COALESCE(to_timestamp($10::float8 / 1000), now()), now())
+    ON CONFLICT (asset_id) DO UPDATE SET
+      status = EXCLUDED.status, data_type = EXCLUDED.data_type, error_code = EXCLUDED.error_code,
+      sha256 = EXCLUDED.sha256, size_bytes = EXCLUDED.size_bytes, result = EXCLUDED.result,
+      attempts = EXCLUDED.attempts, job_version = EXCLUDED.job_version, enqueued_at = EXCLUDED.enqueued_at,
+      updated_at = now()
+    WHERE (COALESCE(EXCLUDED.job_version, -1), EXCLUDED.enqueued_at)
+       >= (COALESCE(cur.job_version, -1), COALESCE(cur.enqueued_at, '-infinity'::timestamptz))`;
 
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
@@ -59,8 +77,12 @@ export function createPostgresSink(options: PostgresSinkOptions): ResultSink & {
               size_bytes  bigint,
               result      jsonb NOT NULL,
               attempts    integer NOT NULL DEFAULT 1,
+              job_version bigint,
+              enqueued_at timestamptz,
               updated_at  timestamptz NOT NULL DEFAULT now()
             )`);
+          // Tables made before results were ordered: their rows have no order yet, and any new result wins.
+          await client.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS job_version bigint, ADD COLUMN IF NOT EXISTS enqueued_at timestamptz`);
           await client.query(`CREATE INDEX IF NOT EXISTS asset_metadata_updated_at ON ${table} (updated_at DESC)`);
           await client.query(`CREATE INDEX IF NOT EXISTS asset_metadata_error_code ON ${table} (error_code) WHERE error_code IS NOT NULL`);
           await client.query('COMMIT');
@@ -73,15 +95,9 @@ export function createPostgresSink(options: PostgresSinkOptions): ResultSink & {
       }),
     save: (result, ctx) =>
       wrap('save', async () => {
-        // A named statement: each connection parses and plans it once, then only binds and executes it.
         await pool.query({
-          name: `asset-metadata-upsert:${table}`,
-          text: `INSERT INTO ${table} (asset_id, status, data_type, error_code, sha256, size_bytes, result, attempts, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
-           ON CONFLICT (asset_id) DO UPDATE SET
-             status = EXCLUDED.status, data_type = EXCLUDED.data_type, error_code = EXCLUDED.error_code,
-             sha256 = EXCLUDED.sha256, size_bytes = EXCLUDED.size_bytes, result = EXCLUDED.result,
-             attempts = EXCLUDED.attempts, updated_at = now()`,
+          name: upsertName,
+          text: upsertText,
           values: [
             result.assetId,
             result.status,
@@ -91,6 +107,8 @@ export function createPostgresSink(options: PostgresSinkOptions): ResultSink & {
             result.sizeBytes ?? null,
             JSON.stringify(result),
             ctx.attempt,
+            ctx.order?.version ?? null,
+            ctx.order?.enqueuedAt ?? null,
           ],
         });
       }),

@@ -4,9 +4,22 @@
  */
 import type { AssetResult } from '../contract.js';
 
+/**
+ * Where a result stands among the results of the same asset: a sink keeps the newest, so that an older
+ * job finishing last (two enqueues of one asset running at once) never overwrites a newer one.
+ */
+export interface ResultOrder {
+  /** The job's `version`, when the backend set one; it outranks the enqueue time. */
+  version?: number;
+  /** When the job was enqueued (BullMQ's job timestamp), ms since the epoch. */
+  enqueuedAt: number;
+}
+
 export interface SaveContext {
   /** The attempt this result comes from, 1-based. */
   attempt: number;
+  /** Absent for a result that comes from no job (a tool saving directly): it counts as enqueued now. */
+  order?: ResultOrder;
 }
 
 export interface ResultSink {

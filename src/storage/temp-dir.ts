@@ -1,8 +1,9 @@
 /**
  * Where downloads live for a moment (CONTRACT.md §6). Each replica owns a directory under TMP_DIR with
- * random file names the worker makes (never from the key), mode 0600. A starting replica removes the
- * directories of replicas that died: on the same host by their pid, elsewhere (a shared volume) by a
- * heartbeat that stopped.
+ * random file names the worker makes (never from the key), mode 0600. Replicas remove the directories of
+ * replicas that died, as they start and every `siblingSweepMs` while they run: on the same host by their
+ * pid, elsewhere (a shared volume) by a heartbeat that stopped. A replica killed with SIGKILL leaves
+ * customer bytes behind; a live sibling removes them within seconds, not at the next restart.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
@@ -12,7 +13,16 @@ import path from 'node:path';
 /** A replica whose heartbeat is older than this is dead, whatever host it ran on. */
 export const staleReplicaMs = 5 * 60_000;
 const heartbeatMs = 30_000;
+/** How often a running replica looks for dead siblings' directories: a killed one's bytes last at most this. */
+export const siblingSweepMs = 10_000;
 const ownerFile = 'owner.json';
+
+export interface TempDirOptions {
+  /** Instead of `siblingSweepMs` (tests). */
+  sweepIntervalMs?: number;
+  /** Told the directories each periodic sweep removed (never called with none). */
+  onSwept?(removed: string[]): void;
+}
 
 interface Owner {
   host: string;
@@ -32,11 +42,12 @@ function isAlive(pid: number): boolean {
 export class TempDir {
   private readonly files = new Set<string>();
   private heartbeat?: NodeJS.Timeout;
+  private sweeper?: NodeJS.Timeout;
 
   private constructor(readonly dir: string) {}
 
   /** Makes this replica's directory and sweeps what dead replicas left. */
-  static async create(root: string): Promise<TempDir> {
+  static async create(root: string, options: TempDirOptions = {}): Promise<TempDir> {
     await mkdir(root, { recursive: true, mode: 0o700 });
     const removed = await sweepDeadReplicas(root);
     const id = `${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -54,6 +65,7 @@ export class TempDir {
       const now = new Date();
       utimes(path.join(dir, ownerFile), now, now).catch(() => {});
     }, heartbeatMs).unref();
+    temp.sweeper = sweepEvery(root, options.sweepIntervalMs ?? siblingSweepMs, options.onSwept);
     return temp;
   }
 
@@ -85,9 +97,27 @@ export class TempDir {
   /** Removes this replica's directory with anything left in it. */
   async close(): Promise<void> {
     if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.sweeper) clearInterval(this.sweeper);
     this.files.clear();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The periodic sweep; one at a time (a slow disk must not pile them up), never throwing. */
+function sweepEvery(root: string, intervalMs: number, onSwept?: (removed: string[]) => void): NodeJS.Timeout {
+  let running = false;
+  return setInterval(() => {
+    if (running) return;
+    running = true;
+    sweepDeadReplicas(root)
+      .then((removed) => {
+        if (removed.length) onSwept?.(removed);
+      })
+      .catch(() => {})
+      .finally(() => {
+        running = false;
+      });
+  }, intervalMs).unref();
 }
 
 async function sweepDeadReplicas(root: string): Promise<string[]> {

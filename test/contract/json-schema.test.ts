@@ -14,6 +14,6 @@ describe('JSON Schema files for other backends', () => {
   it('describes the job the contract names', () => {
     const job = JSON.parse(renderSchemas()['extract-job.schema.json']!) as { required: string[]; properties: Record<string, unknown> };
     expect(job.required).toEqual(['assetId', 'source']);
-    expect(Object.keys(job.properties).sort()).toEqual(['assetId', 'dataType', 'maxBytes', 'source']);
+    expect(Object.keys(job.properties).sort()).toEqual(['assetId', 'dataType', 'maxBytes', 'source', 'version']);
   });
 });

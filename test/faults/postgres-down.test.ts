@@ -63,3 +63,23 @@ describe('PostgreSQL down while jobs run', () => {
     expect((await w.exited()).code).toBe(0);
   });
 });
+
+describe('PostgreSQL down while a replica starts', () => {
+  it('SIGTERM while it waits for the migration: it stops waiting, removes its directory, exits 0', async () => {
+    proxy.cut();
+    try {
+      const w = startWorkerProcess(h.env());
+      // Waiting: its first migration attempt failed and it retries; its temp directory exists.
+      await w.logged((l) => l.msg === 'postgres sink init failed; retrying in 500 ms', 30_000);
+      expect(h.replicaDirs()).toEqual([expect.stringMatching(new RegExp(`^replica-${w.pid}-`))]);
+      w.kill('SIGTERM');
+      expect(await w.exited(10_000)).toEqual({ code: 0, signal: null });
+      expect(w.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['stopping before the start finished', 'stopped']));
+      expect(w.logs.some((l) => l.msg === 'worker started')).toBe(false);
+      expect(h.replicaDirs()).toEqual([]);
+      expect(w.stderr.join('')).toBe('');
+    } finally {
+      proxy.restore();
+    }
+  });
+});

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueAsset } from '../../src/queue/client.js';
-import { startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { freePort, startPrivateRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { startWorkerProcess } from '../helpers/worker-process.js';
 import { fixtureKey, jobLines, startHarness, until, type Harness } from './harness.js';
 
@@ -56,5 +56,57 @@ describe('Redis restarted while jobs run', () => {
     expect(h.tmp.files()).toEqual([]);
     w.kill('SIGTERM');
     expect((await w.exited()).code).toBe(0);
+  });
+
+  it('unreachable for a while: JSON log lines only, a few; /readyz says why; ready again when it is back', async () => {
+    const port = await freePort();
+    const w = startWorkerProcess(h.env({ HEALTH_PORT: String(port), HEALTH_HOST: '127.0.0.1' }));
+    await w.ready();
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return { status: res.status, body: (await res.json()) as { checks: { redis: { ok: boolean; detail: string } } } };
+    };
+    expect((await readyz()).status).toBe(200);
+
+    await redis.stop('SIGKILL');
+    // Six seconds of reconnect attempts (about one every 200 ms to 2 s) by three connections.
+    await new Promise((r) => setTimeout(r, 6_000));
+    const down = await readyz();
+    expect(down.status).toBe(503);
+    expect(down.body.checks.redis.ok).toBe(false);
+    expect(down.body.checks.redis.detail).toMatch(/^connection (connecting|reconnecting): connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
+    // Nothing but JSON lines: no raw stack trace on stderr.
+    expect(w.stderr).toEqual([]);
+    // One line per distinct error (the socket closing, then refused connections), not one per attempt.
+    const errorLines = w.logs.filter((l) => l.msg === 'redis connection error');
+    console.info(`[redis] 6 s unreachable: ${errorLines.length} 'redis connection error' lines`);
+    expect(errorLines.length).toBeGreaterThanOrEqual(1);
+    expect(errorLines.length).toBeLessThanOrEqual(3);
+    expect(errorLines.filter((l) => l.code === 'ECONNREFUSED')).toHaveLength(1);
+
+    await redis.start();
+    await until('ready again', async () => (await readyz()).status === 200, 20_000, 200);
+    expect(w.logs.some((l) => l.msg === 'redis connection restored')).toBe(true);
+    w.kill('SIGTERM');
+    // At once, while the worker's own blocking connection may still be waiting to reconnect.
+    expect(await w.exited()).toEqual({ code: 0, signal: null });
+    expect(w.stderr).toEqual([]);
+  });
+
+  it('SIGTERM while Redis is down: the idle replica exits 0 at once instead of waiting for a reconnect', async () => {
+    const w = startWorkerProcess(h.env());
+    await w.ready();
+    await redis.stop('SIGKILL');
+    try {
+      await w.logged((l) => l.msg === 'redis connection error', 10_000);
+      await new Promise((r) => setTimeout(r, 3_000));
+      w.kill('SIGTERM');
+      expect(await w.exited(15_000)).toEqual({ code: 0, signal: null });
+      expect(w.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['draining: finishing jobs in flight', 'stopped']));
+      expect(h.replicaDirs()).toEqual([]);
+      expect(w.stderr).toEqual([]);
+    } finally {
+      await redis.start();
+    }
   });
 });

@@ -21,6 +21,8 @@ export interface WorkerProcess {
   readonly stderr: string[];
   /** Resolves when the child has logged `worker started`; rejects if it exits first. */
   ready(timeoutMs?: number): Promise<void>;
+  /** Resolves with the first log line that `match` accepts; rejects if the child exits first or on timeout. */
+  logged(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** Sends a signal to the child's whole process group. */
   kill(signal: NodeJS.Signals): void;
   /** Resolves with the exit code (or the signal that ended it). */
@@ -46,7 +48,6 @@ export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       HOME: process.env.HOME ?? '/tmp',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       HEALTH_PORT: '0',
       LOG_LEVEL: 'info',
       ...env,
@@ -101,13 +102,17 @@ export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
     child,
     logs,
     stderr,
-    ready(timeoutMs = 30_000) {
-      return new Promise<void>((resolve, reject) => {
+    async ready(timeoutMs = 30_000) {
+      await proc.logged((l) => l.msg === 'worker started', timeoutMs);
+    },
+    logged(match, timeoutMs = 30_000) {
+      return new Promise<LogLine>((resolve, reject) => {
         const check = () => {
-          if (logs.some((l) => l.msg === 'worker started')) return done(() => resolve());
-          if (exit) return done(() => reject(new Error(`worker exited before it was ready: ${stderr.join('')}`)));
+          const line = logs.find(match);
+          if (line) return done(() => resolve(line));
+          if (exit) return done(() => reject(new Error(`worker exited before the awaited log line: ${stderr.join('')}`)));
         };
-        const timer = setTimeout(() => done(() => reject(new Error(`worker not ready in ${timeoutMs} ms: ${stderr.join('')}`))), timeoutMs);
+        const timer = setTimeout(() => done(() => reject(new Error(`awaited log line not seen in ${timeoutMs} ms: ${stderr.join('')}`))), timeoutMs);
         const done = (fn: () => void) => {
           clearTimeout(timer);
           listeners.delete(check);

@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { AssetResultSchema } from '../../src/contract.js';
-import { enqueueAsset, waitForResult } from '../../src/queue/client.js';
+import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js';
 import { loadConfig } from '../../src/config.js';
 import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -84,6 +84,109 @@ it('a job that finished before the wait began is answered by the first poll, and
     expect(performance.now() - t0).toBeLessThan(5_000);
     expect(again).toEqual(first);
     expect(timers()).toBeLessThanOrEqual(before);
+  } finally {
+    await queue.close();
+    await connection.quit();
+  }
+});
+
+describe('enqueuing an asset again', () => {
+  const photo = { type: 'storage', storageId: 'main', key: 'photo.jpg' } as const;
+  const gets = (key: string) => s3.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/${key}`) && r.status < 300).length;
+
+  it('runs a failed asset again, and the new result replaces the failed row', async () => {
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(queueName, { connection });
+    try {
+      const source = { type: 'storage', storageId: 'main', key: 'uploaded-late.jpg' } as const;
+      const first = await enqueueAsset(queue, { assetId: 'late', source });
+      expect(first).toMatchObject({ jobId: jobIdFor('late'), added: true });
+      expect(first.replaced).toBeUndefined();
+      expect(await waitForResult(queue, 'late', { timeoutMs: 30_000 })).toMatchObject({ status: 'failed', error: { code: 'NOT_FOUND' } });
+      // The backend uploads the object and enqueues the asset again.
+      await s3.putObject('uploaded-late.jpg', readFileSync(path.join(fixturesDir, 'image/jpeg-orient-6.jpg')));
+      const again = await enqueueAsset(queue, { assetId: 'late', source });
+      expect(again).toMatchObject({ jobId: jobIdFor('late'), added: true, replaced: 'failed' });
+      expect(['waiting', 'active', 'completed']).toContain(again.state);
+      expect(await waitForResult(queue, 'late', { timeoutMs: 30_000 })).toMatchObject({ status: 'ok', image: { width: 4, height: 2 } });
+      const rows = await queryRows(`SELECT status, error_code FROM ${schema}.asset_metadata WHERE asset_id = 'late'`);
+      expect(rows).toEqual([{ status: 'ok', error_code: null }]);
+    } finally {
+      await queue.close();
+      await connection.quit();
+    }
+  });
+
+  it('runs a completed asset again (its object may have a new version)', async () => {
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(queueName, { connection });
+    try {
+      await s3.putObject('versioned.jpg', readFileSync(path.join(fixturesDir, 'image/jpeg-orient-6.jpg')));
+      const source = { type: 'storage', storageId: 'main', key: 'versioned.jpg' } as const;
+      await enqueueAsset(queue, { assetId: 'versioned', source });
+      await waitForResult(queue, 'versioned', { timeoutMs: 30_000 });
+      expect(gets('versioned.jpg')).toBe(1);
+      expect(await enqueueAsset(queue, { assetId: 'versioned', source })).toMatchObject({ added: true, replaced: 'completed' });
+      expect(await waitForResult(queue, 'versioned', { timeoutMs: 30_000 })).toMatchObject({ status: 'ok' });
+      expect(gets('versioned.jpg')).toBe(2);
+    } finally {
+      await queue.close();
+      await connection.quit();
+    }
+  });
+
+  it('is deduplicated while the job waits or is delayed, and says so with its state (helper and CLI)', async () => {
+    // A queue no replica reads: its jobs stay where they are put.
+    const idleQueue = uniqueName('client_idle');
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    const queue = new Queue(idleQueue, { connection });
+    try {
+      expect(await enqueueAsset(queue, { assetId: 'w', source: photo })).toEqual({ jobId: jobIdFor('w'), added: true, state: 'waiting' });
+      expect(await enqueueAsset(queue, { assetId: 'w', source: photo })).toEqual({ jobId: jobIdFor('w'), added: false, state: 'waiting' });
+      expect(await enqueueAsset(queue, { assetId: 'd', source: photo }, { delay: 60_000 })).toMatchObject({ added: true, state: 'delayed' });
+      expect(await enqueueAsset(queue, { assetId: 'd', source: photo })).toEqual({ jobId: jobIdFor('d'), added: false, state: 'delayed' });
+      expect(await queue.getJobCounts('waiting', 'delayed')).toEqual({ waiting: 1, delayed: 1 });
+
+      const cli = async () => {
+        const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'enqueue', '--storage', 'main', '--key', 'photo.jpg', '--asset-id', 'cli'], {
+          cwd: root,
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: redisUrl, QUEUE_NAME: idleQueue, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+          timeout: 60_000,
+        });
+        return JSON.parse(stdout) as Record<string, unknown>;
+      };
+      expect(await cli()).toEqual({ assetId: 'cli', queue: idleQueue, jobId: jobIdFor('cli'), added: true, state: 'waiting' });
+      expect(await cli()).toEqual({ assetId: 'cli', queue: idleQueue, jobId: jobIdFor('cli'), added: false, state: 'waiting' });
+    } finally {
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      await connection.quit();
+    }
+  });
+});
+
+it('two jobs of one asset added without a job id run at once; the older, finishing last, does not overwrite the newer result', async () => {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection });
+  try {
+    await s3.putObject('race-old.jpg', readFileSync(path.join(fixturesDir, 'image/jpeg-orient-6.jpg')));
+    await s3.putObject('race-new.png', readFileSync(path.join(fixturesDir, 'image/png-alpha.png')));
+    // The older upload's download is held for 2 s, so its job ends after the newer one's.
+    s3.failNext({ delayMs: 2_000 });
+    // What the README showed other-language backends: a plain add, no job id.
+    const older = await queue.add('extract', { assetId: 'race', source: { type: 'storage', storageId: 'main', key: 'race-old.jpg' } });
+    const heldGet = () => s3.requests.some((r) => r.method === 'GET' && r.path.endsWith('/race-old.jpg'));
+    await expect.poll(heldGet, { timeout: 10_000, interval: 20 }).toBe(true);
+    const newer = await queue.add('extract', { assetId: 'race', source: { type: 'storage', storageId: 'main', key: 'race-new.png' } });
+    expect(newer.timestamp).toBeGreaterThan(older.timestamp);
+    const finishedOn = async (id: string) => (await queue.getJob(id))?.finishedOn;
+    await expect.poll(async () => Boolean((await finishedOn(older.id!)) && (await finishedOn(newer.id!))), { timeout: 30_000, interval: 100 }).toBe(true);
+    // The race really happened: the older job finished last.
+    expect((await finishedOn(older.id!))!).toBeGreaterThan((await finishedOn(newer.id!))!);
+    const rows = await queryRows<{ result: { image: { format: string } }; enqueued_at: Date }>(`SELECT result, enqueued_at FROM ${schema}.asset_metadata WHERE asset_id = 'race'`);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.result.image.format).toBe('png');
+    expect(rows[0]!.enqueued_at).toEqual(new Date(newer.timestamp));
   } finally {
     await queue.close();
     await connection.quit();

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSy
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { staleReplicaMs, TempDir } from '../../src/storage/temp-dir.js';
+import { siblingSweepMs, staleReplicaMs, TempDir } from '../../src/storage/temp-dir.js';
 import { freshTempDir } from '../helpers/services.js';
 
 const tmp = freshTempDir();
@@ -85,6 +85,24 @@ describe('TempDir', () => {
     } finally {
       await temp.close();
     }
+  });
+
+  it('a running replica removes a sibling that dies after it started, at its next periodic sweep', async () => {
+    const root = path.join(tmp.dir, 'periodic');
+    const swept: string[][] = [];
+    const temp = await TempDir.create(root, { sweepIntervalMs: 100, onSwept: (removed) => swept.push(removed) });
+    try {
+      const host = os.hostname();
+      // Made after the start-up sweep: only the periodic one can remove it.
+      const dead = fakeReplica(root, 'replica-died-later', { host, pid: deadPid(), startedAt: new Date().toISOString() });
+      const live = fakeReplica(root, 'replica-alive', { host, pid: process.pid, startedAt: new Date().toISOString() });
+      await expect.poll(() => readdirSync(root).sort(), { timeout: 5_000, interval: 50 }).toEqual([path.basename(live), path.basename(temp.dir)].sort());
+      expect(swept).toEqual([[dead]]);
+    } finally {
+      await temp.close();
+    }
+    // The default period keeps a killed replica's bytes on disk well under a minute.
+    expect(siblingSweepMs).toBeLessThanOrEqual(30_000);
   });
 
   it('names its owner (host, pid) in a 0600 file that the sweep of other replicas reads', async () => {

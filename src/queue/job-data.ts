@@ -1,0 +1,40 @@
+/**
+ * What a job carries besides the backend's payload, and what the queue layer reads from a job: results
+ * kept in its data, the asset it is for, where its result stands among the asset's results.
+ */
+import type { Job } from 'bullmq';
+import { AssetResultSchema, ExtractJobSchema, type AssetResult } from '../contract.js';
+import type { ResultOrder } from '../sinks/sink.js';
+
+export const JOB_NAME = 'extract';
+
+/** The result a previous attempt finished but could not save (a sink was down), kept in the job's data. */
+export const pendingResultKey = 'pendingResult';
+/** The final failed result, kept in the job's data (BullMQ keeps no return value for a failed job). */
+export const failedResultKey = 'failedResult';
+
+/**
+ * Times a job may be taken back from a replica that stopped renewing its lock (killed, lost, frozen)
+ * before it is failed: a job that kills replicas is failed rather than crashing them forever.
+ */
+export const maxStalledCount = 2;
+
+const field = (job: Job, key: string): unknown => (job.data as Record<string, unknown> | undefined)?.[key];
+
+/** A result kept in the job's data under `key`, if it is a valid one. */
+export function keptResult(job: Job, key: typeof pendingResultKey | typeof failedResultKey): AssetResult | undefined {
+  const parsed = AssetResultSchema.safeParse(field(job, key));
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The asset id to file a failure under: the payload's if it is a usable string, else the job id. */
+export function assetIdOf(job: Job): string {
+  const id = field(job, 'assetId');
+  return typeof id === 'string' && id.length > 0 && id.length <= 256 ? id : `job:${job.id}`;
+}
+
+/** Where the job's result stands among the asset's results: its `version` if valid, and its enqueue time. */
+export function orderOf(job: Job): ResultOrder {
+  const version = ExtractJobSchema.shape.version.safeParse(field(job, 'version'));
+  return { ...(version.success && version.data !== undefined ? { version: version.data } : {}), enqueuedAt: job.timestamp };
+}
