@@ -148,7 +148,7 @@ describe('the README’s run command', () => {
     const [program, ...args] = words.slice(programAt);
     const child = spawn(program!, args, {
       cwd: root,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', HEALTH_PORT: '0', ...h.env(), ...assignments },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, HEALTH_PORT: '0', ...h.env(), ...assignments },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -150,7 +150,7 @@ describe('enqueuing an asset again', () => {
       const cli = async () => {
         const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'enqueue', '--storage', 'main', '--key', 'photo.jpg', '--asset-id', 'cli'], {
           cwd: root,
-          env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: redisUrl, QUEUE_NAME: idleQueue, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+          env: { PATH: process.env.PATH, HOME: process.env.HOME, REDIS_URL: redisUrl, QUEUE_NAME: idleQueue },
           timeout: 60_000,
         });
         return JSON.parse(stdout) as Record<string, unknown>;
