@@ -23,16 +23,10 @@ Commands:
 Run "asset-meta <command> --help" for a command's options and examples.
 Configuration comes from the environment; see the README's configuration table.`;
 
-/** The enqueue command reads its own arguments when run; its parse errors are turned into usage errors below. */
-async function enqueue(): Promise<Command> {
-  const { enqueueCommand, enqueueHelp } = await import('./cli/enqueue.js');
-  return { help: enqueueHelp, parse: (argv) => async (config) => enqueueCommand(argv, await config()) };
-}
-
 const commands: Record<string, () => Promise<Command>> = {
   worker: async () => (await import('./cli/worker.js')).workerCommand,
   probe: async () => (await import('./cli/probe.js')).probeCommand,
-  enqueue,
+  enqueue: async () => (await import('./cli/enqueue.js')).enqueueCommand,
   replay: async () => (await import('./cli/replay.js')).replayCommand,
   storages: async () => (await import('./cli/storages.js')).storagesCommand,
   'dev-store': async () => (await import('./cli/dev-store.js')).devStoreCommand,

@@ -2,12 +2,9 @@
  * `asset-meta enqueue (--storage ID --key KEY | --url URL) [--asset-id ID] [--wait]`: what a backend does,
  * from the command line.
  */
-import { parseArgs } from 'node:util';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { ExtractJob } from '../contract.js';
 import type { Config } from '../config.js';
-import { enqueueAsset, waitForResult } from '../queue/client.js';
+import { nonNegativeInt, parseCommandArgs, quote, UsageError, type Command } from './usage.js';
 
 export const enqueueHelp = `Usage: asset-meta enqueue (--storage ID --key KEY [--version-id V] | --url URL) [--asset-id ID] [--wait] [--timeout-ms N]
 
@@ -21,10 +18,10 @@ Examples:
   asset-meta enqueue --storage main --key uploads/scan-0001.dcm --asset-id 0001 --wait
   asset-meta enqueue --url "https://backend.example/signed/abc?X-Sig=..." --asset-id 42`;
 
-export async function enqueueCommand(argv: string[], config: Config): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+export const enqueueCommand: Command = {
+  help: enqueueHelp,
+  parse(argv) {
+    const { values } = parseCommandArgs(argv, {
       storage: { type: 'string' },
       key: { type: 'string' },
       'version-id': { type: 'string' },
@@ -32,34 +29,43 @@ export async function enqueueCommand(argv: string[], config: Config): Promise<nu
       'asset-id': { type: 'string' },
       wait: { type: 'boolean' },
       'timeout-ms': { type: 'string', default: '120000' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (values.help) {
-    console.log(enqueueHelp);
-    return 0;
-  }
-  let source: ExtractJob['source'];
-  if (values.url && !values.storage) source = { type: 'url', url: values.url };
-  else if (values.storage && values.key && !values.url) {
-    source = { type: 'storage', storageId: values.storage, key: values.key, ...(values['version-id'] ? { versionId: values['version-id'] } : {}) };
-  } else {
-    console.error(`give either --storage and --key, or --url\n\n${enqueueHelp}`);
-    return 2;
-  }
-  const assetId = values['asset-id'] ?? (source.type === 'url' ? new URL(source.url).pathname : source.key);
+    }, false);
+    let source: ExtractJob['source'];
+    if (values.url && !values.storage) source = { type: 'url', url: values.url };
+    else if (values.storage && values.key && !values.url) {
+      source = { type: 'storage', storageId: values.storage, key: values.key, ...(values['version-id'] ? { versionId: values['version-id'] } : {}) };
+    } else {
+      throw new UsageError('give either --storage and --key, or --url');
+    }
+    const timeoutMs = nonNegativeInt('--timeout-ms', values['timeout-ms']);
+    let assetId = values['asset-id'];
+    if (assetId === undefined) {
+      if (source.type === 'storage') assetId = source.key;
+      else if (URL.canParse(source.url)) assetId = new URL(source.url).pathname;
+      else throw new UsageError(`--url is not a URL: ${quote(source.url)}`);
+    }
+    const job = { assetId, source };
+    return async (config) => enqueue(job, values.wait === true, timeoutMs, await config());
+  },
+};
+
+/** Adds the job (bullmq and ioredis are loaded only now) and, with --wait, prints its result. */
+async function enqueue(job: ExtractJob, wait: boolean, timeoutMs: number, config: Config): Promise<number> {
+  const { Queue } = await import('bullmq');
+  const { Redis } = await import('ioredis');
+  const { enqueueAsset, waitForResult } = await import('../queue/client.js');
   const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
   try {
-    const enqueued = await enqueueAsset(queue, { assetId, source }, { attempts: config.queue.attempts });
+    const enqueued = await enqueueAsset(queue, job, { attempts: config.queue.attempts });
     // One JSON line either way: `added` false says the asset's job was already waiting, delayed or running.
-    const line = JSON.stringify({ assetId, queue: config.queue.name, ...enqueued });
-    if (!values.wait) {
+    const line = JSON.stringify({ assetId: job.assetId, queue: config.queue.name, ...enqueued });
+    if (!wait) {
       console.log(line);
       return 0;
     }
     console.error(line);
-    const result = await waitForResult(queue, assetId, { timeoutMs: Number(values['timeout-ms']) });
+    const result = await waitForResult(queue, job.assetId, { timeoutMs });
     console.log(JSON.stringify(result, null, 2));
     return result.status === 'ok' ? 0 : 1;
   } finally {
