@@ -13,8 +13,8 @@ import { parseCommandArgs, quote, UsageError, type Command } from './usage.js';
 export const probeHelp = `Usage: asset-meta probe <path|url|dir>... [--format json|jsonl|table]
 
 Extracts metadata from local files (directories are walked) or http(s) URLs, exactly as the worker
-would, and prints one AssetResult per input (assetId = the argument as given, a URL without its query
-string). An input that cannot be read (missing, not a regular file) gets a failed result like any other.
+would, and prints one AssetResult per input (assetId = the argument as given; a URL's query string,
+a signature, shows as ?[redacted]). An input that cannot be read (missing, not a regular file) gets a failed result like any other.
 No Redis, no database. Exit status 1 if any input failed.
 
 Options:
