@@ -20,7 +20,7 @@ async function readImage(input: ExtractInput): Promise<ImageInfo> {
   if (input.ext === 'svg') return readSvg(input.path, input.bytes);
   if (readsHeader(input.ext)) return readWithHeader(input.path, input.ext, input.bytes);
   if (!sharpExts.has(input.ext)) throw new UnsupportedTypeError(`no reader for ${input.mimeType} images`);
-  const image = await readWithSharp(input.path, input.bytes);
+  const image = await readWithSharp(input.path);
   if (image.format === 'jpeg') {
     const truncated = await jpegTruncation(input.path, input.bytes);
     if (truncated) throw new CorruptAssetError(truncated);

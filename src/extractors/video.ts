@@ -1,8 +1,7 @@
 /**
- * Video: MP4/MOV/3GP, Matroska/WebM and plain AVI files, and audio-only ASF (WMA), are read in-process by readers
- * that give exactly what ffprobe would, or nothing when unsure; everything else, and everything they are
- * unsure of, is one ffprobe process (`-show_format -show_streams`, JSON), see ffprobe.ts for how it is
- * bounded and locked down.
+ * Video: one ffprobe process per file (`-show_format -show_streams`, JSON), see ffprobe.ts for how it is
+ * bounded and locked down. ffprobe's JSON is mapped to the contract here and in ffprobe-map.ts and goes
+ * no further.
  *
  * Choices the contract leaves open:
  * - width/height are the decoded picture size as stored (ffprobe's width/height, not the codec's
@@ -18,23 +17,12 @@
  *   as such, read from the same probe.
  * - An ISO BMFF/QuickTime file whose top-level boxes run past its end is CORRUPT_ASSET before ffprobe
  *   runs (mp4-boxes.ts): with the index at the front, ffprobe would report the frames that were cut off.
- * - Plain ISO BMFF/QuickTime files are read in-process (mp4-reader.ts), which gives exactly what ffprobe
- *   would and otherwise defers to it; ffprobe still decides every file the reader is unsure of.
- * - An ASF file with one audio stream and nothing else is read from its header (asf-reader.ts); any other
- *   ASF (WMV, several streams, a codec the reader does not name) goes to ffprobe.
- * - A plain AVI file (one video stream, at most one audio stream, a whole `idx1`, no OpenDML) is read from
- *   its headers, index and the first chunk of each stream (avi-reader.ts); any other AVI goes to ffprobe.
  */
 import type { VideoInfo } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import { CorruptAssetError } from '../errors.js';
 import type { ExtractInput, Extracted, Extractor } from './extractor.js';
-import { readAsf } from './asf-reader.js';
-import { readAvi } from './avi-reader.js';
 import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
-import { readMatroska } from './mkv-reader.js';
-import { videoSection } from './video-section.js';
-import { readMp4 } from './mp4-reader.js';
 import { ffprobeTimeoutMs, runFfprobe, type FfprobeResult, type FfprobeStream } from './ffprobe.js';
 import {
   audioFromFfprobe, bitRate, clockwiseRotation, containerName, durationSec, isRealVideo, num, rate,
@@ -81,12 +69,16 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
   const fps = rate(stream.avg_frame_rate) ?? (duration > 0 && frameCount > 0 ? frameCount / duration : rate(stream.r_frame_rate) ?? 0);
   const audio = probe.streams.find((s) => s.codec_type === 'audio' && s.codec_name);
   const rateBps = bitRate(probe, duration);
-  return videoSection({
+  const rotation = clockwiseRotation(stream);
+  const quarter = rotation === 90 || rotation === 270;
+  return {
     container: containerName(probe, mimeType),
     durationSec: duration,
     width,
     height,
-    rotation: clockwiseRotation(stream),
+    rotation,
+    displayWidth: quarter ? height : width,
+    displayHeight: quarter ? width : height,
     fps,
     frameCount,
     videoCodec: stream.codec_name,
@@ -94,52 +86,15 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
     ...(audio?.codec_name
       ? { audio: { codec: audio.codec_name, sampleRate: num(audio.sample_rate) ?? 0, channels: audio.channels ?? 0 } }
       : {}),
-  });
+  };
 }
-
-export interface ProbeVideoOptions {
-  /** Read plain ISO BMFF files in-process (default); false always asks ffprobe (tests compare both). */
-  mp4Reader?: boolean;
-  /** Read plain Matroska/WebM files in-process (default); false always asks ffprobe. */
-  mkvReader?: boolean;
-  /** Read audio-only ASF (WMA) files in-process (default); false always asks ffprobe. */
-  asfReader?: boolean;
-  /** Read plain AVI files in-process (default); false always asks ffprobe. */
-  aviReader?: boolean;
-}
-
-/** Detected extensions (file-type's `ext`) of Matroska and WebM files, audio-only ones included. */
-const matroskaExts = new Set(['mkv', 'mka', 'webm']);
-/** Extensions of ASF files (file-type names them all `asf`; the others are for callers that pass a name's). */
-const asfExts = new Set(['asf', 'wma', 'wmv']);
 
 /** Probes a video file; also used for audio in video containers (see audio.ts). */
-export async function probeVideo(input: ExtractInput, config: ExtractConfig, options: ProbeVideoOptions = {}): Promise<Extracted> {
+export async function probeVideo(input: ExtractInput, config: ExtractConfig): Promise<Extracted> {
   const deadline = Date.now() + ffprobeTimeoutMs(config.timeoutMs);
   const remaining = (): number => Math.max(1, deadline - Date.now());
   // ffprobe reads only an MP4's index: make sure the media data the index points into is all there.
   if (isoBmffExts.has(input.ext)) await checkTopLevelBoxes(input.path);
-
-  // In-process readers: a result only when they are sure to give what ffprobe would; else ffprobe below.
-  if (isoBmffExts.has(input.ext) && options.mp4Reader !== false) {
-    const read = await readMp4(input.path, input.mimeType);
-    if (read?.dataType === 'video') return { dataType: 'video', mimeType: input.mimeType, section: read.section };
-    if (read) return { dataType: 'audio', mimeType: audioMimeOf[input.mimeType] ?? input.mimeType, section: read.section };
-  }
-  // Matroska keeps no frame count: the reader counts the blocks itself instead of ffprobe's whole-file pass.
-  if (matroskaExts.has(input.ext) && options.mkvReader !== false) {
-    const read = await readMatroska(input, { budgetMs: remaining() });
-    if (read) return read;
-  }
-  if (asfExts.has(input.ext) && options.asfReader !== false) {
-    const section = readAsf(input.path);
-    if (section) return { dataType: 'audio', mimeType: audioMimeOf[input.mimeType] ?? input.mimeType, section };
-  }
-
-  if (input.ext === 'avi' && options.aviReader !== false) {
-    const section = readAvi(input.path);
-    if (section) return { dataType: 'video', mimeType: input.mimeType, section };
-  }
 
   const countPackets = noFrameCountMimes.has(input.mimeType);
   const probe = await runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: remaining(), countPackets });

@@ -108,7 +108,6 @@ describe('ffprobe deadline', () => {
     const started = Date.now();
     const err = await settle(
       extractVideo(
-        // MPEG-TS: MP4, Matroska and plain AVI files are read in-process and would never start the hanging ffprobe.
         { path: video('h264.ts'), sizeBytes: 1, dataType: 'video', mimeType: 'video/mp2t', ext: 'ts' },
         testExtractConfig({ timeoutMs: 1_500, ffprobePath: hang }),
       ),
@@ -146,18 +145,14 @@ describe('ffprobe processes per file', () => {
     path: video(name), sizeBytes: 1, dataType: 'video' as const, mimeType, ext: path.extname(name).slice(1),
   });
 
-  const ffprobeOnly = { mp4Reader: false, mkvReader: false, aviReader: false };
   it.each([
-    ['h264-moov-at-end.mp4', 'video/mp4', {}, 0], // read in-process (mp4-reader.ts)
-    ['h264.mkv', 'video/matroska', {}, 0], // read in-process (mkv-reader.ts)
-    ['h264-moov-at-end.mp4', 'video/mp4', ffprobeOnly, 1], // nb_frames from the sample table
-    ['mpeg4.avi', 'video/vnd.avi', {}, 0], // read in-process (avi-reader.ts)
-    ['mpeg4.avi', 'video/vnd.avi', ffprobeOnly, 1], // nb_frames from the index
-    ['h264.mkv', 'video/matroska', ffprobeOnly, 1], // no count stored: counted in the same call
-    ['h264.mkv', 'application/octet-stream', ffprobeOnly, 2], // not known in advance: a second call counts
-  ] as const)('%s as %s %o: %i process(es), 25 frames', async (name, mimeType, options, expected) => {
+    ['h264-moov-at-end.mp4', 'video/mp4', 1], // nb_frames from the sample table
+    ['mpeg4.avi', 'video/vnd.avi', 1], // nb_frames from the index
+    ['h264.mkv', 'video/matroska', 1], // no count stored: counted in the same call
+    ['h264.mkv', 'application/octet-stream', 2], // not known in advance: a second call counts
+  ] as const)('%s as %s: %i process(es), 25 frames', async (name, mimeType, expected) => {
     const log = path.join(tmp, `runs-${name}-${mimeType.replace('/', '-')}-${expected}.log`);
-    const out = await probeVideo(input(name, mimeType), testExtractConfig({ ffprobePath: countingFfprobe(log) }), options);
+    const out = await probeVideo(input(name, mimeType), testExtractConfig({ ffprobePath: countingFfprobe(log) }));
     expect(runs(log)).toBe(expected);
     expect(out.dataType === 'video' && out.section.frameCount).toBe(25);
   });
