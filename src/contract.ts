@@ -25,6 +25,7 @@ export const ERROR_CODES = [
   'CORRUPT_ASSET',
   'ENCRYPTED_ASSET',
   'EXTRACT_TIMEOUT',
+  'WORKER_FAULT',
 ] as const;
 export const ErrorCodeSchema = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCodeSchema>;

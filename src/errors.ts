@@ -55,6 +55,11 @@ export class UnsupportedTypeError extends define('UNSUPPORTED_TYPE', false) {}
 export class CorruptAssetError extends define('CORRUPT_ASSET', false) {}
 export class EncryptedAssetError extends define('ENCRYPTED_ASSET', false) {}
 export class ExtractTimeoutError extends define('EXTRACT_TIMEOUT', false) {}
+/**
+ * The replica itself cannot do the work (a tool it runs is missing or will not start): no verdict on the
+ * asset, retried, so that the job succeeds once the operator fixes the deployment or another replica takes it.
+ */
+export class WorkerFaultError extends define('WORKER_FAULT', true) {}
 
 const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) => AssetError> = {
   INVALID_JOB: InvalidJobError,
@@ -70,6 +75,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   CORRUPT_ASSET: CorruptAssetError,
   ENCRYPTED_ASSET: EncryptedAssetError,
   EXTRACT_TIMEOUT: ExtractTimeoutError,
+  WORKER_FAULT: WorkerFaultError,
 };
 
 export function isAssetError(err: unknown): err is AssetError {
@@ -84,22 +90,17 @@ export function fromSerialized(value: { code: ErrorCode; message: string; detect
   return err;
 }
 
-const workerFaults = new WeakSet<AssetError>();
-
 /**
  * A fault of the worker itself, not of the asset: an extraction thread's unhandled rejection, uncaught
- * exception, crash or unexpected exit. The one place its code is chosen. §4 has no code for it, and it
- * says nothing about the file: CORRUPT_ASSET would brand a good file corrupt for ever. It is retried, as
- * a missing ffprobe is (asDeploymentFault, whose reasoning applies), as STORAGE_UNAVAILABLE for now.
+ * exception, crash or unexpected exit. It says nothing about the file (CORRUPT_ASSET would brand a good
+ * file corrupt for ever): WORKER_FAULT, retried.
  */
 export function workerFault(message: string): AssetError {
-  const err = new StorageUnavailableError(`worker fault (not the asset's): ${message}`);
-  workerFaults.add(err);
-  return err;
+  return new WorkerFaultError(`worker fault (not the asset's): ${message}`);
 }
 
-/** Whether `err` came from `workerFault`, whatever code it carries. */
-export const isWorkerFault = (err: unknown): boolean => typeof err === 'object' && err !== null && workerFaults.has(err as AssetError);
+/** Whether `err` is a fault of the worker rather than a verdict on the asset (its class survives a thread boundary: fromSerialized). */
+export const isWorkerFault = (err: unknown): boolean => err instanceof WorkerFaultError;
 
 /**
  * The longest error message kept, in UTF-8 bytes: room for our own words and a parser's complaint, small

@@ -4,7 +4,6 @@
 import type { AssetResult, Timings } from './contract.js';
 import { AssetError, CorruptAssetError, messageOf } from './errors.js';
 import type { Extracted } from './extractors/extractor.js';
-import { FfprobeSpawnError, asDeploymentFault } from './extractors/ffprobe.js';
 
 export interface Downloaded {
   sizeBytes: number;
@@ -62,12 +61,11 @@ export function failedResult(
 
 /**
  * An error thrown while reading untrusted bytes that is not one of ours is the parser's complaint about
- * the file: CORRUPT_ASSET, with the parser's message kept. The one exception is a tool that cannot be
- * started at all: that is the deployment's fault, retried (see asDeploymentFault for the code chosen).
+ * the file: CORRUPT_ASSET, with the parser's message kept. A tool that cannot be started at all is thrown
+ * as WORKER_FAULT where it fails (ffprobe.ts), already coded.
  */
 export function asExtractError(err: unknown): AssetError {
   if (err instanceof AssetError) return err;
-  if (err instanceof FfprobeSpawnError) return asDeploymentFault(err);
   return new CorruptAssetError(messageOf(err), { cause: err });
 }
 

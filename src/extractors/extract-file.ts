@@ -8,7 +8,6 @@ import type { ExtractConfig } from '../config.js';
 import { AssetError, CorruptAssetError, messageOf } from '../errors.js';
 import { detect, detectBuffer, detectHeadBytes } from '../detect/detect.js';
 import type { Extracted } from './extractor.js';
-import { FfprobeSpawnError, asDeploymentFault } from './ffprobe.js';
 import { fillSync, withFileSync } from './read-sync.js';
 import { extractors } from './registry.js';
 
@@ -31,12 +30,7 @@ export async function extractFile(path: string, config: ExtractConfig, known?: K
   } catch (err) {
     // Coded here, inside the extraction thread: only a coded error keeps its code across the boundary. A
     // parser's own complaint (a string, a plain object, a library Error) is the file's fault: CORRUPT_ASSET.
-    const coded =
-      err instanceof FfprobeSpawnError
-        ? asDeploymentFault(err)
-        : err instanceof AssetError
-          ? err
-          : new CorruptAssetError(messageOf(err), { cause: err });
+    const coded = err instanceof AssetError ? err : new CorruptAssetError(messageOf(err), { cause: err });
     coded.detected ??= { dataType: detected.dataType, mimeType: detected.mimeType };
     throw coded;
   }

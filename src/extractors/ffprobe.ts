@@ -16,28 +16,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { bundledFfprobeEnv } from './ffprobe-gconv.js';
-import { CorruptAssetError, ExtractTimeoutError, StorageUnavailableError } from '../errors.js';
-
-/**
- * ffprobe could not be started at all (ENOENT, EACCES: a wrong FFPROBE_PATH, an image built without the
- * binary). The deployment's fault, never the asset's: deliberately not an AssetError, so that nothing
- * mistakes it for a verdict on the file. `asDeploymentFault` gives it its contract code.
- */
-export class FfprobeSpawnError extends Error {
-  override readonly name = 'FfprobeSpawnError';
-}
-
-/**
- * The contract code of a spawn failure. CONTRACT.md §4 has no code for "this replica is misconfigured";
- * what matters is that the job fails *retriable* and that no permanent verdict on the asset is saved:
- * CORRUPT_ASSET would brand a good file corrupt for ever, EXTRACT_TIMEOUT is neither true nor retried.
- * Of the retried codes, STORAGE_UNAVAILABLE ("a service the worker depends on is unavailable") is the
- * least wrong: like a 5xx from storage, it is outside the asset and goes away when the operator fixes
- * it, and BullMQ's retries (with backoff) give them that time. The message says what to fix.
- */
-export function asDeploymentFault(err: FfprobeSpawnError): StorageUnavailableError {
-  return new StorageUnavailableError(`${err.message} (a deployment fault, not the asset's: check FFPROBE_PATH)`, { cause: err });
-}
+import { CorruptAssetError, ExtractTimeoutError, WorkerFaultError } from '../errors.js';
 
 /** One stream as ffprobe's JSON writer prints it (only the fields we read). */
 export interface FfprobeStream {
@@ -102,7 +81,7 @@ export function defaultFfprobePath(): string {
   try {
     return path.join(path.dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`)), 'ffprobe');
   } catch {
-    throw new FfprobeSpawnError(`no bundled ffprobe for ${process.platform}-${process.arch} (${pkg}); set FFPROBE_PATH`);
+    throw new WorkerFaultError(`no bundled ffprobe for ${process.platform}-${process.arch} (${pkg}); set FFPROBE_PATH`);
   }
 }
 
@@ -115,7 +94,7 @@ export function ffprobeTimeoutMs(extractTimeoutMs: number): number {
 }
 
 export interface FfprobeOptions {
-  /** The ffprobe binary; ffprobe-static's when absent (FFPROBE_PATH sets it). */
+  /** The ffprobe binary; the bundled one when absent (FFPROBE_PATH sets it). */
   ffprobePath?: string | undefined;
   timeoutMs: number;
   /** Read every packet and report `nb_read_packets` per stream (reads the whole file). */
@@ -141,7 +120,8 @@ export function ffprobeArgs(path: string, countPackets = false): string[] {
 /**
  * Probes `path`. Throws ExtractTimeoutError when the deadline passes (the process group is killed
  * first), CorruptAssetError when ffprobe refuses the file (with its message, minus the temp path), and
- * FfprobeSpawnError when the binary cannot be started at all (a deployment fault, not the asset's).
+ * WorkerFaultError when the binary cannot be started at all (ENOENT, EACCES: a wrong FFPROBE_PATH, an
+ * image built without it): the deployment's fault, never a verdict on the asset, so it is retried.
  */
 export function runFfprobe(path: string, options: FfprobeOptions): Promise<FfprobeResult> {
   const bin = options.ffprobePath ?? defaultFfprobePath();
@@ -197,7 +177,7 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
       stderr = (stderr + chunk).slice(-maxStderrBytes);
     });
     child.on('error', (err) => {
-      finish(undefined, new FfprobeSpawnError(`cannot run ffprobe (${bin}): ${err.message}`, { cause: err }));
+      finish(undefined, new WorkerFaultError(`cannot run ffprobe (${bin}): ${err.message}; check FFPROBE_PATH`, { cause: err }));
     });
     child.on('close', (code, signal) => {
       if (failure) return finish();

@@ -104,7 +104,7 @@ describe('workerFault', () => {
   it('is retried and says it is not the asset’s fault', () => {
     const err = workerFault('unhandled rejection in an extraction thread: boom');
     expect(err.toJSON()).toEqual({
-      code: 'STORAGE_UNAVAILABLE',
+      code: 'WORKER_FAULT',
       retriable: true,
       message: "worker fault (not the asset's): unhandled rejection in an extraction thread: boom",
     });

@@ -190,7 +190,7 @@ describe('a thread’s unexpected error', () => {
       await expect(pool.run(text, testExtractConfig())).resolves.toMatchObject({ dataType: 'text' });
       const started = Date.now();
       const err = await pool.run(file, testExtractConfig({ timeoutMs: 20_000 })).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retriable: true, message: `worker fault (not the asset's): ${what}` });
+      expect(err).toMatchObject({ code: 'WORKER_FAULT', retriable: true, message: `worker fault (not the asset's): ${what}` });
       expect(isWorkerFault(err)).toBe(true);
       expect(Date.now() - started).toBeLessThan(10_000);
       await expect(pool.run(png, testExtractConfig())).resolves.toMatchObject({ dataType: 'image' });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/detect.js';
-import { CorruptAssetError, ExtractTimeoutError, isAssetError } from '../../src/errors.js';
+import { CorruptAssetError, ExtractTimeoutError, WorkerFaultError } from '../../src/errors.js';
 import { bundledFfprobeEnv } from '../../src/extractors/ffprobe-gconv.js';
 import { defaultFfprobePath, ffprobeTimeoutMs, runFfprobe } from '../../src/extractors/ffprobe.js';
 import { extractVideo, probeVideo } from '../../src/extractors/video.js';
@@ -125,10 +125,21 @@ describe('ffprobe deadline', () => {
     expect(pids.filter(alive)).toEqual([]);
   });
 
-  it('an ffprobe that cannot be started is a deployment fault, not a corrupt asset', async () => {
-    const err = await settle(runFfprobe(video('h264-moov-at-end.mp4'), { timeoutMs: 5_000, ffprobePath: path.join(tmp, 'no-such-ffprobe') }));
-    expect(err).toBeInstanceOf(Error);
-    expect(isAssetError(err)).toBe(false);
+  it.each([
+    ['missing', () => path.join(tmp, 'no-such-ffprobe')],
+    ['not executable', () => { const f = path.join(tmp, 'not-executable'); writeFileSync(f, '#!/bin/sh\n'); chmodSync(f, 0o644); return f; }],
+  ] as const)('an ffprobe that cannot be started (%s) is WORKER_FAULT, retried, never a verdict on the asset', async (_why, bin) => {
+    const err = await settle(runFfprobe(video('h264-moov-at-end.mp4'), { timeoutMs: 5_000, ffprobePath: bin() }));
+    expect(err).toBeInstanceOf(WorkerFaultError);
+    expect(err).toMatchObject({ code: 'WORKER_FAULT', retriable: true });
+    expect((err as Error).message).toMatch(/cannot run ffprobe .*check FFPROBE_PATH/);
+  });
+
+  it('the saved result of a video whose ffprobe cannot be started says WORKER_FAULT and what the bytes are', async () => {
+    const result = await probeFile(video('h264-moov-at-end.mp4'), testExtractConfig({ ffprobePath: path.join(tmp, 'no-such-ffprobe') }));
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatchObject({ code: 'WORKER_FAULT', retriable: true });
+    expect(result).toMatchObject({ dataType: 'video', mimeType: 'video/mp4' });
   });
 
   it('ffprobe errors name no temp path', async () => {
@@ -137,6 +148,32 @@ describe('ffprobe deadline', () => {
     expect((err as Error).message).toMatch(/moov atom not found/);
     expect((err as Error).message).not.toContain(fixturesDir);
     expect((err as Error).message).not.toMatch(/0x[0-9a-f]{6,}/);
+  });
+});
+
+describe('sample tables that claim more entries than the file holds', () => {
+  /** 10 frames of 64x48 H.264 at 10 fps, index at the front; then one box's 32-bit entry count set to 0x7FFFFFFF. */
+  function withEntryCount(box: 'stsz' | 'stco'): string {
+    const made = path.join(tmp, 'ten-frames.mp4');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-t', '1',
+      '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', made]);
+    const bytes = readFileSync(made);
+    // ISO/IEC 14496-12 §8.7.3 stsz: size, type, version+flags, sample_size, sample_count;
+    // §8.7.5 stco: size, type, version+flags, entry_count.
+    const at = bytes.indexOf(box) + (box === 'stsz' ? 12 : 8);
+    expect(bytes.readUInt32BE(at)).toBe(box === 'stsz' ? 10 : 1);
+    bytes.writeUInt32BE(0x7fffffff, at);
+    const file = path.join(tmp, `${box}-0x7fffffff.mp4`);
+    writeFileSync(file, bytes);
+    return file;
+  }
+
+  it.each(['stsz', 'stco'] as const)('an %s entry count of 0x7FFFFFFF is CORRUPT_ASSET, as ffprobe refuses it', async (box) => {
+    const result = await probeFile(withEntryCount(box), testExtractConfig());
+    expect(result.status).toBe('failed');
+    expect(result.error).toMatchObject({ code: 'CORRUPT_ASSET', retriable: false });
+    expect(result.error?.message).toMatch(/^ffprobe cannot read the file/);
+    expect(result.video).toBeUndefined();
   });
 });
 
