@@ -24,7 +24,7 @@ import { createPostgresSink } from '../src/sinks/postgres.js';
 import type { ResultSink } from '../src/sinks/sink.js';
 import { createWebhookSink } from '../src/sinks/webhook.js';
 import { FetchPool } from '../src/storage/fetch/pool.js';
-import { createStorages } from '../src/storage/storage.js';
+import { createStorages } from '../src/storage/registry.js';
 import { TempDir } from '../src/storage/temp-dir.js';
 import { StartInterrupted, unlessAborted, untilDone } from './start-steps.js';
 

@@ -8,7 +8,7 @@ import { defaultRangedReadMinBytes, loadConfig } from '../../src/config.js';
 import type { S3Server } from '../../src/dev/s3-server.js';
 import { processAsset } from '../../src/pipeline.js';
 import { createDownloader } from '../../src/storage/download.js';
-import { createStorages } from '../../src/storage/storage.js';
+import { createStorages } from '../../src/storage/registry.js';
 import { TempDir } from '../../src/storage/temp-dir.js';
 import type { CorpusFile } from './corpus.js';
 import type { Compiled } from './in-process.js';

@@ -75,7 +75,7 @@ async function urlProber(config: Config, extract: (path: string) => Promise<Extr
   const open = async () => {
     const { processAsset } = await import('../pipeline.js');
     const { FetchPool } = await import('../storage/fetch/pool.js');
-    const { createStorages } = await import('../storage/storage.js');
+    const { createStorages } = await import('../storage/registry.js');
     const { TempDir } = await import('../storage/temp-dir.js');
     // The fetch runs in a thread of its own, as in the worker: a crash of the HTTP client fails that URL only.
     const fetcher = new FetchPool({ threads: 1, allowedHosts: config.download.allowedHosts });

@@ -8,7 +8,8 @@ import { request } from 'undici';
 import { isAssetError, messageOf } from '../errors.js';
 import { redactUrlsIn } from '../storage/redact.js';
 import type { ResolvedStorage } from '../storage/storage-config.js';
-import { createStorage, type Storage } from '../storage/storage.js';
+import { createStorage } from '../storage/registry.js';
+import type { Storage } from '../storage/storage.js';
 
 /** A checked URL must answer within this. */
 const fetchTimeoutMs = 15_000;

@@ -3,7 +3,7 @@
  * without it (raw data sets, PS3.10 §7.1 allows none only outside media, yet they circulate) start with a
  * group 0x0002 or 0x0008 element. This sniffs that start in explicit or implicit VR little endian.
  */
-import type { Detected } from '../extractors/extractor.js';
+import type { Detected } from './detected.js';
 
 const VRS = new Set([
   'AE', 'AS', 'AT', 'CS', 'DA', 'DS', 'DT', 'FL', 'FD', 'IS', 'LO', 'LT', 'OB', 'OD', 'OF', 'OL', 'OV', 'OW',

@@ -7,7 +7,7 @@
  * allowed in any number: UTF-8, a single-byte code page or Shift_JIS all use them, and the extractor
  * decides which (src/extractors/text-encoding.ts).
  */
-import type { Detected } from '../extractors/extractor.js';
+import type { Detected } from './detected.js';
 
 /** Share of the head that may be C0 control characters (other than tab, LF, CR, FF, ESC) and still be text. */
 const maxControlRatio = 0.01;

@@ -7,14 +7,9 @@
  */
 import type { DataType, SectionByType } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
+import type { Detected } from '../detect/detected.js';
 
-/** What detection found out about the bytes (see src/detect.ts). */
-export interface Detected {
-  dataType: DataType;
-  mimeType: string;
-  /** Short format name from the signature (file-type's ext, or ours: 'svg', 'txt', 'dcm'). */
-  ext: string;
-}
+export type { Detected };
 
 export interface ExtractInput extends Detected {
   /** A local file, read-only, holding untrusted bytes. */

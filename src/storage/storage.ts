@@ -1,14 +1,10 @@
 /**
  * Stage: sign. Every storage kind is a factory returning this one small interface; the pipeline gets a URL
  * from it and fetches the object by that URL alone, as the platform's frontend would (CONTRACT.md §2).
- * One file per kind: s3.ts (with s3-role.ts for delegated access), azure.ts, gcs.ts, signer.ts.
+ * One file per kind: s3.ts (with s3-role.ts for delegated access), azure.ts, gcs.ts, signer.ts; registry.ts
+ * is the one place that knows them all.
  */
 import type { ResolvedStorage } from './storage-config.js';
-import { StorageNotConfiguredError } from '../errors.js';
-import { createAzureStorage } from './azure.js';
-import { createGcsStorage } from './gcs.js';
-import { createS3Storage } from './s3.js';
-import { createSignerStorage } from './signer.js';
 
 export interface ObjectRef {
   assetId: string;
@@ -34,27 +30,3 @@ export interface Storage {
 }
 
 export type StorageRegistry = (storageId: string) => Storage;
-
-/** The storage for one entry. Holds its credentials; the plain object it returns exposes none. */
-export function createStorage(entry: ResolvedStorage): Storage {
-  switch (entry.kind) {
-    case 's3':
-      return createS3Storage(entry);
-    case 'azure':
-      return createAzureStorage(entry);
-    case 'gcs':
-      return createGcsStorage(entry);
-    case 'signer':
-      return createSignerStorage(entry);
-  }
-}
-
-/** One storage per configured entry, looked up by id; an unknown id is STORAGE_NOT_CONFIGURED. */
-export function createStorages(entries: ResolvedStorage[]): StorageRegistry {
-  const byId = new Map<string, Storage>(entries.map((entry) => [entry.id, createStorage(entry)]));
-  return (storageId) => {
-    const storage = byId.get(storageId);
-    if (!storage) throw new StorageNotConfiguredError(`no storage with id "${storageId}" is configured`);
-    return storage;
-  };
-}
