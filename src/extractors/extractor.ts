@@ -9,8 +9,6 @@ import type { DataType, SectionByType } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
 import type { Detected } from '../detect/detected.js';
 
-export type { Detected };
-
 export interface ExtractInput extends Detected {
   /** A local file, read-only, holding untrusted bytes. */
   path: string;

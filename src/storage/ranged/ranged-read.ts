@@ -24,7 +24,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { detectBuffer } from '../../detect/detect.js';
 import { StorageUnavailableError, TooLargeError } from '../../errors.js';
-import type { Detected } from '../../extractors/extractor.js';
+import type { Detected } from '../../detect/detected.js';
 import { discard, streamResponse, type DownloadedFile, type Downloader, type DownloadLimits } from '../download.js';
 import { createFetchContext, parseUrl, transportError } from '../http-get.js';
 import type { TempDir } from '../temp-dir.js';
