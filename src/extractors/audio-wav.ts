@@ -3,8 +3,9 @@
  * (never the sample data).
  *
  * Why: music-metadata names WAVE codecs by their format tag only, so a WAVE_FORMAT_EXTENSIBLE file (any
- * WAV over 16 bits or 2 channels that FFmpeg writes) reads as "non-PCM (65534)"; the real format is the
- * first two bytes of its SubFormat GUID. And the data chunk's declared size tells a file cut short.
+ * WAV over 16 bits or 2 channels that FFmpeg writes) reads as "non-PCM (65534)" (still in music-metadata
+ * 12.1); the real format is the first two bytes of its SubFormat GUID. And the data chunk's declared size
+ * tells a file cut short.
  * Layout: Microsoft's WAVEFORMATEX / WAVEFORMATEXTENSIBLE (mmreg.h); RIFF chunks are padded to even size.
  */
 import { readAtSync, withFileSync } from './read-sync.js';
@@ -26,12 +27,6 @@ export interface WavFormat {
   /** Where the sample data starts and how many bytes the header says it holds (undefined: unknown, as in a streamed WAV). */
   dataOffset?: number;
   dataBytes?: number;
-  /**
-   * The plain layout music-metadata reads to the same end as this walk (see readWavFormat): the RIFF
-   * size is the file's, before the data chunk only `fmt `, `fact` and well-formed `LIST` chunks, and the
-   * data chunk ends the file.
-   */
-  plain: boolean;
 }
 
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
@@ -40,13 +35,12 @@ const maxChunks = 1_000;
 
 /** Reads a WAV's format; undefined when it is not RIFF/WAVE or has no `fmt ` chunk. */
 export async function readWavFormat(path: string): Promise<WavFormat | undefined> {
-  return withFileSync(path, (fd, fileBytes) => {
+  return withFileSync(path, (fd) => {
     const read = (at: number, length: number) => readAtSync(fd, at, length);
     const riff = read(0, 12);
     if (riff.length < 12 || riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') {
       return undefined;
     }
-    let plain = riff.readUInt32LE(4) + 8 === fileBytes;
     let fmt: WavFormat | undefined;
     let factSamples: number | undefined;
     let at = 12;
@@ -57,49 +51,19 @@ export async function readWavFormat(path: string): Promise<WavFormat | undefined
       const size = header.readUInt32LE(4);
       if (id === 'fmt ') {
         fmt = parseFmt(read(at + 8, Math.min(size, 64)));
-        plain &&= fmt !== undefined && size % 2 === 0 && size <= 64;
       } else if (id === 'fact') {
         const fact = read(at + 8, 4);
         if (fact.length === 4) factSamples = fact.readUInt32LE(0);
-        plain &&= size === 4;
-      } else if (id === 'LIST') {
-        plain &&= wellFormedList(read(at + 8, Math.min(size, maxListBytes)), size);
       } else if (id === 'data') {
         if (!fmt) return undefined;
         // Writers that stream (cannot seek back) leave 0 or 0xFFFFFFFF here.
         const known = size !== 0 && size !== 0xffffffff;
-        plain &&= known && at + 8 + size + (size & 1) === fileBytes;
-        return { ...fmt, ...(factSamples !== undefined ? { factSamples } : {}), dataOffset: at + 8, ...(known ? { dataBytes: size } : {}), plain };
-      } else {
-        plain = false;
+        return { ...fmt, ...(factSamples !== undefined ? { factSamples } : {}), dataOffset: at + 8, ...(known ? { dataBytes: size } : {}) };
       }
       at += 8 + size + (size & 1);
     }
-    return fmt && { ...fmt, ...(factSamples !== undefined ? { factSamples } : {}), plain: false };
+    return fmt && { ...fmt, ...(factSamples !== undefined ? { factSamples } : {}) };
   });
-}
-
-/** LIST chunks longer than this are not checked here (the walk calls the file not plain). */
-const maxListBytes = 64 * 1024;
-
-/**
- * A LIST chunk music-metadata reads without complaint: a list type, then (for INFO) sub-chunks whose
- * even-rounded sizes add up to the chunk exactly, as its parseRiffInfoTags demands ("Illegal remaining
- * size" otherwise).
- */
-function wellFormedList(body: Buffer, size: number): boolean {
-  if (size < 4 || size % 2 === 1 || body.length !== size) return false;
-  if (body.toString('latin1', 0, 4) !== 'INFO') return true;
-  let remaining = size - 4;
-  let at = 4;
-  while (remaining >= 8) {
-    const len = body.readUInt32LE(at + 4);
-    const padded = len + (len & 1);
-    if (at + 8 + padded > body.length) return false;
-    at += 8 + padded;
-    remaining -= 8 + padded;
-  }
-  return remaining === 0;
 }
 
 function parseFmt(b: Buffer): WavFormat | undefined {
@@ -112,7 +76,6 @@ function parseFmt(b: Buffer): WavFormat | undefined {
     avgBytesPerSec: b.readUInt32LE(8),
     blockAlign: b.readUInt16LE(12),
     bitsPerSample: b.readUInt16LE(14),
-    plain: false,
   };
   if (tag === WAVE_FORMAT_EXTENSIBLE && b.length >= 40) {
     const valid = b.readUInt16LE(18);

@@ -44,7 +44,7 @@ describe('ffprobe runs only where music-metadata cannot say', () => {
     ['aac-24k-mono.aac', 0],
     ['cbr-32k.mp3', 0], // LAME's Info header states the frame count
     ['vbr-xing.mp3', 0],
-    ['vbr-no-xing.mp3', 0], // no header: frames counted here (audio-mp3-frames.ts), as ffprobe counts them
+    ['vbr-no-xing.mp3', 1], // no header: ffprobe counts the frames (-count_packets)
     ['g726-8k-mono.wav', 0], // named from our own read of the header; its fact chunk states the samples
   ])('%s: %i ffprobe process(es)', async (name, expected) => {
     const log = path.join(tmp, `${name}.log`);
@@ -55,7 +55,7 @@ describe('ffprobe runs only where music-metadata cannot say', () => {
 });
 
 describe('MP3 without a VBR header', () => {
-  it('goes to ffprobe when its frames are not clean (bytes after the last frame)', async () => {
+  it('has its frames counted by ffprobe, bytes after the last frame included', async () => {
     const file = path.join(tmp, 'junk-tail.mp3');
     writeFileSync(file, Buffer.concat([readFileSync(audio('vbr-no-xing.mp3')), Buffer.from('not a frame')]));
     const log = path.join(tmp, 'junk-tail.log');
