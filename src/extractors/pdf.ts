@@ -15,7 +15,6 @@ import {
 import type { PdfInfo } from '../contract.js';
 import { AssetError, CorruptAssetError, EncryptedAssetError, messageOf } from '../errors.js';
 import type { Extractor } from './extractor.js';
-import { usePatchedPdfWorker } from './pdf-crypto.js';
 import { pdfRangeChunkBytes, FileRangeTransport } from './pdf-source.js';
 
 /** pdf.js's `verbosity: 0`: errors only, and those reach us as rejections anyway. */
@@ -80,8 +79,6 @@ async function pageSizes(doc: PDFDocumentProxy, limit: number): Promise<PdfInfo[
  * test can watch the bytes a transport read.
  */
 export async function readPdfInfo(transport: FileRangeTransport, maxPageSizes: number): Promise<PdfInfo> {
-  // AES-256 key derivation natively instead of in pdf.js's JavaScript (see pdf-crypto.ts).
-  await usePatchedPdfWorker();
   const task = openDocument(transport);
   try {
     const work = (async (): Promise<PdfInfo> => {

@@ -19,7 +19,6 @@ import {
 import { CorruptAssetError, boundedMessage, isAssetError, messageOf, type DetectedType } from '../errors.js';
 import type { Extracted } from './extractor.js';
 import { extractFile, hashAndExtract, type FileFacts } from './extract-file.js';
-import { usePatchedPdfWorker } from './pdf-crypto.js';
 import { extractors } from './registry.js';
 
 export interface ThreadRequest {
@@ -154,8 +153,8 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
 }
 
 /**
- * Asked of a replica's threads as it starts (ExtractPool.warm): load every extractor's modules, and pdf.js's
- * patched worker, so that no job waits for them (pdf.js alone is about half a second of CPU). Threads
+ * Asked of a replica's threads as it starts (ExtractPool.warm): load every extractor's modules, so that no
+ * job waits for them (pdf.js alone is about half a second of CPU). Threads
  * started later (a replacement for a killed one) load each extractor when a job first needs it.
  */
 export interface ThreadWarm {
@@ -165,7 +164,6 @@ export interface ThreadWarm {
 
 async function warm(): Promise<void> {
   await Promise.all(Object.values(extractors).map((load) => load()));
-  await usePatchedPdfWorker();
 }
 
 port.on('message', (req: ThreadRequest | ThreadWarm) => {

@@ -37,7 +37,7 @@ describe('every fixture matches its expected.json', () => {
 
 /**
  * The same table through the extraction threads, as the worker and `asset-meta probe` run it: a thread
- * sets things up its own way (pdf.js's patched worker module and no canvas library, sharp's settings),
+ * sets things up its own way (no canvas library for pdf.js, sharp's settings),
  * and a result must not depend on that.
  */
 describe('every fixture matches its expected.json through the extraction threads', () => {
