@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ExtractConfig } from '../src/config.js';
 import { extractFile } from '../src/extractors/extract-file.js';
-import { ExtractPool } from '../src/extractors/isolate.js';
+import { ExtractPool } from '../src/extractors/pool/isolate.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const config: ExtractConfig = { timeoutMs: 60_000, maxHeapMb: 256, pdfMaxPageSizes: 10_000, dicomIncludePhi: false };

@@ -23,7 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AssetResultSchema } from '../src/contract.js';
 import type { ExtractConfig } from '../src/config.js';
 import { isAssetError, isWorkerFault, messageOf } from '../src/errors.js';
-import { ExtractPool, threadStartTimeoutMs } from '../src/extractors/isolate.js';
+import { ExtractPool, threadStartTimeoutMs } from '../src/extractors/pool/isolate.js';
 import { failedResult, okResult, zeroTimings } from '../src/result.js';
 import { dicomMutationKinds } from './fuzz/dicom-mutator.js';
 import { plantedPhi } from './fuzz/dicom-writer.js';

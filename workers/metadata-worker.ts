@@ -9,7 +9,7 @@ import os from 'node:os';
 import { Redis } from 'ioredis';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
-import { ExtractPool } from '../src/extractors/isolate.js';
+import { ExtractPool } from '../src/extractors/pool/isolate.js';
 import { startHealthServer } from '../src/observability/health-server.js';
 import { logJobOutcome } from '../src/observability/job-log.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';

@@ -52,7 +52,7 @@ async function compile(): Promise<{ distDir: string; lib: Compiled }> {
     log(`tsc reported: ${String((err as { stdout?: Buffer }).stdout ?? err).slice(0, 500)}`);
   }
   const load = (rel: string) => import(pathToFileURL(path.join(distDir, rel)).href);
-  const [isolate, probe] = await Promise.all([load('src/extractors/isolate.js'), load('src/probe.js')]);
+  const [isolate, probe] = await Promise.all([load('src/extractors/pool/isolate.js'), load('src/probe.js')]);
   return { distDir, lib: { ExtractPool: isolate.ExtractPool, probeFile: probe.probeFile } as Compiled };
 }
 

@@ -7,7 +7,7 @@
  */
 import type { AssetResult, DataType } from '../../src/contract.js';
 import type { ExtractConfig } from '../../src/config.js';
-import type { ExtractPool } from '../../src/extractors/isolate.js';
+import type { ExtractPool } from '../../src/extractors/pool/isolate.js';
 import type { probeFile } from '../../src/probe.js';
 import type { CorpusFile } from './corpus.js';
 import { mapLimit, summarize, type Summary } from './stats.js';

@@ -4,7 +4,7 @@
  * worker), mediainfo, pdfinfo, `qpdf --show-npages` and dcmdump.
  */
 import { spawn } from 'node:child_process';
-import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
+import { defaultFfprobePath } from '../../src/extractors/video/ffprobe.js';
 import type { DataType } from '../../src/contract.js';
 import type { CorpusFile } from './corpus.js';
 import { mapLimit, summarize, type Summary } from './stats.js';

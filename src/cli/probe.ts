@@ -44,7 +44,7 @@ export const probeCommand: Command = {
 /** One result per input; a URL's query string (a signature) never leaves in the assetId. */
 async function probeInputs(args: string[], format: Format, config: Config): Promise<number> {
   const { default: os } = await import('node:os');
-  const { ExtractPool } = await import('../extractors/isolate.js');
+  const { ExtractPool } = await import('../extractors/pool/isolate.js');
   const { probeFile } = await import('../probe.js');
   const { redactUrl } = await import('../storage/redact.js');
   const inputs = await expandPaths(args);

@@ -21,10 +21,14 @@ function once(load: () => Promise<Extractor>): () => Promise<Extractor> {
 }
 
 export const extractors = {
-  image: once(() => import('./image.js').then((m) => m.extractImage)),
-  video: once(() => import('./video.js').then((m) => m.extractVideo)),
-  audio: once(() => import('./audio.js').then((m) => m.extractAudio)),
-  pdf: once(() => import('./pdf.js').then((m) => m.extractPdf)),
-  dicom: once(() => import('./dicom.js').then((m) => m.extractDicom)),
-  text: once(() => import('./text.js').then((m) => m.extractText)),
+  image: once(() => import('./image/image.js').then((m) => m.extractImage)),
+  video: once(() => import('./video/video.js').then((m) => m.extractVideo)),
+  audio: once(() => import('./audio/audio.js').then((m) => m.extractAudio)),
+  pdf: once(async () => {
+    const m = await import('./pdf/pdf.js');
+    await m.startPdfWorker();
+    return m.extractPdf;
+  }),
+  dicom: once(() => import('./dicom/dicom.js').then((m) => m.extractDicom)),
+  text: once(() => import('./text/text.js').then((m) => m.extractText)),
 } satisfies Record<DataType, () => Promise<Extractor>>;

@@ -1,5 +1,5 @@
 /**
- * WAV: music-metadata with our read of the header (audio-wav.ts) for the codec, the data size and
+ * WAV: music-metadata with our read of the header (wav.ts) for the codec, the data size and
  * truncation, else ffprobe. Checked on WAVs made with ffmpeg in every PCM and compressed format its WAV
  * muxer writes, against how each was made and against ffprobe, and on hand-edited layouts.
  */
@@ -8,10 +8,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { extractAudio } from '../../src/extractors/audio.js';
-import { readWavFormat } from '../../src/extractors/audio-wav.js';
+import { extractAudio } from '../../src/extractors/audio/audio.js';
+import { readWavFormat } from '../../src/extractors/audio/wav.js';
 import type { ExtractInput } from '../../src/extractors/extractor.js';
-import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
+import { defaultFfprobePath } from '../../src/extractors/video/ffprobe.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'audio-wav-test-'));

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { parseFile } from 'music-metadata';
 import { afterAll, describe, expect, it } from 'vitest';
 import { extractFile } from '../../src/extractors/extract-file.js';
-import { readMp3Head } from '../../src/extractors/audio-mp3.js';
-import { readWavFormat } from '../../src/extractors/audio-wav.js';
-import { defaultFfprobePath } from '../../src/extractors/ffprobe.js';
+import { readMp3Head } from '../../src/extractors/audio/mp3.js';
+import { readWavFormat } from '../../src/extractors/audio/wav.js';
+import { defaultFfprobePath } from '../../src/extractors/video/ffprobe.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 
 const audio = (name: string) => path.join(fixturesDir, 'audio', name);

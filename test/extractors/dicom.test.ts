@@ -13,9 +13,9 @@ import { element, nestedSequences, part10Header, patientModule, plantedPhi } fro
 import { findLeaks } from '../../scripts/fuzz/phi-leaks.js';
 import type { DicomInfo } from '../../src/contract.js';
 import { maxErrorMessageBytes, type AssetError } from '../../src/errors.js';
-import { extractDicom } from '../../src/extractors/dicom.js';
-import { readDicomHeader } from '../../src/extractors/dicom-reader.js';
-import { identifyingTags } from '../../src/extractors/dicom-tags.js';
+import { extractDicom } from '../../src/extractors/dicom/dicom.js';
+import { readDicomHeader } from '../../src/extractors/dicom/reader.js';
+import { identifyingTags } from '../../src/extractors/dicom/tags.js';
 import type { ExtractInput } from '../../src/extractors/extractor.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { disabledGconvModules, disabledModule, hostGconvModules } from '../../src/extractors/ffprobe-gconv.js';
+import { disabledGconvModules, disabledModule, hostGconvModules } from '../../src/extractors/video/ffprobe-gconv.js';
 import { probeFile } from '../../src/probe.js';
 import { testExtractConfig } from '../helpers/fixtures.js';
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AssetResultSchema } from '../../src/contract.js';
 import { extractFile, hashAndExtract } from '../../src/extractors/extract-file.js';
-import { ExtractPool } from '../../src/extractors/isolate.js';
+import { ExtractPool } from '../../src/extractors/pool/isolate.js';
 import { compareExpected, type Expected } from '../../src/replay/compare.js';
 import { probeFile } from '../../src/probe.js';
 import { fixturesDir, listFixtures, testExtractConfig } from '../helpers/fixtures.js';

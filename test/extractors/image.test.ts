@@ -8,9 +8,9 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/detect.js';
 import { CorruptAssetError, UnsupportedTypeError } from '../../src/errors.js';
-import { extractImage } from '../../src/extractors/image.js';
-import { jpegTruncation } from '../../src/extractors/image-jpeg-end.js';
-import { svgLength, svgSize } from '../../src/extractors/image-svg.js';
+import { extractImage } from '../../src/extractors/image/image.js';
+import { jpegTruncation } from '../../src/extractors/image/jpeg-end.js';
+import { svgLength, svgSize } from '../../src/extractors/image/svg.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'image-test-'));

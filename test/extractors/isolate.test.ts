@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { element, nestedSequences, part10Header, patientModule, plantedPhi } from '../../scripts/fuzz/dicom-writer.js';
 import { findLeaks } from '../../scripts/fuzz/phi-leaks.js';
 import { isWorkerFault, maxErrorMessageBytes, type AssetError } from '../../src/errors.js';
-import { ExtractPool } from '../../src/extractors/isolate.js';
+import { ExtractPool } from '../../src/extractors/pool/isolate.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 import { freshTempDir } from '../helpers/services.js';
 

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CorruptAssetError } from '../../src/errors.js';
 import type { ExtractInput } from '../../src/extractors/extractor.js';
-import { extractPdf, readPdfInfo } from '../../src/extractors/pdf.js';
-import { FileRangeTransport } from '../../src/extractors/pdf-source.js';
+import { extractPdf, readPdfInfo } from '../../src/extractors/pdf/pdf.js';
+import { FileRangeTransport } from '../../src/extractors/pdf/source.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'pdf-test-'));

@@ -6,10 +6,10 @@ import { createWriteStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { readTextInfo, textChunkBytes } from '../../src/extractors/text.js';
-import { TextCounter } from '../../src/extractors/text-count.js';
-import { detectEncoding } from '../../src/extractors/text-encoding.js';
-import { textFormat } from '../../src/extractors/text-format.js';
+import { readTextInfo, textChunkBytes } from '../../src/extractors/text/text.js';
+import { TextCounter } from '../../src/extractors/text/count.js';
+import { detectEncoding } from '../../src/extractors/text/encoding.js';
+import { textFormat } from '../../src/extractors/text/format.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'text-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,9 +11,9 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/detect.js';
 import { CorruptAssetError, ExtractTimeoutError, WorkerFaultError } from '../../src/errors.js';
-import { bundledFfprobeEnv } from '../../src/extractors/ffprobe-gconv.js';
-import { defaultFfprobePath, ffprobeTimeoutMs, runFfprobe } from '../../src/extractors/ffprobe.js';
-import { extractVideo, probeVideo } from '../../src/extractors/video.js';
+import { bundledFfprobeEnv } from '../../src/extractors/video/ffprobe-gconv.js';
+import { defaultFfprobePath, ffprobeTimeoutMs, runFfprobe } from '../../src/extractors/video/ffprobe.js';
+import { extractVideo, probeVideo } from '../../src/extractors/video/video.js';
 import { probeFile } from '../../src/probe.js';
 import { fixturesDir, listFixtures, testExtractConfig } from '../helpers/fixtures.js';
 

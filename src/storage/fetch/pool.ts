@@ -35,7 +35,7 @@ export const fetchWatchdogGraceMs = 5_000;
 export const fetchThreadPingTimeoutMs = 2_000;
 /**
  * Each fetch thread's V8 heap (old generation), in MB. Bodies are Buffers, outside this heap; what lives
- * in it is a planner's tables (a PDF's object offsets: about 60 bytes an object at plan-pdf.ts's cap).
+ * in it is a planner's tables (a PDF's object offsets: about 60 bytes an object at the PDF planner's cap).
  */
 export const fetchThreadHeapMb = 256;
 

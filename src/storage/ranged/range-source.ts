@@ -3,29 +3,11 @@
  * only where the sparse file does not hold them yet, within a budget of bytes (past it, a full download
  * is cheaper and the planner gives up).
  */
-import { isAssetError } from '../../errors.js';
-import type { SparseFile, Span } from './sparse-file.js';
+import { RangeBudgetExceeded, type RangeReader, type Span } from '../../extractors/range-plan.js';
+import type { SparseFile } from './sparse-file.js';
 
 /** Fetches exactly the bytes [start, end) of the object. */
 export type FetchSpan = (start: number, end: number) => Promise<Buffer>;
-
-/** Thrown when a plan would fetch more than its budget: read the whole object instead. */
-export class RangeBudgetExceeded extends Error {
-  override readonly name = 'RangeBudgetExceeded';
-}
-
-/**
- * A planner that throws on bytes it did not foresee (a RangeError from a Buffer read, a stack overflow)
- * is unsure, not a failed fetch: the object is read whole and the extractor judges it. A coded error of
- * the fetch itself (the store's answer, a timeout) still ends the fetch.
- */
-export function unsureOnFault<A extends unknown[]>(plan: (...args: A) => Promise<boolean>): (...args: A) => Promise<boolean> {
-  return (...args) =>
-    plan(...args).catch((err: unknown) => {
-      if (isAssetError(err) || err instanceof RangeBudgetExceeded) throw err;
-      return false;
-    });
-}
 
 /** Ranges fetched at once when a planner asks for many (PDF objects). */
 const parallelFetches = 4;
@@ -36,7 +18,7 @@ const parallelFetches = 4;
  */
 export const maxRangeRequests = 1024;
 
-export class RangeSource {
+export class RangeSource implements RangeReader {
   /** Range requests made so far. */
   requests = 0;
 

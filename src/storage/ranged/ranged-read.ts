@@ -30,11 +30,12 @@ import { createFetchContext, parseUrl, transportError } from '../http-get.js';
 import type { TempDir } from '../temp-dir.js';
 import { redactUrl } from '../redact.js';
 import { getRange, readExactly, readSpan, restOf, type PartialReply, type RangeRequest } from './http-range.js';
-import { planDicom } from './plan-dicom.js';
-import { planIsoBmff } from './plan-isobmff.js';
-import { planPdf } from './plan-pdf.js';
-import { planWav } from './plan-wav.js';
-import { RangeBudgetExceeded, RangeSource } from './range-source.js';
+import { planDicom } from '../../extractors/dicom/plan-dicom.js';
+import { planIsoBmff } from '../../extractors/video/plan-isobmff.js';
+import { planPdf } from '../../extractors/pdf/plan-pdf.js';
+import { planWav } from '../../extractors/audio/plan-wav.js';
+import { RangeBudgetExceeded } from '../../extractors/range-plan.js';
+import { RangeSource } from './range-source.js';
 import { SparseFile } from './sparse-file.js';
 
 /** The least a planner may fetch whatever the object's size: detection's 64 KiB (detect.ts). */

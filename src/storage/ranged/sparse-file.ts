@@ -6,10 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
+import type { Span } from '../../extractors/range-plan.js';
 import type { TempDir } from '../temp-dir.js';
-
-/** Half-open byte range [start, end). */
-export type Span = [start: number, end: number];
 
 export class SparseFile {
   /** Held ranges, sorted and merged. */

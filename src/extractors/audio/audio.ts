@@ -6,12 +6,12 @@
  *   ISO/IEC 14496-12 writers set to 2 for mono AAC, and ignores the edit list that hides the AAC priming;
  *   ffprobe reads the codec configuration.
  * - An MP3 without a Xing/Info/VBRI header has no stated length: its frames are counted by ffprobe
- *   (`-count_packets`), not estimated (see audio-mp3.ts for why music-metadata's guess is not used).
+ *   (`-count_packets`), not estimated (see mp3.ts for why music-metadata's guess is not used).
  * - A codec music-metadata names in a way we cannot map, and a compressed WAV without a fact chunk
  *   (see `wavCodec`).
  * Three corrections of music-metadata's answer, each in its own file with the reason: a WAV's codec and
- * data size from its header (audio-wav.ts), an ADTS stream's frames walked (audio-adts.ts), and an MP3's
- * VBR header and first frame (audio-mp3.ts).
+ * data size from its header (wav.ts), an ADTS stream's frames walked (adts.ts), and an MP3's
+ * VBR header and first frame (mp3.ts).
  *
  * Choices: `container` uses FFmpeg's short names; an M4A is "mp4" like any ISO BMFF file whose major
  * brand is not QuickTime's. `bitRate` is the whole file's average (size / duration), as ffprobe computes
@@ -24,17 +24,17 @@
  * the frames present are what is counted.
  */
 import { parseFile, type IFormat } from 'music-metadata';
-import type { AudioInfo } from '../contract.js';
-import type { ExtractConfig } from '../config.js';
-import { CorruptAssetError, messageOf } from '../errors.js';
-import { codecFromMusicMetadata, containerFromMusicMetadata } from './audio-names.js';
-import { countAdtsFrames } from './audio-adts.js';
-import { readMp3Head } from './audio-mp3.js';
-import { readWavFormat, wavCodecName, type WavFormat } from './audio-wav.js';
-import type { ExtractInput, Extractor } from './extractor.js';
-import { ffprobeTimeoutMs, runFfprobe } from './ffprobe.js';
-import { audioFromFfprobe, isLosslessCodec, num } from './ffprobe-map.js';
-import { probeVideo } from './video.js';
+import type { AudioInfo } from '../../contract.js';
+import type { ExtractConfig } from '../../config.js';
+import { CorruptAssetError, messageOf } from '../../errors.js';
+import { codecFromMusicMetadata, containerFromMusicMetadata } from './names.js';
+import { countAdtsFrames } from './adts.js';
+import { readMp3Head } from './mp3.js';
+import { readWavFormat, wavCodecName, type WavFormat } from './wav.js';
+import type { ExtractInput, Extractor } from '../extractor.js';
+import { ffprobeTimeoutMs, runFfprobe } from '../video/ffprobe.js';
+import { audioFromFfprobe, isLosslessCodec, num } from '../video/ffprobe-map.js';
+import { probeVideo } from '../video/video.js';
 
 /** Detected extensions of containers read by ffprobe rather than music-metadata (see above). */
 const ffprobeExts = new Set(['m4a', 'm4b', 'm4p', 'mp4', 'mov', '3gp', '3g2', 'mka', 'mkv', 'webm', 'asf', 'wma', 'wmv']);

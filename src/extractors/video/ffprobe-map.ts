@@ -3,8 +3,8 @@
  * rotation, numbers instead of ffprobe's strings. Shared by the video extractor and the audio extractor's
  * ffprobe path, so an audio-only MP4 reads the same whichever way it came in.
  */
-import type { AudioInfo } from '../contract.js';
-import { CorruptAssetError } from '../errors.js';
+import type { AudioInfo } from '../../contract.js';
+import { CorruptAssetError } from '../../errors.js';
 import type { FfprobeResult, FfprobeStream } from './ffprobe.js';
 
 /** A number from ffprobe's decimal strings ("1.000000", "N/A" and absent → undefined). */

@@ -19,7 +19,7 @@ export function containerFromMusicMetadata(container: string | undefined): strin
 /**
  * Codec: music-metadata's `format.codec`. PCM depends on the container's byte order and the sample
  * size; AIFF-C names its compression in free text (music-metadata passes the file's own name through),
- * hence the patterns. WAV is named from its header instead (audio-wav.ts).
+ * hence the patterns. WAV is named from its header instead (wav.ts).
  */
 export function codecFromMusicMetadata(codec: string | undefined, container: string, bits: number | undefined): string | undefined {
   const c = codec ?? '';

@@ -9,7 +9,7 @@
  * phones append trailers after EOI, motion photos append a whole MP4) the bytes after the first SOS are
  * scanned in large chunks for FF D9 with Buffer.indexOf; a missing EOI means the file was cut short.
  */
-import { readAtSync, withSourceSync, type Source } from './read-sync.js';
+import { readAtSync, withSourceSync, type Source } from '../read-sync.js';
 
 /** Bytes read per step when walking segments or scanning for EOI. */
 const chunkBytes = 256 * 1024;

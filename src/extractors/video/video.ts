@@ -18,10 +18,10 @@
  * - An ISO BMFF/QuickTime file whose top-level boxes run past its end is CORRUPT_ASSET before ffprobe
  *   runs (mp4-boxes.ts): with the index at the front, ffprobe would report the frames that were cut off.
  */
-import type { VideoInfo } from '../contract.js';
-import type { ExtractConfig } from '../config.js';
-import { CorruptAssetError } from '../errors.js';
-import type { ExtractInput, Extracted, Extractor } from './extractor.js';
+import type { VideoInfo } from '../../contract.js';
+import type { ExtractConfig } from '../../config.js';
+import { CorruptAssetError } from '../../errors.js';
+import type { ExtractInput, Extracted, Extractor } from '../extractor.js';
 import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
 import { ffprobeTimeoutMs, runFfprobe, type FfprobeResult, type FfprobeStream } from './ffprobe.js';
 import {

@@ -4,9 +4,9 @@
  * count, alpha) are read here from the same bytes, each at the offset its specification gives.
  */
 import { imageSize } from 'image-size';
-import type { ImageInfo } from '../contract.js';
-import { CorruptAssetError, UnsupportedTypeError, messageOf } from '../errors.js';
-import { readAtSync, withSourceSync } from './read-sync.js';
+import type { ImageInfo } from '../../contract.js';
+import { CorruptAssetError, UnsupportedTypeError, messageOf } from '../../errors.js';
+import { readAtSync, withSourceSync } from '../read-sync.js';
 
 /** Bytes of the head read: the headers and directories of these formats sit in their first few KiB. */
 export const headerBytes = 512 * 1024;

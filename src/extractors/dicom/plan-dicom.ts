@@ -5,8 +5,7 @@
  * Delimitation Item the extractor checks, so the last 8 bytes are read too. A deflated data set shows no
  * tag in its bytes: the search runs to its cap and the whole file is read.
  */
-import { unsureOnFault, type RangeSource } from './range-source.js';
-
+import { unsureOnFault, type RangeReader } from '../range-plan.js';
 /** Header bytes searched at most before giving up (a header this large is rare; the file is read). */
 const maxHeaderBytes = 16 * 1024 * 1024;
 /** The element's tag and what follows it, up to its value, in each byte order. */
@@ -15,7 +14,7 @@ const pixelDataBe = Buffer.from([0x7f, 0xe0, 0x00, 0x10]);
 /** Explicit VR header of Pixel Data: tag, VR, 2 reserved bytes, 4-byte length (PS3.5 §7.1.2). */
 const elementHeaderBytes = 12;
 
-export const planDicom = unsureOnFault(async function planDicom(src: RangeSource, headBytes: number): Promise<boolean> {
+export const planDicom = unsureOnFault(async function planDicom(src: RangeReader, headBytes: number): Promise<boolean> {
   for (let held = headBytes; ; held *= 2) {
     const bytes = await src.read(0, Math.min(held, src.size));
     const at = [bytes.indexOf(pixelDataLe), bytes.indexOf(pixelDataBe)].filter((i) => i >= 0);

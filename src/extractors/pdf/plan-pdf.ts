@@ -6,8 +6,7 @@
  * the whole file, so it is read whole. Encrypted files are read whole too.
  */
 import { inflateSync } from 'node:zlib';
-import { unsureOnFault, type RangeSource } from './range-source.js';
-import type { Span } from './sparse-file.js';
+import { unsureOnFault, type RangeReader, type Span } from '../range-plan.js';
 
 /** Objects up to this size are read whole; larger ones are read whole only when they are not a stream. */
 const smallObjectBytes = 64 * 1024;
@@ -63,7 +62,7 @@ const intIn = (dict: string, key: string): number | undefined => {
 };
 
 /** A classic table (§7.5.4): subsections of 20-byte entries, then the trailer. */
-async function readTable(src: RangeSource, at: number, xref: Xref): Promise<string | undefined> {
+async function readTable(src: RangeReader, at: number, xref: Xref): Promise<string | undefined> {
   let pos = at + (await src.read(at, 64)).toString('latin1').indexOf('xref') + 4;
   for (;;) {
     const line = (await src.read(pos, 64)).toString('latin1');
@@ -109,7 +108,7 @@ function unpredict(data: Buffer, columns: number): Buffer | undefined {
 }
 
 /** A cross-reference stream (§7.5.8); returns its dictionary, which is also the trailer. */
-async function readXrefStream(src: RangeSource, at: number, xref: Xref): Promise<string | undefined> {
+async function readXrefStream(src: RangeReader, at: number, xref: Xref): Promise<string | undefined> {
   const text = (await src.read(at, 16 * 1024)).toString('latin1');
   const found = dictAt(text, 0);
   if (!found || !/\/Type\s*\/XRef/.test(found.dict)) return undefined;
@@ -171,7 +170,7 @@ function inflateCapped(data: Buffer): Buffer | undefined {
 }
 
 /** Follows every section from `startxref`; undefined when any is not what it should be. */
-async function readXref(src: RangeSource): Promise<Xref | undefined> {
+async function readXref(src: RangeReader): Promise<Xref | undefined> {
   const tail = (await src.read(Math.max(0, src.size - tailBytes), tailBytes)).toString('latin1');
   const start = [...tail.matchAll(/startxref\s+(\d+)/g)].at(-1)?.[1];
   if (start === undefined) return undefined;
@@ -194,7 +193,7 @@ async function readXref(src: RangeSource): Promise<Xref | undefined> {
   return xref.offsets.size ? xref : undefined;
 }
 
-export const planPdf = unsureOnFault(async function planPdf(src: RangeSource): Promise<boolean> {
+export const planPdf = unsureOnFault(async function planPdf(src: RangeReader): Promise<boolean> {
   const xref = await readXref(src);
   if (!xref) return false;
   const boundaries = [...new Set([...xref.offsets.values(), ...xref.sections, src.size])].sort((a, b) => a - b);

@@ -8,7 +8,7 @@
  * tells whether the file was cut short. Frame layout: ISO/IEC 11172-3 §2.4.1.3, ISO/IEC 13818-3;
  * Xing: http://gabriel.mp3-tech.org/mp3infotag.html
  */
-import { readAtSync, withFileSync } from './read-sync.js';
+import { readAtSync, withFileSync } from '../read-sync.js';
 
 export interface Mp3Head {
   /** Byte offset of the first byte after the ID3v2 tags (0 without one): where FFmpeg's demuxer starts. */

@@ -1,20 +1,20 @@
 /**
  * Images: headers only, never a decode (CONTRACT.md §6), so a 100,000 x 100,000 scan is answered with its
  * size at no memory cost. Three readers by format:
- * - libvips (sharp) metadata for JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIC (image-sharp.ts);
- * - SVG as text, never rendered nor parsed as XML (image-svg.ts);
- * - image-size plus documented header fields for BMP, ICO/CUR, JPEG 2000, PSD (image-header.ts).
- * A JPEG cut short passes libvips' header read; a cheap structural check catches it (image-jpeg-end.ts).
+ * - libvips (sharp) metadata for JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIC (sharp.ts);
+ * - SVG as text, never rendered nor parsed as XML (svg.ts);
+ * - image-size plus documented header fields for BMP, ICO/CUR, JPEG 2000, PSD (header.ts).
+ * A JPEG cut short passes libvips' header read; a cheap structural check catches it (jpeg-end.ts).
  */
-import type { ImageInfo } from '../contract.js';
-import { AssetError, CorruptAssetError, UnsupportedTypeError, messageOf } from '../errors.js';
-import type { Extractor, ExtractInput } from './extractor.js';
-import { readWithHeader, readsHeader } from './image-header.js';
-import { jpegTruncation } from './image-jpeg-end.js';
-import { readWithSharp, sharpExts } from './image-sharp.js';
-import { readSvg } from './image-svg.js';
+import type { ImageInfo } from '../../contract.js';
+import { AssetError, CorruptAssetError, UnsupportedTypeError, messageOf } from '../../errors.js';
+import type { Extractor, ExtractInput } from '../extractor.js';
+import { readWithHeader, readsHeader } from './header.js';
+import { jpegTruncation } from './jpeg-end.js';
+import { readWithSharp, sharpExts } from './sharp.js';
+import { readSvg } from './svg.js';
 
-export { displaySize } from './image-size.js';
+export { displaySize } from './display-size.js';
 
 async function readImage(input: ExtractInput): Promise<ImageInfo> {
   if (input.ext === 'svg') return readSvg(input.path, input.bytes);

@@ -13,8 +13,8 @@ import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
 import { createInflateRaw, inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
-import { CorruptAssetError, TooLargeError, messageOf } from '../errors.js';
-import { readAtSync, withSourceSync, type Source } from './read-sync.js';
+import { CorruptAssetError, TooLargeError, messageOf } from '../../errors.js';
+import { readAtSync, withSourceSync, type Source } from '../read-sync.js';
 
 /** What is read first; most headers fit. */
 export const dicomFirstChunkBytes = 64 * 1024;

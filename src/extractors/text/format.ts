@@ -3,7 +3,7 @@
  * Everything here looks at a bounded prefix of the decoded text ({@link formatSampleChars}); only JSON of a
  * small file is parsed whole, because "starts with {" alone would call any brace-led log JSON.
  */
-import type { TextInfo } from '../contract.js';
+import type { TextInfo } from '../../contract.js';
 
 type TextFormat = TextInfo['format'];
 

@@ -8,7 +8,7 @@
  * 24 of the 25 frames of fixtures/audio/aac-24k-mono.aac, 0.043 s short (music-metadata 12.1: 1.024 s for
  * 1.0667 s). Delete when its count includes the last frames.
  */
-import { fillSync, withFileSync } from './read-sync.js';
+import { fillSync, withFileSync } from '../read-sync.js';
 
 /** How much of the file is read at a time. */
 const chunkBytes = 64 * 1024;

@@ -1,15 +1,15 @@
 /**
  * DICOM: image size, frames, identifiers and an allow-list of tags, read with dicom-parser from the data
- * set before the pixel data (dicom-reader.ts); the pixel data is never read, whatever its compression.
+ * set before the pixel data (reader.ts); the pixel data is never read, whatever its compression.
  * Patient and institution identifiers stay out of the result unless DICOM_INCLUDE_PHI=true
- * (CONTRACT.md §3, dicom-tags.ts).
+ * (CONTRACT.md §3, tags.ts).
  */
 import type { DataSet } from 'dicom-parser';
-import type { DicomInfo } from '../contract.js';
-import { AssetError, CorruptAssetError, messageOf } from '../errors.js';
-import { allowedTags } from './dicom-tags.js';
-import { parserException, readDicomHeader } from './dicom-reader.js';
-import type { Extractor } from './extractor.js';
+import type { DicomInfo } from '../../contract.js';
+import { AssetError, CorruptAssetError, messageOf } from '../../errors.js';
+import { allowedTags } from './tags.js';
+import { parserException, readDicomHeader } from './reader.js';
+import type { Extractor } from '../extractor.js';
 
 /** A DS/IS value, or undefined when absent or not a number. */
 function numberAt(dataSet: DataSet, tag: string, index = 0): number | undefined {

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
-import type { ExtractConfig } from '../config.js';
+import type { ExtractConfig } from '../../config.js';
 import {
   AudioInfoSchema,
   DicomInfoSchema,
@@ -15,11 +15,11 @@ import {
   TextInfoSchema,
   VideoInfoSchema,
   type DataType,
-} from '../contract.js';
-import { CorruptAssetError, boundedMessage, isAssetError, messageOf, type DetectedType } from '../errors.js';
-import type { Extracted } from './extractor.js';
-import { extractFile, hashAndExtract, type FileFacts } from './extract-file.js';
-import { extractors } from './registry.js';
+} from '../../contract.js';
+import { CorruptAssetError, boundedMessage, isAssetError, messageOf, type DetectedType } from '../../errors.js';
+import type { Extracted } from '../extractor.js';
+import { extractFile, hashAndExtract, type FileFacts } from '../extract-file.js';
+import { extractors } from '../registry.js';
 
 export interface ThreadRequest {
   id: number;

@@ -8,7 +8,7 @@
  * tells a file cut short.
  * Layout: Microsoft's WAVEFORMATEX / WAVEFORMATEXTENSIBLE (mmreg.h); RIFF chunks are padded to even size.
  */
-import { readAtSync, withFileSync } from './read-sync.js';
+import { readAtSync, withFileSync } from '../read-sync.js';
 
 export interface WavFormat {
   /** wFormatTag, or the SubFormat's tag for WAVE_FORMAT_EXTENSIBLE (1 PCM, 3 IEEE float, 6 A-law, 7 µ-law, ...). */

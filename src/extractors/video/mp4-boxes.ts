@@ -9,8 +9,8 @@
  * follows the type; size 0 means the box runs to the end of the file (allowed for the last box only).
  * Only the headers are read (8 or 16 bytes per top-level box), never the boxes themselves.
  */
-import { fillSync, withFileSync } from './read-sync.js';
-import { CorruptAssetError } from '../errors.js';
+import { fillSync, withFileSync } from '../read-sync.js';
+import { CorruptAssetError } from '../../errors.js';
 
 /** More top-level boxes than this is not a media file (a real one has a handful). */
 export const maxTopLevelBoxes = 10_000;

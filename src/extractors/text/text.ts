@@ -3,13 +3,13 @@
  * through a streaming TextDecoder, so a 1 GB log or a 100 MB single line costs one chunk of memory; only a
  * bounded prefix (and, for a small JSON candidate, the whole text) is kept for the format checks.
  */
-import type { TextInfo } from '../contract.js';
-import { CorruptAssetError, messageOf } from '../errors.js';
-import type { Extractor } from './extractor.js';
-import { fillSync, withSourceSync, type Source } from './read-sync.js';
-import { TextCounter } from './text-count.js';
-import { detectEncoding, encodingSampleBytes } from './text-encoding.js';
-import { formatSampleChars, jsonParseMaxBytes, mimeByFormat, textFormat } from './text-format.js';
+import type { TextInfo } from '../../contract.js';
+import { CorruptAssetError, messageOf } from '../../errors.js';
+import type { Extractor } from '../extractor.js';
+import { fillSync, withSourceSync, type Source } from '../read-sync.js';
+import { TextCounter } from './count.js';
+import { detectEncoding, encodingSampleBytes } from './encoding.js';
+import { formatSampleChars, jsonParseMaxBytes, mimeByFormat, textFormat } from './format.js';
 
 /** Bytes read and decoded per step: large enough that per-chunk overhead vanishes, small enough for any heap. */
 export const textChunkBytes = 1024 * 1024;

@@ -12,10 +12,10 @@ import {
   type PDFDocumentLoadingTask,
   type PDFDocumentProxy,
 } from 'pdfjs-dist/legacy/build/pdf.mjs';
-import type { PdfInfo } from '../contract.js';
-import { AssetError, CorruptAssetError, EncryptedAssetError, messageOf } from '../errors.js';
-import type { Extractor } from './extractor.js';
-import { pdfRangeChunkBytes, FileRangeTransport } from './pdf-source.js';
+import type { PdfInfo } from '../../contract.js';
+import { AssetError, CorruptAssetError, EncryptedAssetError, messageOf } from '../../errors.js';
+import type { Extractor } from '../extractor.js';
+import { pdfRangeChunkBytes, FileRangeTransport } from './source.js';
 
 /** pdf.js's `verbosity: 0`: errors only, and those reach us as rejections anyway. */
 const quiet = 0;
@@ -28,6 +28,15 @@ let sharedWorker: PDFWorker | undefined;
 function pdfWorker(): PDFWorker {
   if (!sharedWorker || sharedWorker.destroyed) sharedWorker = new PDFWorker({ verbosity: quiet });
   return sharedWorker;
+}
+
+/**
+ * Starts this thread's pdf.js worker: in Node that imports pdf.worker.mjs (a 2 MB module, a few hundred
+ * ms of CPU). The registry calls it as the extractor loads, so that a replica's warm-up pays for it rather
+ * than its first PDF.
+ */
+export async function startPdfWorker(): Promise<void> {
+  await pdfWorker().promise;
 }
 
 function openDocument(transport: FileRangeTransport): PDFDocumentLoadingTask {

@@ -4,8 +4,7 @@
  * except the first bytes of each track's first chunk, which ffprobe reads while probing the streams.
  * Fragmented files (moof) keep their sample tables in fragments all over the file: unsure, read it all.
  */
-import { unsureOnFault, type RangeSource } from './range-source.js';
-
+import { unsureOnFault, type RangeReader } from '../range-plan.js';
 /** Bytes read from each track's first chunk (ffprobe decodes a few packets of each stream). */
 const firstChunkBytes = 256 * 1024;
 /** A moov box larger than this is not "metadata in a few hundred kilobytes": read the file. */
@@ -68,7 +67,7 @@ function firstChunkOffsets(moov: Buffer, from: number, to: number, out: number[]
 }
 
 /** Fetches what ffprobe reads of an ISO BMFF file; false when unsure (fragmented, truncated, no moov). */
-export const planIsoBmff = unsureOnFault(async function planIsoBmff(src: RangeSource): Promise<boolean> {
+export const planIsoBmff = unsureOnFault(async function planIsoBmff(src: RangeReader): Promise<boolean> {
   let moov: Buffer | undefined;
   for (let at = 0, boxes = 0; at < src.size; boxes++) {
     if (boxes >= maxTopLevelBoxes) return false;

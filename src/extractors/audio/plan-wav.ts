@@ -4,8 +4,7 @@
  * header and size being what the duration comes from. RF64 and a data size of 0 or 0xFFFFFFFF (a
  * stream's placeholder) are unsure: the whole file is read.
  */
-import { unsureOnFault, type RangeSource } from './range-source.js';
-
+import { unsureOnFault, type RangeReader } from '../range-plan.js';
 /** A chunk other than data larger than this is not a header: read the file. */
 const maxChunkBytes = 4 * 1024 * 1024;
 /**
@@ -14,7 +13,7 @@ const maxChunkBytes = 4 * 1024 * 1024;
  */
 export const maxWavChunks = 256;
 
-export const planWav = unsureOnFault(async function planWav(src: RangeSource): Promise<boolean> {
+export const planWav = unsureOnFault(async function planWav(src: RangeReader): Promise<boolean> {
   const riff = await src.read(0, 12);
   if (riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') return false;
   let sawData = false;

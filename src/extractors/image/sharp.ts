@@ -4,11 +4,11 @@
  * Metadata is mapped to the contract here and goes no further.
  */
 import sharp, { type Metadata } from 'sharp';
-import type { ImageInfo } from '../contract.js';
-import { CorruptAssetError } from '../errors.js';
-import { displaySize } from './image-size.js';
+import type { ImageInfo } from '../../contract.js';
+import { CorruptAssetError } from '../../errors.js';
+import { displaySize } from './display-size.js';
 
-/** file-type extensions whose headers libvips reads (SVG is not among them: see image-svg.ts). */
+/** file-type extensions whose headers libvips reads (SVG is not among them: see svg.ts). */
 export const sharpExts = new Set(['jpg', 'png', 'apng', 'webp', 'gif', 'tif', 'avif', 'heic', 'heif']);
 
 const bitsByDepth: Record<string, number> = {

@@ -8,7 +8,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { PDFDataRangeTransport } from 'pdfjs-dist/legacy/build/pdf.mjs';
-import { CorruptAssetError } from '../errors.js';
+import { CorruptAssetError } from '../../errors.js';
 
 /** Size of the ranges pdf.js asks for (its own default); also what is read up front with the header. */
 export const pdfRangeChunkBytes = 64 * 1024;

@@ -8,9 +8,9 @@
  * (absolute lengths: 1in = 96px = 2.54cm = 72pt = 6pc, 1Q = 0.25mm) and SVG 2 §8.2 (width/height
  * default to auto, then the viewBox gives the aspect and size).
  */
-import type { ImageInfo } from '../contract.js';
-import { CorruptAssetError } from '../errors.js';
-import { readAtSync, withSourceSync } from './read-sync.js';
+import type { ImageInfo } from '../../contract.js';
+import { CorruptAssetError } from '../../errors.js';
+import { readAtSync, withSourceSync } from '../read-sync.js';
 
 /** The root element comes after the prolog; a DOCTYPE's internal subset may be long, not this long. */
 export const svgHeadBytes = 256 * 1024;

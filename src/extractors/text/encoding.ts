@@ -6,7 +6,7 @@
  * windows-1252, iso-8859-1, shift_jis, ...
  */
 import chardet from 'chardet';
-import { bomOf, utf16WithoutBom } from '../detect/text-sniff.js';
+import { bomOf, utf16WithoutBom } from '../../detect/text-sniff.js';
 
 /** Bytes of the head the encoding is decided from (chardet's own default sample is this size too). */
 export const encodingSampleBytes = 64 * 1024;

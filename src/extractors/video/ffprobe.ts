@@ -16,7 +16,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { bundledFfprobeEnv } from './ffprobe-gconv.js';
-import { CorruptAssetError, ExtractTimeoutError, WorkerFaultError } from '../errors.js';
+import { CorruptAssetError, ExtractTimeoutError, WorkerFaultError } from '../../errors.js';
 
 /** One stream as ffprobe's JSON writer prints it (only the fields we read). */
 export interface FfprobeStream {

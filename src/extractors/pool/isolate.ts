@@ -10,11 +10,11 @@
  * fault while idle is retired and the fault reported once (`onThreadFault`).
  */
 import { Worker } from 'node:worker_threads';
-import type { ErrorCode } from '../contract.js';
-import type { ExtractConfig } from '../config.js';
-import { CorruptAssetError, ExtractTimeoutError, fromSerialized, messageOf, workerFault, type AssetError } from '../errors.js';
-import type { FileFacts, Probed } from './extract-file.js';
-import type { Extracted } from './extractor.js';
+import type { ErrorCode } from '../../contract.js';
+import type { ExtractConfig } from '../../config.js';
+import { CorruptAssetError, ExtractTimeoutError, fromSerialized, messageOf, workerFault, type AssetError } from '../../errors.js';
+import type { FileFacts, Probed } from '../extract-file.js';
+import type { Extracted } from '../extractor.js';
 import type { ThreadFault, ThreadReady, ThreadReply, ThreadRequest, ThreadWarm } from './thread.js';
 
 const fromSource = import.meta.url.endsWith('.ts');
