@@ -15,24 +15,8 @@ import type { ExtractConfig } from '../../config.js';
 import { CorruptAssetError, ExtractTimeoutError, fromSerialized, messageOf, workerFault, type AssetError } from '../../errors.js';
 import type { FileFacts, Probed } from '../extract-file.js';
 import type { Extracted } from '../extractor.js';
+import { spawnThread } from './spawn-thread.js';
 import type { ThreadFault, ThreadReady, ThreadReply, ThreadRequest, ThreadWarm } from './thread.js';
-
-const fromSource = import.meta.url.endsWith('.ts');
-const threadUrl = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url);
-
-/**
- * Under the test runner the sources are TypeScript: the thread registers the same loader (tsx) first. An
- * eval'd thread runs no `--import` of its execArgv, so the boot imports those modules itself, in order,
- * before thread.ts, as Node does for a thread started from a file.
- */
-function spawnThread(options: ConstructorParameters<typeof Worker>[1]): Worker {
-  if (!fromSource) return new Worker(threadUrl, options);
-  const args = options?.execArgv ?? [];
-  const imports = args.flatMap((a, i) => (a === '--import' && args[i + 1] ? [args[i + 1]] : a.startsWith('--import=') ? [a.slice(9)] : []));
-  const modules = JSON.stringify([...imports, threadUrl.href]);
-  const boot = `import('tsx/esm/api').then(async (api) => { api.register(); for (const m of ${modules}) await import(m); })`;
-  return new Worker(boot, { ...options, eval: true });
-}
 
 /** Each extraction thread's V8 young generation, in MB (see spawn). */
 const youngGenerationMb = 12;
