@@ -53,6 +53,21 @@ export function multiFrameDicom(file: string): void {
   truncateSync(file, at + 12 + frame * 100);
 }
 
+/**
+ * A 64×64 grey DICOM whose private OB element (0009,1001), `blobBytes` long, holds the bytes of the Pixel
+ * Data tag (7FE0,0010) near its start, and whose Rows and Columns (group 0028) follow that element: a
+ * search for the tag's bytes stops inside the element, before the header ends.
+ */
+export function dicomWithPixelTagInPrivateValue(file: string, blobBytes: number): void {
+  const bmp = `${file}.bmp`;
+  const blob = `${file}.blob`;
+  execFileSync('convert', ['-size', '64x64', 'gradient:black-white', '-depth', '8', '-type', 'Grayscale', '-compress', 'none', `BMP3:${bmp}`]);
+  execFileSync('img2dcm', ['-i', 'BMP', bmp, file]);
+  writeFileSync(blob, Buffer.from([0xe0, 0x7f, 0x10, 0x00]));
+  truncateSync(blob, blobBytes);
+  execFileSync('dcmodify', ['-nb', '-i', '(0009,0010)=ACME', '-if', `(0009,1001)=${blob}`, file]);
+}
+
 export async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
@@ -62,11 +77,12 @@ export async function sha256Of(file: string): Promise<string> {
 /**
  * Answers a GET for `file` as an object store does (RFC 9110): 200 without Range, 206 with `bytes=a-b` or
  * `bytes=a-`, 416 past the end, a strong ETag. `counted(n)` hears the body bytes read for the reply.
+ * `ignoreRange`: as a plain web server without range support, 200 and the whole body, always.
  */
-export function answerFile(req: IncomingMessage, res: ServerResponse, file: string, counted: (bytes: number) => void): void {
+export function answerFile(req: IncomingMessage, res: ServerResponse, file: string, counted: (bytes: number) => void, ignoreRange = false): void {
   const size = statSync(file).size;
-  const validators = { etag: `"${size}"`, 'accept-ranges': 'bytes' };
-  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  const validators = { etag: `"${size}"`, ...(ignoreRange ? {} : { 'accept-ranges': 'bytes' }) };
+  const range = ignoreRange ? null : /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
   let start = 0;
   let end = size - 1;
   if (range) {

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { statSync } from 'node:fs';
 import type { AssetResult } from '../../src/contract.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { extractFile } from '../../src/extractors/extract-file.js';
 import { processAsset, type PipelineDeps } from '../../src/pipeline.js';
 import { FetchPool } from '../../src/storage/fetch/pool.js';
@@ -16,9 +16,9 @@ import { createStorages } from '../../src/storage/storage.js';
 import { TempDir } from '../../src/storage/temp-dir.js';
 import { pageOf, writePdf } from '../../scripts/bench/pdf-writer.js';
 import { testExtractConfig } from '../helpers/fixtures.js';
-import { startObjectServer, type ObjectServer } from '../helpers/object-server.js';
+import { startObjectServer, type Handler, type ObjectServer } from '../helpers/object-server.js';
 import { freshTempDir } from '../helpers/services.js';
-import { answerFile, mp4MoovAfterBigMdat, multiFrameDicom, sha256Of } from './large-objects.js';
+import { answerFile, dicomWithPixelTagInPrivateValue, mp4MoovAfterBigMdat, multiFrameDicom, sha256Of } from './large-objects.js';
 
 const MiB = 1024 * 1024;
 const tmp = freshTempDir();
@@ -36,14 +36,17 @@ const files = new Map<string, string>();
 /** Body bytes the store read for each path since the last reset. */
 const sent = new Map<string, number>();
 
+/** What the store answers unless a test says otherwise: the files of `files`, by ranges. */
+const serveFiles: Handler = (req, res) => {
+  const at = new URL(req.url!, store.origin).pathname;
+  const file = files.get(at);
+  if (!file) return void res.writeHead(404).end();
+  answerFile(req, res, file, (n) => sent.set(at, (sent.get(at) ?? 0) + n));
+};
+
 beforeAll(async () => {
   [store, elsewhere] = await Promise.all([startObjectServer(), startObjectServer()]);
-  store.handle = (req, res) => {
-    const at = new URL(req.url!, store.origin).pathname;
-    const file = files.get(at);
-    if (!file) return void res.writeHead(404).end();
-    answerFile(req, res, file, (n) => sent.set(at, (sent.get(at) ?? 0) + n));
-  };
+  store.handle = serveFiles;
   elsewhere.handle = (_req, res) => void res.end('internal data');
   temp = await TempDir.create(tmp.dir);
   // URL_ALLOWED_HOSTS naming the store's host and port: loopback is private, so only that port is allowed.
@@ -57,6 +60,12 @@ afterAll(async () => {
   await temp?.close();
   tmp.remove();
   work.remove();
+});
+
+afterEach(() => {
+  store.handle = serveFiles;
+  // Whatever happened, no fetched byte stays behind.
+  expect(tmp.files()).toEqual([]);
 });
 
 const deps = (rangedReadMinBytes: number): PipelineDeps => ({
@@ -115,4 +124,86 @@ describe('large url sources by ranges, through the fetch threads', () => {
     expect(found(partial)).toBe(found(full));
     expect(tmp.files()).toEqual([]);
   }, 180_000);
+});
+
+describe('url sources: the server and the guard', () => {
+  /** A 20 MiB PDF (3 pages, two 10 MiB streams): over RANGED_READ_MIN_BYTES, so a ranged read would be tried. */
+  let pdf: string;
+  let pdfUrl: string;
+  beforeAll(async () => {
+    pdf = path.join(work.dir, 'three-pages.pdf');
+    await writePdf(pdf, { pages: 3, streamBytes: 10 * MiB });
+    pdfUrl = serve('/three-pages.pdf', pdf);
+  });
+  /** Requests the store received from `from` on, as [path, Range]. */
+  const since = (from: number) => store.requests.slice(from).map((r) => [r.path, r.range]);
+
+  it('a server that answers 200 to a Range request is read once, whole', async () => {
+    const before = store.requests.length;
+    store.handle = (req, res) => answerFile(req, res, pdf, () => {}, true);
+    const result = await run('url/ignores-range', pdfUrl);
+    expect(result).toMatchObject({ status: 'ok', sha256Scope: 'full', sizeBytes: statSync(pdf).size, sha256: await sha256Of(pdf), pdf: { pageCount: 3 } });
+    expect(since(before)).toEqual([['/three-pages.pdf', 'bytes=0-524287']]);
+  });
+
+  it('a partial read that missed bytes the extractor needed: read whole and extracted again, through the guard', async () => {
+    // The planner stops at the Pixel Data tag's bytes inside a private value; Rows and Columns lie past
+    // the first range, in what a partial read leaves as a hole: extraction fails and the object is read whole.
+    const file = path.join(work.dir, 'pixel-tag-in-private-value.dcm');
+    dicomWithPixelTagInPrivateValue(file, 17 * MiB);
+    const size = statSync(file).size;
+    const before = store.requests.length;
+    const result = await run('url/missed', serve('/missed.dcm', file));
+    expect(result.error).toBeUndefined();
+    expect(result).toMatchObject({ status: 'ok', sha256Scope: 'full', sizeBytes: size, sha256: await sha256Of(file), dicom: { width: 64, height: 64, frames: 1 } });
+    expect(since(before)).toEqual([
+      // The ranged read: the first range, then the last 8 bytes the DICOM plan always reads.
+      ['/missed.dcm', 'bytes=0-524287'], ['/missed.dcm', `bytes=${size - 8}-${size - 1}`],
+      // The whole read: the first range, then the rest.
+      ['/missed.dcm', 'bytes=0-524287'], ['/missed.dcm', 'bytes=524288-'],
+    ]);
+  });
+
+  it.each([
+    ['the first request', (n: number) => n === 0],
+    ['a later range', (n: number) => n > 0],
+  ])('%s redirected to a port URL_ALLOWED_HOSTS does not name: URL_NOT_ALLOWED, nothing asked of the target', async (_label, redirect) => {
+    const before = store.requests.length;
+    const target = elsewhere.requests.length;
+    store.handle = (req, res, n) => {
+      if (redirect(n - before)) return void res.writeHead(302, { location: `${elsewhere.origin}/internal` }).end();
+      serveFiles(req, res, n);
+    };
+    const result = await run('url/redirected', pdfUrl);
+    expect(result.error).toMatchObject({ code: 'URL_NOT_ALLOWED', retriable: false });
+    expect(result.error!.message).not.toContain('X-Amz-Signature');
+    expect(elsewhere.requests.length).toBe(target);
+  });
+
+  it('a redirect to the allowed host and port is followed, for every range', async () => {
+    const before = store.requests.length;
+    store.handle = (req, res, n) => {
+      if (req.url!.startsWith('/moved/')) return void res.writeHead(302, { location: `${store.origin}/three-pages.pdf` }).end();
+      serveFiles(req, res, n);
+    };
+    const result = await run('url/moved', `${store.origin}/moved/three-pages.pdf`);
+    expect(result).toMatchObject({ status: 'ok', sha256Scope: 'partial', pdf: { pageCount: 3 } });
+    const paths = store.requests.slice(before).map((r) => r.path);
+    expect(paths.filter((p) => p === '/moved/three-pages.pdf').length).toBe(paths.filter((p) => p === '/three-pages.pdf').length);
+  });
+
+  it('a URL naming another port of an allowed host: URL_NOT_ALLOWED before connecting', async () => {
+    const target = elsewhere.requests.length;
+    const result = await run('url/other-port', `${elsewhere.origin}/x.pdf`);
+    expect(result.error).toMatchObject({ code: 'URL_NOT_ALLOWED', retriable: false });
+    expect(elsewhere.requests.length).toBe(target);
+  });
+
+  it('a refused URL is ACCESS_DENIED at once: one request, nothing to sign again', async () => {
+    const before = store.requests.length;
+    store.handle = (_req, res) => void res.writeHead(403).end('<Error><Code>AccessDenied</Code></Error>');
+    const result = await run('url/refused', pdfUrl);
+    expect(result.error).toMatchObject({ code: 'ACCESS_DENIED', retriable: false });
+    expect(store.requests.length - before).toBe(1);
+  });
 });
