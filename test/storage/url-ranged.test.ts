@@ -161,8 +161,8 @@ describe('url sources: the server and the guard', () => {
     console.info(`[url-ranged] first range only, ${label}: ${store.requests.length - before} requests, ${bytes} bytes read of ${size}`);
     expect(result).toMatchObject({ status: 'ok', sha256Scope: 'full', sizeBytes: size, sha256: await sha256Of(file()) });
     // The first range (206); the plan's first range (200: dropped at once, the plan gives up); the rest
-    // (200: read whole). The dropped reply costs what the server read for it before the socket closed (0.6-5 MiB
-    // over loopback here), so the count of requests is what is checked.
+    // (200: read whole). The dropped reply costs what the server read for it before the socket closed
+    // (0.6-5 MiB over loopback here), so the count of requests is what is checked.
     expect(store.requests.length - before).toBe(3);
   });
 
