@@ -94,15 +94,17 @@ async function fetchObject(
 ): Promise<FetchedFile> {
   const source = job.source;
   const fetcher = 'fetcher' in deps ? deps.fetcher : inProcessFetcher({ signed: deps.signedDownloader, url: deps.urlDownloader });
+  // `ranged` is false on the second read after a partial one missed bytes: then the object is read whole.
+  const rangedMinBytes = ranged ? (limits.rangedReadMinBytes ?? defaultRangedReadMinBytes) : Infinity;
   if (source.type === 'url') {
-    return timed('download', () => fetcher.fetch({ source: 'url', url: source.url, limits, rangedMinBytes: Infinity }, deps.temp));
+    // Nothing to sign again: a refused job URL is ACCESS_DENIED at once.
+    return timed('download', () => fetcher.fetch({ source: 'url', url: source.url, limits, rangedMinBytes }, deps.temp));
   }
   const storage = deps.storages(source.storageId);
   const ref = { assetId: job.assetId, key: source.key, ...(source.versionId ? { versionId: source.versionId } : {}) };
   for (let attempt = 0; ; attempt++) {
     const signed = await timed('sign', () => storage.sign(ref));
     try {
-      const rangedMinBytes = ranged ? (limits.rangedReadMinBytes ?? defaultRangedReadMinBytes) : Infinity;
       return await timed('download', () => fetcher.fetch({ source: 'signed', url: signed.url, limits, rangedMinBytes }, deps.temp));
     } catch (err) {
       // A URL that expired before or during the download is signed again, once (CONTRACT.md §2). Stores

@@ -4,8 +4,10 @@
  * One replica (a child process) runs the jobs one at a time. Also: signed URLs never reach a saved error,
  * a failure reason or a log line.
  */
+import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js';
 import { freePort } from '../helpers/redis-server.js';
@@ -16,9 +18,18 @@ let h: Harness;
 let w: WorkerProcess;
 const big = fixtureKey('image', 'png-bomb-20000.png');
 const stallTimeoutMs = 500;
+/**
+ * A PNG over the first range (512 KiB, ranged-read.ts) of a format with no range plan: an attempt reads it
+ * in two requests, the first range and then the rest. Uncompressed noise, 640 × 640 RGB: ~1.2 MB.
+ */
+const twoRequests = { key: 'generated/noise-640.png', width: 640, height: 640 };
 
 beforeAll(async () => {
   h = await startHarness({ name: 'storage' });
+  const { width, height } = twoRequests;
+  const png = await sharp(randomBytes(width * height * 3), { raw: { width, height, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+  expect(png.length).toBeGreaterThan(1024 * 1024);
+  await h.s3.putObject(twoRequests.key, png);
   w = startWorkerProcess(
     h.env({ WORKER_CONCURRENCY: '1', DOWNLOAD_STALL_TIMEOUT_MS: String(stallTimeoutMs), URL_ALLOWED_HOSTS: '127.0.0.1' }),
   );
@@ -35,8 +46,9 @@ afterEach(() => {
 });
 
 /**
- * The faults are tested on `url` sources: one request per attempt, so each queued fault meets the attempt
- * meant for it. (A storage source may spend more than one request an attempt: a first range, then the rest.)
+ * The faults are tested on `url` sources (no re-sign step between them). Faults apply to requests in
+ * order: an attempt on `big` (76 KB, inside the first range) is one request; on `twoRequests` it is two,
+ * so its queues hold a `{ pass: true }` for each request meant to go through.
  */
 const run = async (assetId: string, key: string, attempts: number, backoffMs = 200) => {
   await enqueueAsset(h.queue, { assetId, source: { type: 'url', url: await signedUrl(key) } }, { attempts, backoff: { type: 'fixed', delay: backoffMs } });
@@ -60,12 +72,20 @@ const signedUrl = async (key: string) => {
 
 describe('storage faults', () => {
   it('500, a reset mid-body and a stall are each retried after the backoff; a 503 between them is waited out inside the attempt', async () => {
-    h.s3.failNext({ status: 500 });
-    h.s3.failNext({ status: 503 });
-    h.s3.failNext({ resetAfterBytes: 1_000 });
-    h.s3.failNext({ stallAfterBytes: 1_000, stallMs: stallTimeoutMs * 6 });
-    const result = await run('faults/mixed', big, 5, 300);
-    expect(result).toMatchObject({ status: 'ok', image: { width: 20000, height: 20000 } });
+    const before = h.s3.requests.length;
+    h.s3.failNext({ status: 500 }); // attempt 1, first range
+    h.s3.failNext({ status: 503 }); // attempt 2, first range: waited out, asked again
+    h.s3.failNext({ pass: true }); // attempt 2, first range again
+    h.s3.failNext({ resetAfterBytes: 1_000 }); // attempt 2, the rest
+    h.s3.failNext({ pass: true }); // attempt 3, first range
+    h.s3.failNext({ stallAfterBytes: 1_000, stallMs: stallTimeoutMs * 6 }); // attempt 3, the rest
+    const result = await run('faults/mixed', twoRequests.key, 5, 300);
+    expect(result).toMatchObject({ status: 'ok', image: { width: twoRequests.width, height: twoRequests.height } });
+    // Every fault met the request meant for it: each attempt asked for the first range, then the rest.
+    const ranges = h.s3.requests.slice(before).map((r) => [r.range, r.status]);
+    const first = ['bytes=0-524287', 206];
+    const rest = ['bytes=524288-', 206];
+    expect(ranges).toEqual([['bytes=0-524287', 500], ['bytes=0-524287', 503], first, rest, first, rest, first, rest]);
     const lines = jobLines([w], 'faults/mixed');
     expect(lines.map((l) => [l.attempt, l.code ?? 'ok', l.next])).toEqual([
       [1, 'STORAGE_UNAVAILABLE', 'retry'],

@@ -175,7 +175,8 @@ describe('storage outcomes', () => {
 
   it('a 5xx from storage is retried, then succeeds', async () => {
     const key = path.relative(fixturesDir, imageFixtures[0]!);
-    s3.failNext({ status: 503 });
+    // A 500, not a 503: a 503 is throttling, waited out inside the download without spending an attempt.
+    s3.failNext({ status: 500 });
     await enqueueAsset(queue, { assetId: 'spine/flaky', source: { type: 'storage', storageId: 'main', key } }, { backoff: { type: 'fixed', delay: 100 } });
     const result = await waitForResult(queue, 'spine/flaky', { timeoutMs: 30_000 });
     expect(result.status).toBe('ok');

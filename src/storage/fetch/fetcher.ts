@@ -11,13 +11,14 @@ export type { FetchedFile };
 
 export interface FetchRequest {
   /**
-   * `signed`: a URL the worker signed itself (a trusted endpoint; read by ranges where the format allows).
-   * `url`: a URL that came in a job (untrusted: every hop SSRF-guarded, read whole).
+   * `signed`: a URL the worker signed itself (a trusted endpoint).
+   * `url`: a URL that came in a job (untrusted: every hop of every request SSRF-guarded).
+   * Both are read by ranges where the format allows.
    */
   source: 'signed' | 'url';
   url: string;
   limits: DownloadLimits;
-  /** A signed object over this many bytes is read by ranges where its format allows; Infinity: read whole. */
+  /** An object over this many bytes is read by ranges where its format allows; Infinity: read whole. */
   rangedMinBytes: number;
 }
 
@@ -35,11 +36,8 @@ export interface Downloaders {
 /** Fetches on the calling thread: an exception the HTTP client throws from an event handler ends it. */
 export function inProcessFetcher(downloaders: Downloaders): Fetcher {
   return {
-    async fetch(request, temp) {
-      if (request.source === 'url') {
-        return { ...(await downloaders.url.download(request.url, temp, request.limits)), sha256Scope: 'full' };
-      }
-      return fetchForExtraction(downloaders.signed, request.url, temp, request.limits, request.rangedMinBytes);
-    },
+    fetch: (request, temp) =>
+      // The `url` downloader carries the guard: fetchForExtraction checks every hop of every range with it.
+      fetchForExtraction(downloaders[request.source], request.url, temp, request.limits, request.rangedMinBytes),
   };
 }
