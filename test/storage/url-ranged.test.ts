@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { extractFile } from '../../src/extractors/extract-file.js';
 import { processAsset, type PipelineDeps } from '../../src/pipeline.js';
 import { FetchPool } from '../../src/storage/fetch/pool.js';
-import { createStorages } from '../../src/storage/storage.js';
+import { createStorages } from '../../src/storage/registry.js';
 import { TempDir } from '../../src/storage/temp-dir.js';
 import { pageOf, writePdf } from '../../scripts/bench/pdf-writer.js';
 import { testExtractConfig } from '../helpers/fixtures.js';
