@@ -5,7 +5,7 @@
  */
 import type { AssetResult, ExtractJob, Timings } from './contract.js';
 import { defaultRangedReadMinBytes, type ExtractConfig } from './config.js';
-import { AccessDeniedError, AssetError, messageOf, StorageUnavailableError } from './errors.js';
+import { AccessDeniedError, AssetError, messageOf, workerFault } from './errors.js';
 import type { Extracted } from './extractors/extractor.js';
 import { asExtractError, failedResult, okResult } from './result.js';
 import type { DownloadLimits } from './storage/download.js';
@@ -115,12 +115,12 @@ async function fetchObject(
   }
 }
 
-/** Anything uncoded that escaped a stage: a fault of ours or the network's; retry rather than lose the job. */
+/** Anything uncoded that escaped a stage is a fault of ours, not a verdict on the asset: WORKER_FAULT, retried. */
 function toAssetError(err: unknown): AssetError {
   if (err instanceof AssetError) {
     // Messages are saved in results: no signed URL, ever.
     err.message = redactUrlsIn(err.message);
     return err;
   }
-  return new StorageUnavailableError(redactUrlsIn(messageOf(err)), { cause: err });
+  return workerFault(redactUrlsIn(messageOf(err)));
 }

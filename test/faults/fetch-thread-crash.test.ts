@@ -51,7 +51,7 @@ it('bodies cut by Connection: close: the replica stays up, every asset ends save
   for (const [i, result] of results.entries()) {
     // Fetched whole: the 4x4 image; or, if the fetch thread died on every attempt, a retriable failure.
     if (result.status === 'ok') expect(result).toMatchObject({ dataType: 'image', image: { width: 4, height: 4 }, sizeBytes: body.length });
-    else expect(result.error).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retriable: true });
+    else expect(result.error).toMatchObject({ code: 'WORKER_FAULT', retriable: true });
     expect(await h.saves(ids[i]!)).toHaveLength(1);
   }
   const crashes = ids.flatMap((id) => jobLines([w], id)).filter((l) => /fetch thread stopped/.test(l.error ?? '')).length;

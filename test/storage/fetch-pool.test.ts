@@ -88,7 +88,7 @@ describe('fetch threads', () => {
     for (const outcome of outcomes) {
       expect(outcome.status).toBe('rejected');
       const err = (outcome as PromiseRejectedResult).reason as unknown;
-      expect(err).toMatchObject({ code: 'STORAGE_UNAVAILABLE', retriable: true });
+      expect(err).toMatchObject({ code: 'WORKER_FAULT', retriable: true });
       expect((err as Error).message).toMatch(/fetch thread stopped: Error: fault injected into the fetch thread/);
       expect((err as Error).message).not.toContain('feedface');
     }

@@ -4,8 +4,8 @@
  *
  * undici 7 throws an AssertionError from a socket's 'end' handler when a `Connection: close` response
  * ends while its body is paused (fixed in undici 8): nothing can catch it and, on the main thread, the
- * process exits. Here it ends one fetch thread: its fetches in flight fail with STORAGE_UNAVAILABLE
- * (retriable), their files are removed and another thread takes its place.
+ * process exits. Here it ends one fetch thread: its fetches in flight fail with WORKER_FAULT
+ * (retried), their files are removed and another thread takes its place.
  *
  * The main thread names each fetch's file (TempDir.newFile, so the replica counts and removes it as any
  * other); the thread writes it there, and any other file the fetch needs beside it (a ranged read that
@@ -16,7 +16,7 @@
 import { readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DownloadTimeoutError, fromSerialized, StorageUnavailableError } from '../../errors.js';
+import { DownloadTimeoutError, fromSerialized, workerFault } from '../../errors.js';
 import type { TempDir } from '../temp-dir.js';
 import type { FetchedFile, Fetcher, FetchRequest } from './fetcher.js';
 import { boundedMessage, isFetchFile, type FetchThreadData, type FromThread, type ToThread } from './protocol.js';
@@ -96,12 +96,12 @@ export class FetchPool implements Fetcher {
   }
 
   async fetch(request: FetchRequest, temp: TempDir): Promise<FetchedFile> {
-    if (this.closed) throw new StorageUnavailableError('the fetch pool is closed');
+    if (this.closed) throw workerFault('the fetch pool is closed');
     const file = temp.newFile();
     let done = false;
     try {
       const fetched = await this.send(request, file);
-      if (!isFetchFile(fetched.path, file)) throw new StorageUnavailableError('a fetch thread answered with a file it was not given');
+      if (!isFetchFile(fetched.path, file)) throw workerFault('a fetch thread answered with a file it was not given');
       if (fetched.path !== file) await rename(fetched.path, file);
       done = true;
       return { ...fetched, path: file };
@@ -110,7 +110,7 @@ export class FetchPool implements Fetcher {
     }
   }
 
-  /** Stops every thread; fetches in flight fail with STORAGE_UNAVAILABLE. */
+  /** Stops every thread; fetches in flight fail with WORKER_FAULT. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
@@ -119,7 +119,7 @@ export class FetchPool implements Fetcher {
   private async send(request: FetchRequest, file: string): Promise<FetchedFile> {
     const thread = this.pick();
     await thread.ready;
-    if (thread.dead) throw new StorageUnavailableError('the fetch thread stopped before the fetch started');
+    if (thread.dead) throw workerFault('the fetch thread stopped before the fetch started');
     const id = this.nextId++;
     return new Promise<FetchedFile>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -168,7 +168,7 @@ export class FetchPool implements Fetcher {
     const thread: Thread = { worker, pending: new Map(), dead: false, ready: Promise.resolve() };
     let wasReady = false;
     thread.ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new StorageUnavailableError(`a fetch thread did not start in ${fetchThreadStartTimeoutMs} ms`)), fetchThreadStartTimeoutMs);
+      const timer = setTimeout(() => reject(workerFault(`a fetch thread did not start in ${fetchThreadStartTimeoutMs} ms`)), fetchThreadStartTimeoutMs);
       worker.on('message', (m: FromThread) => {
         if (m.type === 'ready') {
           clearTimeout(timer);
@@ -188,12 +188,12 @@ export class FetchPool implements Fetcher {
       // Always listened to: an 'error' with no listener would be thrown on this thread.
       worker.on('error', (err) => {
         clearTimeout(timer);
-        reject(new StorageUnavailableError(`a fetch thread failed to start: ${boundedMessage(err)}`));
+        reject(workerFault(`a fetch thread failed to start: ${boundedMessage(err)}`));
         this.stop(thread, boundedMessage(err), wasReady);
       });
       worker.on('exit', (code) => {
         clearTimeout(timer);
-        reject(new StorageUnavailableError(`a fetch thread exited with code ${code} while starting`));
+        reject(workerFault(`a fetch thread exited with code ${code} while starting`));
         this.stop(thread, `exited with code ${code}`, wasReady);
       });
     });
@@ -214,7 +214,7 @@ export class FetchPool implements Fetcher {
     if (at >= 0) this.threads.splice(at, 1);
     void thread.worker.terminate();
     const failed = [...thread.pending.values()];
-    for (const pending of failed) pending.reject(new StorageUnavailableError(`the fetch thread stopped: ${reason}`));
+    for (const pending of failed) pending.reject(workerFault(`the fetch thread stopped: ${reason}`));
     if (this.closed) return;
     this.replaced++;
     this.options.onThreadStopped?.(reason, failed.length);

@@ -39,8 +39,8 @@ async function run(id: number, message: Extract<ToThread, { type: 'fetch' }>): P
     if (isAssetError(err)) {
       return { type: 'done', id, ok: false, error: { code: err.code, message: boundedMessage(err.message) } };
     }
-    // Uncoded: a fault of ours or the network's; retriable rather than lose the job (as the pipeline does).
-    return { type: 'done', id, ok: false, error: { code: 'STORAGE_UNAVAILABLE', message: boundedMessage(`fetch failed: ${boundedMessage(err)}`) } };
+    // Uncoded: a fault of ours, not the asset's; retried rather than lose the job (as the pipeline does).
+    return { type: 'done', id, ok: false, error: { code: 'WORKER_FAULT', message: boundedMessage(`worker fault (not the asset's): fetch failed: ${boundedMessage(err)}`) } };
   }
 }
 
