@@ -112,9 +112,21 @@ export async function readPdfInfo(transport: FileRangeTransport, maxPageSizes: n
   } catch (err) {
     throw asPdfError(err);
   } finally {
-    // Destroying the task also destroys its document and ends pending page requests.
+    // After a failed read pdf.js is let to finish its load on the zeros it was given (source.ts), bounded,
+    // before it is destroyed. Destroying the task also destroys its document and ends pending page requests.
+    if (transport.hasFailed) await settleWithin(task.promise, pdfSettleAfterFailureMs);
     await task.destroy();
   }
+}
+
+/** How long pdf.js is given to end its load by itself after a read failed. */
+const pdfSettleAfterFailureMs = 2_000;
+
+/** Waits for `promise` to settle, at most `ms`; never rejects. */
+async function settleWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.then(() => {}, () => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** pdf.js's errors cross its worker boundary as plain objects: their `name` tells them apart. */

@@ -21,6 +21,8 @@ export const pdfRangeChunkBytes = 64 * 1024;
 export class FileRangeTransport extends PDFDataRangeTransport {
   /** Rejects when a read fails; never resolves. */
   readonly failed: Promise<never>;
+  /** Whether a read has failed (`failed` has rejected). */
+  hasFailed = false;
   #reject!: (err: unknown) => void;
   #closed = false;
   /** Bytes read from the file so far, the first chunk included. */
@@ -36,7 +38,10 @@ export class FileRangeTransport extends PDFDataRangeTransport {
     super(length, initialData);
     this.bytesRead = initialData.byteLength;
     this.failed = new Promise<never>((_, reject) => {
-      this.#reject = reject;
+      this.#reject = (err) => {
+        this.hasFailed = true;
+        reject(err);
+      };
     });
     // Nobody may be listening yet when a read fails; the caller races `failed` against its work.
     this.failed.catch(() => {});
@@ -67,7 +72,10 @@ export class FileRangeTransport extends PDFDataRangeTransport {
         chunk = readExactly(this.fd, begin, end - begin);
       } catch (err) {
         this.#reject(err);
-        return;
+        // pdf.js still waits for these bytes: give it zeros, so that its load ends by itself (as a corrupt
+        // file's does) before the document is destroyed. Destroyed while it waits, pdf.js 6 throws from its
+        // own rejection handler ("Worker was terminated"), an unhandled rejection nothing can catch.
+        chunk = new Uint8Array(end - begin);
       }
       this.bytesRead += chunk.byteLength;
       this.onDataRange(begin, chunk);
