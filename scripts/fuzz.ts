@@ -33,7 +33,7 @@ import { findLeaks } from './fuzz/phi-leaks.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const fixturesRoot = path.join(root, 'fixtures');
 
-/** Codes an extraction may end with (CONTRACT.md §4; TOO_LARGE is a decompression cap, as DICOM deflate's); anything else is a finding. */
+/** Codes an extraction may end with (docs/contract.md §4; TOO_LARGE is a decompression cap, as DICOM deflate's); anything else is a finding. */
 export const extractionCodes = new Set(['CORRUPT_ASSET', 'UNSUPPORTED_TYPE', 'ENCRYPTED_ASSET', 'EXTRACT_TIMEOUT', 'TOO_LARGE']);
 
 export { cases, mutate, mutationKinds, phiSeedName, prng, type FuzzCase, type MutationKind } from './fuzz/mutators.js';

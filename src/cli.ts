@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * asset-meta: the command line (CONTRACT.md §5). Each command is a composition root of its own.
+ * asset-meta: the command line (docs/contract.md §5). Each command is a composition root of its own.
  *
  * Only the command named is loaded, and it loads its heavy modules (extractors, storage SDKs, the queue)
  * only once its arguments are good: `--help` and usage errors answer at once (see cli/usage.ts).

@@ -1,6 +1,6 @@
 /**
  * The only module that reads `process.env`. It validates once at start and hands each part its own typed
- * slice. CONTRACT.md §7 names the variables; the README's configuration table restates them.
+ * slice. docs/contract.md §7 names the variables; the README's configuration table restates them.
  */
 import os from 'node:os';
 import path from 'node:path';

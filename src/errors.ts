@@ -1,5 +1,5 @@
 /**
- * One catalogue of coded errors (CONTRACT.md §4). Whether an error is retriable is decided here, where
+ * One catalogue of coded errors (docs/contract.md §4). Whether an error is retriable is decided here, where
  * its class is chosen, never by matching message text later.
  *
  * Across a thread or process boundary classes are lost: `fromSerialized` rebuilds them from `code`.

@@ -1,5 +1,5 @@
 /**
- * The package's public API, for backends written in TypeScript (CONTRACT.md §1, §3): enqueue an asset,
+ * The package's public API, for backends written in TypeScript (docs/contract.md §1, §3): enqueue an asset,
  * wait for its result, the zod schemas and types of job and result, and the webhook signature check.
  * Backends in other languages use the JSON Schema files and docs/webhook.md instead.
  *

@@ -107,7 +107,7 @@ async function fetchObject(
     try {
       return await timed('download', () => fetcher.fetch({ source: 'signed', url: signed.url, limits, rangedMinBytes }, deps.temp));
     } catch (err) {
-      // A URL that expired before or during the download is signed again, once (CONTRACT.md §2). Stores
+      // A URL that expired before or during the download is signed again, once (docs/contract.md §2). Stores
       // say so differently (S3 and Azure 403, GCS 400 ExpiredToken), so any refusal earns one re-sign.
       if (err instanceof AccessDeniedError && attempt === 0) continue;
       throw err;

@@ -1,5 +1,5 @@
 /**
- * Builds the contract's AssetResult (CONTRACT.md §3), for success and failure alike.
+ * Builds the contract's AssetResult (docs/contract.md §3), for success and failure alike.
  */
 import type { AssetResult, Timings } from './contract.js';
 import { AssetError, CorruptAssetError, messageOf } from './errors.js';

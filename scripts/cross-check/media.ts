@@ -68,7 +68,7 @@ export async function ffprobeClaims(bin: string, file: string, type: 'video' | '
   return c.list;
 }
 
-/** mediainfo's format names → FFmpeg's codec names (CONTRACT.md §3). Unlisted names are not compared. */
+/** mediainfo's format names → FFmpeg's codec names (docs/contract.md §3). Unlisted names are not compared. */
 function mediainfoCodec(track: Json): string | undefined {
   const format = String(track.Format ?? '');
   const simple: Record<string, string> = {

@@ -39,7 +39,7 @@ const failed = (err: unknown): Failure => ({
 });
 export const isFailure = (s: Step): s is Failure => 'ok' in s && !s.ok;
 
-/** GET the first byte; a refusal becomes the error code the pipeline would report (CONTRACT.md §4). */
+/** GET the first byte; a refusal becomes the error code the pipeline would report (docs/contract.md §4). */
 async function fetchFirstByte(url: string): Promise<Step> {
   try {
     const res = await request(url, { method: 'GET', headers: { range: 'bytes=0-0' }, signal: AbortSignal.timeout(fetchTimeoutMs) });

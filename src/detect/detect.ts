@@ -1,5 +1,5 @@
 /**
- * Stage: bytes → data type. The content decides, never the name or the job's hint (CONTRACT.md §3).
+ * Stage: bytes → data type. The content decides, never the name or the job's hint (docs/contract.md §3).
  * file-type reads the magic numbers; what it does not know is sniffed here: DICOM without its preamble,
  * SVG and other text.
  */

@@ -3,7 +3,7 @@
  * or sinks: they get a local file that holds untrusted bytes and return one contract section.
  *
  * Raw library shapes (sharp, ffprobe, pdf.js, dicom-parser) never leave their extractor: each maps them
- * to the contract's section, in the contract's vocabulary (CONTRACT.md §3).
+ * to the contract's section, in the contract's vocabulary (docs/contract.md §3).
  */
 import type { DataType, SectionByType } from '../contract.js';
 import type { ExtractConfig } from '../config.js';

@@ -5,7 +5,7 @@
  * bull-board runs read-only: the server has no login of its own, and a dashboard reachable by mistake must
  * not be able to delete, retry or promote jobs. Retrying is `asset-meta enqueue` or the backend's job.
  * Job data is the backend's, and a `url` source carries a signed URL: every string bull-board answers
- * loses its URL query strings, as log lines do (CONTRACT.md §1: signed URLs are never shown).
+ * loses its URL query strings, as log lines do (docs/contract.md §1: signed URLs are never shown).
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';

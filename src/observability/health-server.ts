@@ -1,5 +1,5 @@
 /**
- * The operator's HTTP server (CONTRACT.md §6): `/healthz` (the process answers), `/readyz` (see
+ * The operator's HTTP server (docs/contract.md §6): `/healthz` (the process answers), `/readyz` (see
  * readiness.ts), `/metrics` (Prometheus text), and the dashboard under `/dashboard` when enabled.
  * The composition root decides whether it runs; here port 0 means an ephemeral port, as in `listen`.
  */

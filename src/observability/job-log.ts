@@ -1,5 +1,5 @@
 /**
- * One log line per job outcome (CONTRACT.md §6): what an operator greps for when a backend asks "what
+ * One log line per job outcome (docs/contract.md §6): what an operator greps for when a backend asks "what
  * happened to asset X". Fields, not prose, so that log queries can filter on them. The logger scrubs URL
  * query strings from every value (logger.ts); error messages are already redacted where they are born,
  * and bounded (errors.ts maxErrorMessageBytes).

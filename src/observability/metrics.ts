@@ -1,5 +1,5 @@
 /**
- * Prometheus metrics of one replica (CONTRACT.md §6), in a registry of its own so that several workers in
+ * Prometheus metrics of one replica (docs/contract.md §6), in a registry of its own so that several workers in
  * one process (tests, `asset-meta replay`) do not share counters. Labels are closed sets only (status,
  * data type, error code, stage, queue state): never an asset id, a key or a URL, which would leak what is
  * being processed and make one time series per asset.

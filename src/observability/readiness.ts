@@ -1,5 +1,5 @@
 /**
- * `/readyz` (CONTRACT.md §6): a replica is ready when Redis answers PING, its sinks' migrations are done,
+ * `/readyz` (docs/contract.md §6): a replica is ready when Redis answers PING, its sinks' migrations are done,
  * and its queue worker runs and is not draining. A load balancer or an orchestrator stops counting on a
  * replica that is not ready; the process stays alive (`/healthz`) meanwhile.
  */

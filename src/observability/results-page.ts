@@ -1,6 +1,6 @@
 /**
  * `/dashboard/results`: the latest results and the failures by error code, read from the postgres sink's
- * table (CONTRACT.md §3). Server-rendered, no script; every value from the database is HTML-escaped (asset
+ * table (docs/contract.md §3). Server-rendered, no script; every value from the database is HTML-escaped (asset
  * ids and error messages come from outside).
  */
 import type pg from 'pg';

@@ -1,6 +1,6 @@
 /**
  * For backends written in TypeScript: enqueue an asset and wait for its result with the policies the
- * worker expects (CONTRACT.md §1). Backends in other languages use the JSON Schema in schema/.
+ * worker expects (docs/contract.md §1). Backends in other languages use the JSON Schema in schema/.
  */
 import { QueueEvents, type JobState, type JobsOptions, type Queue } from 'bullmq';
 import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';

@@ -1,5 +1,5 @@
 /**
- * The `postgres` sink: one row per asset in `asset_metadata` (CONTRACT.md §3), upserted by asset id so a
+ * The `postgres` sink: one row per asset in `asset_metadata` (docs/contract.md §3), upserted by asset id so a
  * replayed or retried job never makes a second row. The row keeps the newest result (see ResultOrder):
  * an older job that finishes last leaves it alone. The worker creates and migrates its table on start.
  */

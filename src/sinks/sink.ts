@@ -1,6 +1,6 @@
 /**
  * Stage: save. Every sink takes the finished result; one that cannot be written throws
- * RESULT_SINK_UNAVAILABLE and the job is retried: a result is never silently dropped (CONTRACT.md §3).
+ * RESULT_SINK_UNAVAILABLE and the job is retried: a result is never silently dropped (docs/contract.md §3).
  */
 import type { AssetResult } from '../contract.js';
 

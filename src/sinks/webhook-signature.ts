@@ -1,5 +1,5 @@
 /**
- * The webhook sink's signature (CONTRACT.md §3): `X-Signature: sha256=<hex HMAC-SHA256 of the exact body
+ * The webhook sink's signature (docs/contract.md §3): `X-Signature: sha256=<hex HMAC-SHA256 of the exact body
  * bytes, keyed with WEBHOOK_SECRET>`, the scheme GitHub's webhooks use (`X-Hub-Signature-256`). Receivers
  * verify the raw body as received, before parsing it: a re-serialised JSON object need not have the same
  * bytes. docs/webhook.md has snippets for Node and Python.

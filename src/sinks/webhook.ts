@@ -1,5 +1,5 @@
 /**
- * The `webhook` sink (CONTRACT.md §3): `POST WEBHOOK_URL` with the result as JSON, signed in `X-Signature`
+ * The `webhook` sink (docs/contract.md §3): `POST WEBHOOK_URL` with the result as JSON, signed in `X-Signature`
  * (see webhook-signature.ts).
  *
  * Delivery is at least once. Anything but a 2xx answer within the timeout is a failure to deliver and

@@ -1,6 +1,6 @@
 /**
  * `signer` storages: the backend signs. `POST url` with `{assetId, storageId, key, versionId}` and a bearer
- * token; the answer is `{url, expiresAt}` (CONTRACT.md §2). The whole exchange, the answer's body included,
+ * token; the answer is `{url, expiresAt}` (docs/contract.md §2). The whole exchange, the answer's body included,
  * has `timeoutMs`; an answer larger than maxSignerAnswerBytes is refused unread.
  *
  * The URL the signer answers with is trusted as the backend's own (see ../storage/http-get.ts): it is

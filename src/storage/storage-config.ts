@@ -1,5 +1,5 @@
 /**
- * The operator's storage entries (CONTRACT.md §2). Secrets are never in the entry itself: it names the
+ * The operator's storage entries (docs/contract.md §2). Secrets are never in the entry itself: it names the
  * environment variables that hold them, so a storages file can be reviewed and committed.
  */
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 /**
  * Stage: sign. Every storage kind is a factory returning this one small interface; the pipeline gets a URL
- * from it and fetches the object by that URL alone, as the platform's frontend would (CONTRACT.md §2).
+ * from it and fetches the object by that URL alone, as the platform's frontend would (docs/contract.md §2).
  * One file per kind: s3.ts (with s3-role.ts for delegated access), azure.ts, gcs.ts, signer.ts; registry.ts
  * is the one place that knows them all.
  */

@@ -1,5 +1,5 @@
 /**
- * Where downloads live for a moment (CONTRACT.md §6). Each replica owns a directory under TMP_DIR with
+ * Where downloads live for a moment (docs/contract.md §6). Each replica owns a directory under TMP_DIR with
  * random file names the worker makes (never from the key), mode 0600. Replicas remove the directories of
  * replicas that died, as they start and every `siblingSweepMs` while they run: on the same host by their
  * pid, elsewhere (a shared volume) by a heartbeat that stopped. A replica killed with SIGKILL leaves

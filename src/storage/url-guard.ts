@@ -1,5 +1,5 @@
 /**
- * SSRF guard for `url` sources (CONTRACT.md §4 URL_NOT_ALLOWED): http and https only, and every address a
+ * SSRF guard for `url` sources (docs/contract.md §4 URL_NOT_ALLOWED): http and https only, and every address a
  * host resolves to must be public, unless the operator names the host in URL_ALLOWED_HOSTS. The check runs
  * before each request and again inside the connection's DNS lookup, so a name that resolves to a public
  * address for the check and a private one for the connection (DNS rebinding) is still refused.

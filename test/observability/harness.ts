@@ -19,7 +19,7 @@ export interface AssetServer {
 
 /**
  * Serves `files` by path (any query string accepted, as a signed URL would carry one), 404 otherwise.
- * `POST /sign` is a backend signer (CONTRACT.md §2): it answers a URL of this server for the key, with a
+ * `POST /sign` is a backend signer (docs/contract.md §2): it answers a URL of this server for the key, with a
  * signed-looking query string.
  */
 export async function startAssetServer(files: Record<string, Buffer>, signedQuery: string): Promise<AssetServer> {

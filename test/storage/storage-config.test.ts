@@ -1,5 +1,5 @@
 /**
- * Storage entries of every kind (CONTRACT.md §2): what the schema accepts, and how the secrets they name
+ * Storage entries of every kind (docs/contract.md §2): what the schema accepts, and how the secrets they name
  * are read. A secret that is set but unusable fails with the variable's name, never its content.
  */
 import { generateKeyPairSync } from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * music-metadata's container and codec names → FFmpeg's vocabulary (CONTRACT.md §3): short demuxer
+ * music-metadata's container and codec names → FFmpeg's vocabulary (docs/contract.md §3): short demuxer
  * names for containers, ffprobe's codec_name for codecs. music-metadata names codecs for people
  * ("MPEG 1 Layer 3", "Vorbis I", "PCM"); backends compare FFmpeg's names, whichever library read the file.
  */

@@ -5,7 +5,7 @@
  * which PS3.15 Annex E's Basic Application Level Confidentiality Profile (Table E.1-1) removes: they are
  * always reported. `identifying` holds attributes that Table E.1-1 removes or blanks (patient,
  * institution, people, dates and times, free-text descriptions, study and device identifiers); they are
- * reported only when the operator sets DICOM_INCLUDE_PHI=true (CONTRACT.md §3). Manufacturer and model
+ * reported only when the operator sets DICOM_INCLUDE_PHI=true (docs/contract.md §3). Manufacturer and model
  * are kept behind the same switch: they narrow a file down to a site, so we err on the side of leaving
  * them out. Anything on neither list is never reported.
  *

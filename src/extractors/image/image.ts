@@ -1,5 +1,5 @@
 /**
- * Images: headers only, never a decode (CONTRACT.md §6), so a 100,000 x 100,000 scan is answered with its
+ * Images: headers only, never a decode (docs/contract.md §6), so a 100,000 x 100,000 scan is answered with its
  * size at no memory cost. Three readers by format:
  * - libvips (sharp) metadata for JPEG, PNG, WebP, GIF, TIFF, AVIF, HEIC (sharp.ts);
  * - SVG as text, never rendered nor parsed as XML (svg.ts);

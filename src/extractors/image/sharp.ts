@@ -28,7 +28,7 @@ function formatName(meta: Metadata): string {
 }
 
 // sharp checks limitInputPixels when it opens the input, even for metadata(), which never decodes:
-// with the default (268 megapixels) a 20000x20000 header would be refused, and CONTRACT.md §6 wants its
+// with the default (268 megapixels) a 20000x20000 header would be refused, and docs/contract.md §6 wants its
 // size. Inputs opened with these options are used for metadata() only and never piped into a decode.
 const sharpOptions = { limitInputPixels: false, failOn: 'none' } as const;
 

@@ -1,5 +1,5 @@
 /**
- * Counts code points and lines of decoded text fed in pieces (CONTRACT.md §3): `charCount` counts Unicode
+ * Counts code points and lines of decoded text fed in pieces (docs/contract.md §3): `charCount` counts Unicode
  * code points; `lineCount` counts lines ended by LF, CRLF or a lone CR, plus a last unterminated
  * non-empty line. A CRLF split between two pieces is one line end, not two.
  *

@@ -1,5 +1,5 @@
 /**
- * Text: encoding, BOM, code points, lines and kind (CONTRACT.md §3). The file is streamed in large chunks
+ * Text: encoding, BOM, code points, lines and kind (docs/contract.md §3). The file is streamed in large chunks
  * through a streaming TextDecoder, so a 1 GB log or a 100 MB single line costs one chunk of memory; only a
  * bounded prefix (and, for a small JSON candidate, the whole text) is kept for the format checks.
  */

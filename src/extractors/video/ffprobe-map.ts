@@ -1,5 +1,5 @@
 /**
- * ffprobe's JSON → the contract's vocabulary (CONTRACT.md §3): short container names, clockwise
+ * ffprobe's JSON → the contract's vocabulary (docs/contract.md §3): short container names, clockwise
  * rotation, numbers instead of ffprobe's strings. Shared by the video extractor and the audio extractor's
  * ffprobe path, so an audio-only MP4 reads the same whichever way it came in.
  */
