@@ -26,7 +26,7 @@ import { findTools, mapLimit, type ToolName } from './cross-check/run.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fixturesDir = path.join(root, 'fixtures');
 
-/** The worker's defaults (docs/contract.md §7), with the ffprobe the worker ships (ffprobe-static). */
+/** The worker's defaults (docs/contract.md §7), with the ffprobe the worker ships (its bundled static build). */
 const config: ExtractConfig = { timeoutMs: 60_000, maxHeapMb: 256, pdfMaxPageSizes: 10_000, dicomIncludePhi: false };
 
 /** Fixtures are the files that have an expected.json; an extra directory is taken whole. */

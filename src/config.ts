@@ -11,7 +11,7 @@ import { parseAllowedHost } from './storage/url-guard.js';
 
 const MiB = 1024 * 1024;
 
-/** RANGED_READ_MIN_BYTES when unset: 16 MiB (issue 7). */
+/** RANGED_READ_MIN_BYTES when unset: 16 MiB: below it one more request costs more than the bytes it saves (docs/performance.md). */
 export const defaultRangedReadMinBytes = 16 * MiB;
 
 const bool = z

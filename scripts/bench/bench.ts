@@ -1,10 +1,9 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR]`: the benchmark of issue 7. Makes a corpus in a temp
+ * `npm run bench [-- --quick] [-- --out DIR]`: the benchmark. Makes a corpus in a temp
  * directory, then measures side by side in one run (a) the in-process path per type, (b) the queue path
  * through the dev S3 server, Redis and PostgreSQL at concurrency 1, 4, 16 with one and two replicas,
  * and the large objects one at a time (ranged and full), (c) the trusted tools on the same files.
- * Prints a Markdown table with the ratios and writes the numbers as JSON to DIR (default: the system
- * temp dir). Needs Redis and PostgreSQL (REDIS_URL, DATABASE_URL, as the tests).
+ * Prints a Markdown table with the ratios and writes the numbers as JSON to DIR (default: .bench/). Needs Redis and PostgreSQL (REDIS_URL, DATABASE_URL, as the tests).
  *
  * Sized to finish in under 10 minutes on a 2-core machine; `--quick` in about a minute.
  */

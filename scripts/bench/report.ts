@@ -1,5 +1,5 @@
 /**
- * The benchmark's table and its verdicts on the targets of issue 7, from one run's numbers. Ratios only
+ * The benchmark's table and its verdicts on the targets it reports for information (docs/performance.md), from one run's numbers. Ratios only
  * compare numbers measured in the same run on the same files.
  */
 import type { DataType } from '../../src/contract.js';
@@ -118,7 +118,7 @@ export function renderTable(n: BenchNumbers): string {
     '',
     `Tool cells: the tool's files/s (ours ÷ tool). Ours and exiftool read each type's files ${n.rounds} time(s) over, after a first untimed read, in three timed runs each, ours and exiftool's alternating, the medians shown: exiftool as one \`-stay_open\` process a type, its start-up (${startups(n)} ms) left out as the worker's is, and as one plain process over the same files, start-up included (PDFs: one read, exiftool takes seconds over each AES-256 file); per-file tools read them once, ${n.cores} processes at a time, each start included.`,
   );
-  lines.push(`Video one file at a time: ours p50 ${fmt(n.inProcess.videoSerial.p50)} ms, bare ffprobe-static p50 ${fmt(n.ffprobeSerial.perFile.p50)} ms.`, '');
+  lines.push(`Video one file at a time: ours p50 ${fmt(n.inProcess.videoSerial.p50)} ms, bare bundled ffprobe p50 ${fmt(n.ffprobeSerial.perFile.p50)} ms.`, '');
 
   lines.push('### Queue path (dev S3 server + Redis + PostgreSQL, replicas as child processes)', '');
   lines.push('| replicas | concurrency | files/s | of in-process | CPU ms/file: replicas / S3 server + client / Redis / PostgreSQL | sign p50/p95 | download p50/p95 | extract p50/p95 | total p50/p95 ms | peak RSS per replica MB | failed |');
@@ -142,7 +142,7 @@ export function renderTable(n: BenchNumbers): string {
     const scope = (l.result as { sha256Scope?: string }).sha256Scope ?? '–';
     lines.push(`| ${l.label} | ${fmt(l.bytes / MiB)} | ${l.mode} | ${fmt(l.seconds * 1000)} | ${fmt(l.fetched / MiB)} MB | ${round((l.fetched / l.bytes) * 100, 2)}% | ${l.requests} | ${l.result.status === 'ok' ? scope : `failed ${l.result.error?.code}`} |`);
   }
-  lines.push('', '### Targets (issue 7)', '');
+  lines.push('', '### Targets (for information)', '');
   lines.push('| target | measured | met |', '|---|---|---|');
   for (const t of targets(n)) lines.push(`| ${t.target} | ${t.measured} | ${t.met ? 'yes' : 'no'} |`);
   return lines.join('\n');

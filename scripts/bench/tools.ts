@@ -1,6 +1,6 @@
 /**
  * The trusted tools a team would otherwise run, on the same files: exiftool in one batch process per
- * type (`-fast2 -j -n`), kept open and as a one-shot run, and one process per file for ffprobe (the same ffprobe-static binary as the
+ * type (`-fast2 -j -n`), kept open and as a one-shot run, and one process per file for ffprobe (the same bundled binary as the
  * worker), mediainfo, pdfinfo, `qpdf --show-npages` and dcmdump.
  */
 import { spawn } from 'node:child_process';

@@ -3,8 +3,8 @@
  *
  * ffprobe runs with `-count_frames`: it decodes every frame, so its frame count is a count of pictures
  * that actually decode, independent of the container index or packet count our extractor reads. It is a
- * different build (the distribution's FFmpeg 5.1) from the one the worker runs by default (ffprobe-static's
- * 4.0), so version-specific behaviour shows up here too.
+ * different build (the distribution's FFmpeg 5.1) from the one the worker runs by default (the bundled static
+ * build of 2023), so version-specific behaviour shows up here too.
  */
 import { Claims, containerAgrees, num, quarterTurn, ratio, type Claim } from './claim.js';
 import { run } from './run.js';
