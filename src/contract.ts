@@ -161,6 +161,8 @@ export const AssetErrorSchema = z.object({
   code: ErrorCodeSchema,
   message: z.string(),
   retriable: z.boolean(),
+  /** How long the store asked the worker to wait (its Retry-After), when it throttled: the job waits that long. */
+  retryAfterMs: z.number().int().nonnegative().optional(),
 });
 
 export const TimingsSchema = z.object({

@@ -22,14 +22,21 @@ export abstract class AssetError extends Error {
   abstract readonly code: ErrorCode;
   abstract readonly retriable: boolean;
   detected?: DetectedType;
+  /** How long the service asked us to wait before trying again (a store's Retry-After), when it said. */
+  retryAfterMs?: number;
 
   constructor(message: string, options?: ErrorOptions) {
     super(boundedMessage(message), options);
   }
 
-  toJSON(): { code: ErrorCode; message: string; retriable: boolean } {
+  toJSON(): { code: ErrorCode; message: string; retriable: boolean; retryAfterMs?: number } {
     // Bounded again: a message can be rewritten after construction (URL redaction does).
-    return { code: this.code, message: boundedMessage(this.message), retriable: this.retriable };
+    return {
+      code: this.code,
+      message: boundedMessage(this.message),
+      retriable: this.retriable,
+      ...(this.retryAfterMs !== undefined ? { retryAfterMs: this.retryAfterMs } : {}),
+    };
   }
 }
 
@@ -83,10 +90,11 @@ export function isAssetError(err: unknown): err is AssetError {
 }
 
 /** Rebuilds a coded error that crossed a thread/process boundary as `{ code, message }`. */
-export function fromSerialized(value: { code: ErrorCode; message: string; detected?: DetectedType }): AssetError {
+export function fromSerialized(value: { code: ErrorCode; message: string; detected?: DetectedType; retryAfterMs?: number }): AssetError {
   const Cls = byCode[value.code];
   const err = new Cls(value.message);
   if (value.detected) err.detected = value.detected;
+  if (value.retryAfterMs !== undefined) err.retryAfterMs = value.retryAfterMs;
   return err;
 }
 

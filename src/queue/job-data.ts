@@ -12,6 +12,14 @@ export const JOB_NAME = 'extract';
 export const pendingResultKey = 'pendingResult';
 /** The final failed result, kept in the job's data (BullMQ keeps no return value for a failed job). */
 export const failedResultKey = 'failedResult';
+/** How many times the job was delayed because its store throttled it (see worker.ts), kept in its data. */
+export const throttledKey = 'throttledDelays';
+
+/** The count kept under `throttledKey`, 0 when absent. */
+export function throttledDelays(job: Job): number {
+  const n = field(job, throttledKey);
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0;
+}
 
 /**
  * Times a job may be taken back from a replica that stopped renewing its lock (killed, lost, frozen)

@@ -10,7 +10,7 @@ import { ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract
 import { InvalidJobError, ResultSinkUnavailableError } from '../errors.js';
 import { failedResult, zeroTimings } from '../result.js';
 import { saveAll, type ResultSink } from '../sinks/sink.js';
-import { assetIdOf, failedResultKey, JOB_NAME, keptResult, maxStalledCount, orderOf, pendingResultKey } from './job-data.js';
+import { assetIdOf, failedResultKey, JOB_NAME, keptResult, maxStalledCount, orderOf, pendingResultKey, throttledDelays, throttledKey } from './job-data.js';
 import { trackJobs } from './drain.js';
 import { recordLostJobs } from './lost-jobs.js';
 
@@ -37,7 +37,7 @@ export interface JobOutcome {
   jobId: string;
   attempt: number;
   result: AssetResult;
-  /** What happens next: done (saved), retry (attempts left), delayed (a sink was down). */
+  /** What happens next: done (saved), retry (attempts left), delayed (a sink was down, or the store throttled). */
   next: 'done' | 'retry' | 'delayed';
 }
 
@@ -45,6 +45,16 @@ export interface JobOutcome {
 export function sinkRetryDelayMs(enqueuedAt: number, now = Date.now()): number {
   return Math.min(60_000, Math.max(1_000, Math.round((now - enqueuedAt) / 4)));
 }
+
+/**
+ * A store that throttles (429, 503 with Retry-After) past what a download waits out itself gets the job
+ * back after the time it asked for, without using up an attempt: throttling says nothing about the object,
+ * and the attempts are for objects that are broken. Bounded, so that a store that throttles for ever
+ * still ends the job: after this many delays a throttled attempt counts as a failed one.
+ */
+export const maxThrottledDelays = 10;
+/** The longest a throttled job waits for one delay, whatever the store asked. */
+export const maxThrottleDelayMs = 10 * 60_000;
 
 /** The BullMQ worker, and its drain (see drain.ts): what a replica closes on SIGTERM. */
 export interface QueueWorker {
@@ -59,6 +69,13 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
     const result = keptResult(job, pendingResultKey) ?? (await run(job));
 
     const retriable = result.status === 'failed' && result.error?.retriable === true;
+    const retryAfterMs = result.error?.retryAfterMs;
+    if (retriable && retryAfterMs !== undefined && token && throttledDelays(job) < maxThrottledDelays) {
+      options.onOutcome?.({ jobId: String(job.id), attempt, result, next: 'delayed' });
+      await job.updateData({ ...(job.data as object), [throttledKey]: throttledDelays(job) + 1 });
+      await job.moveToDelayed(Date.now() + Math.min(retryAfterMs, maxThrottleDelayMs), token);
+      throw new DelayedError();
+    }
     if (retriable && attempt < maxAttempts) {
       options.onOutcome?.({ jobId: String(job.id), attempt, result, next: 'retry' });
       throw new Error(`${result.error!.code}: ${result.error!.message}`);

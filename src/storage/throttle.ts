@@ -19,11 +19,9 @@ export const firstThrottleWaitMs = 250;
 
 /** STORAGE_UNAVAILABLE (retriable) from throttling; `retryAfterMs` is what the store asked for, bounded. */
 export class StorageThrottledError extends StorageUnavailableError {
-  constructor(
-    message: string,
-    readonly retryAfterMs: number,
-  ) {
+  constructor(message: string, retryAfterMs: number) {
     super(message);
+    this.retryAfterMs = retryAfterMs;
   }
 }
 

@@ -25,7 +25,7 @@ export type FromThread =
   | { type: 'ready' }
   | { type: 'pong'; id: number }
   | { type: 'done'; id: number; ok: true; file: FetchedFile }
-  | { type: 'done'; id: number; ok: false; error: { code: ErrorCode; message: string } };
+  | { type: 'done'; id: number; ok: false; error: { code: ErrorCode; message: string; retryAfterMs?: number } };
 
 /** The n-th file a fetch thread writes for the fetch the main thread named `file`: it, then `file.N`. */
 export const fetchFileName = (file: string, n: number): string => (n === 0 ? file : `${file}.${n}`);

@@ -37,7 +37,7 @@ async function run(id: number, message: Extract<ToThread, { type: 'fetch' }>): P
     return { type: 'done', id, ok: true, file: await fetcher.fetch(message.request, tempFor(message.file)) };
   } catch (err) {
     if (isAssetError(err)) {
-      return { type: 'done', id, ok: false, error: { code: err.code, message: boundedMessage(err.message) } };
+      return { type: 'done', id, ok: false, error: { code: err.code, message: boundedMessage(err.message), ...(err.retryAfterMs !== undefined ? { retryAfterMs: err.retryAfterMs } : {}) } };
     }
     // Uncoded: a fault of ours, not the asset's; retried rather than lose the job (as the pipeline does).
     return { type: 'done', id, ok: false, error: { code: 'WORKER_FAULT', message: boundedMessage(`worker fault (not the asset's): fetch failed: ${boundedMessage(err)}`) } };
