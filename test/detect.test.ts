@@ -42,6 +42,10 @@ const cases: Case[] = [
   ['other XML is text', Buffer.from('<?xml version="1.0"?>\n<note><to>x</to></note>\n'), { dataType: 'text', mimeType: 'application/xml' }],
   ['JSON', Buffer.from('{"a": [1, 2]}'), { dataType: 'text' }],
   ['PNG signature', Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'), { dataType: 'image', mimeType: 'image/png' }],
+  // A TIFF header whose first IFD lies past the bytes at hand (the pixels come first): still a TIFF.
+  ['big-endian TIFF, IFD past the head', Buffer.concat([Buffer.from('4d4d002a00100000', 'hex'), Buffer.alloc(64, 0x80)]), { dataType: 'image', mimeType: 'image/tiff' }],
+  ['little-endian TIFF, IFD past the head', Buffer.concat([Buffer.from('49492a0000001000', 'hex'), Buffer.alloc(64, 0x80)]), { dataType: 'image', mimeType: 'image/tiff' }],
+  ['MM with an unknown version is not a TIFF', Buffer.concat([Buffer.from('4d4d002c00100000', 'hex'), Buffer.alloc(64, 1)]), 'UNSUPPORTED_TYPE'],
   ['text with a binary control byte run', Buffer.concat([Buffer.from('abc'), Buffer.from([1, 2, 3, 4, 5, 6])]), 'UNSUPPORTED_TYPE'],
 ];
 

@@ -78,6 +78,58 @@ describe('other readers', () => {
   });
 });
 
+/**
+ * An uncompressed 8-bit grayscale TIFF laid out as scanners and ImageMagick write it: header, pixel strip,
+ * then the IFD. TIFF 6.0 §2 entries: tag, type (3 SHORT, 4 LONG), count 1, value left-aligned in 4 bytes.
+ */
+function grayTiff(width: number, height: number, bigEndian: boolean): Buffer {
+  const pixels = width * height;
+  const tags: [tag: number, type: 3 | 4, value: number][] = [
+    [256, 3, width], [257, 3, height], [258, 3, 8], [259, 3, 1], [262, 3, 1],
+    [273, 4, 8], [277, 3, 1], [278, 3, height], [279, 4, pixels],
+  ];
+  const ifd = Buffer.alloc(2 + tags.length * 12 + 4);
+  const u16 = (v: number, at: number) => (bigEndian ? ifd.writeUInt16BE(v, at) : ifd.writeUInt16LE(v, at));
+  const u32 = (v: number, at: number) => (bigEndian ? ifd.writeUInt32BE(v, at) : ifd.writeUInt32LE(v, at));
+  u16(tags.length, 0);
+  tags.forEach(([tag, type, value], i) => {
+    const at = 2 + i * 12;
+    u16(tag, at);
+    u16(type, at + 2);
+    u32(1, at + 4);
+    if (type === 3) u16(value, at + 8);
+    else u32(value, at + 8);
+  });
+  const header = Buffer.alloc(8);
+  header.write(bigEndian ? 'MM' : 'II', 0, 'latin1');
+  if (bigEndian) header.writeUInt16BE(42, 2), header.writeUInt32BE(8 + pixels, 4);
+  else header.writeUInt16LE(42, 2), header.writeUInt32LE(8 + pixels, 4);
+  return Buffer.concat([header, Buffer.alloc(pixels, 0x80), ifd]);
+}
+
+describe('TIFF with its IFD after the pixels', () => {
+  // 300 x 250 one-byte pixels = 75,000 bytes: the IFD starts past the 64 KiB detection head.
+  it.each([['big-endian (MM)', true], ['little-endian (II)', false]] as const)('%s, IFD past the head', async (_name, bigEndian) => {
+    const file = path.join(dir, `ifd-last-${bigEndian ? 'mm' : 'ii'}.tif`);
+    writeFileSync(file, grayTiff(300, 250, bigEndian));
+    const out = await extract(file);
+    expect(out.mimeType).toBe('image/tiff');
+    expect(out.section).toMatchObject({ format: 'tiff', width: 300, height: 250, channels: 1, bitsPerSample: 8, frames: 1 });
+  });
+
+  it('a small big-endian TIFF (IFD inside the head) reads the same way', async () => {
+    const file = path.join(dir, 'small-mm.tif');
+    writeFileSync(file, grayTiff(6, 4, true));
+    expect((await extract(file)).section).toMatchObject({ format: 'tiff', width: 6, height: 4, channels: 1 });
+  });
+
+  it('a TIFF header with nothing after it is CORRUPT_ASSET, not a crash', async () => {
+    const file = path.join(dir, 'header-only.tif');
+    writeFileSync(file, grayTiff(300, 250, true).subarray(0, 70_000));
+    await expect(extract(file)).rejects.toBeInstanceOf(CorruptAssetError);
+  });
+});
+
 describe('SVG lengths (CSS Values 4 absolute units)', () => {
   it.each([
     ['10', 10], ['10px', 10], ['1in', 96], ['2.54cm', 96], ['25.4mm', 96], ['72pt', 96], ['6pc', 96],
