@@ -46,6 +46,11 @@ const cases: Case[] = [
   ['big-endian TIFF, IFD past the head', Buffer.concat([Buffer.from('4d4d002a00100000', 'hex'), Buffer.alloc(64, 0x80)]), { dataType: 'image', mimeType: 'image/tiff' }],
   ['little-endian TIFF, IFD past the head', Buffer.concat([Buffer.from('49492a0000001000', 'hex'), Buffer.alloc(64, 0x80)]), { dataType: 'image', mimeType: 'image/tiff' }],
   ['MM with an unknown version is not a TIFF', Buffer.concat([Buffer.from('4d4d002c00100000', 'hex'), Buffer.alloc(64, 1)]), 'UNSUPPORTED_TYPE'],
+  // Readers look for the PDF header in the first 1024 bytes; file-type only at byte 0.
+  ['PDF after a mail header', Buffer.from('Content-Type: application/pdf\r\n\r\n%PDF-1.7\n1 0 obj\n'), { dataType: 'pdf', mimeType: 'application/pdf' }],
+  ['PDF after 1000 binary bytes', Buffer.concat([Buffer.alloc(1000, 0), Buffer.from('%PDF-1.4\n%\xe2\xe3\n', 'latin1')]), { dataType: 'pdf' }],
+  ['PDF header past 1024 bytes is not a PDF', Buffer.concat([Buffer.alloc(1030, 0), Buffer.from('%PDF-1.4\n')]), 'UNSUPPORTED_TYPE'],
+  ['text quoting %PDF-1.4 mid-line stays text', Buffer.from('The file starts with %PDF-1.4 as usual.\n'), { dataType: 'text', mimeType: 'text/plain' }],
   ['text with a binary control byte run', Buffer.concat([Buffer.from('abc'), Buffer.from([1, 2, 3, 4, 5, 6])]), 'UNSUPPORTED_TYPE'],
 ];
 

@@ -1,7 +1,7 @@
 /**
  * Stage: bytes → data type. The content decides, never the name or the job's hint (docs/contract.md §3).
  * file-type reads the magic numbers; what it does not know is sniffed here: DICOM without its preamble,
- * a TIFF whose IFD lies past the head, SVG and other text.
+ * a TIFF whose IFD lies past the head, a PDF with bytes before its header, SVG and other text.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { fileTypeFromBuffer } from 'file-type';
@@ -9,6 +9,7 @@ import type { DataType } from '../contract.js';
 import { UnsupportedTypeError } from '../errors.js';
 import type { Detected } from './detected.js';
 import { sniffDicom } from './dicom-sniff.js';
+import { sniffPdfAfterLeadingBytes } from './pdf-sniff.js';
 import { bomOf, sniffText } from './text-sniff.js';
 import { sniffTiffBeyondHead } from './tiff-sniff.js';
 
@@ -92,6 +93,9 @@ export async function detectBuffer(head: Uint8Array): Promise<Detected> {
     const tiff = sniffTiffBeyondHead(head);
     if (tiff) return tiff;
   }
+  // file-type finds `%PDF` at byte 0 only; what it took for text or nothing may be a PDF with bytes before.
+  const pdf = sniffPdfAfterLeadingBytes(head);
+  if (pdf) return pdf;
   const dicom = sniffDicom(head);
   if (dicom) return dicom;
   const text = sniffText(head);
