@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/detect.js';
 import { CorruptAssetError, UnsupportedTypeError } from '../../src/errors.js';
 import { extractImage } from '../../src/extractors/image/image.js';
+import { apngFrameCount } from '../../src/extractors/image/apng.js';
 import { jpegTruncation } from '../../src/extractors/image/jpeg-end.js';
 import { svgLength, svgSize } from '../../src/extractors/image/svg.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
@@ -127,6 +128,30 @@ describe('TIFF with its IFD after the pixels', () => {
     const file = path.join(dir, 'header-only.tif');
     writeFileSync(file, grayTiff(300, 250, true).subarray(0, 70_000));
     await expect(extract(file)).rejects.toBeInstanceOf(CorruptAssetError);
+  });
+});
+
+describe('APNG frame count (acTL before the first IDAT)', () => {
+  const chunk = (type: string, data: Buffer) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    return Buffer.concat([head, data, Buffer.alloc(4)]); // the CRC is not what this reads
+  };
+  const u32s = (...v: number[]) => Buffer.concat(v.map((n) => Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255])));
+  const png = (...chunks: Buffer[]) => Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), ...chunks]);
+  const ihdr = chunk('IHDR', Buffer.concat([u32s(8, 6), Buffer.from([8, 2, 0, 0, 0])]));
+
+  it.each([
+    ['acTL after IHDR', png(ihdr, chunk('acTL', u32s(7, 0)), chunk('IDAT', Buffer.alloc(3))), 7],
+    ['acTL after a large chunk', png(ihdr, chunk('iCCP', Buffer.alloc(3000)), chunk('acTL', u32s(300, 1)), chunk('IDAT', Buffer.alloc(3))), 300],
+    ['still PNG', png(ihdr, chunk('IDAT', Buffer.alloc(3))), undefined],
+    ['acTL after IDAT does not count', png(ihdr, chunk('IDAT', Buffer.alloc(3)), chunk('acTL', u32s(7, 0))), undefined],
+    ['acTL of the wrong length', png(ihdr, chunk('acTL', u32s(7)), chunk('IDAT', Buffer.alloc(3))), undefined],
+    ['acTL with 0 frames', png(ihdr, chunk('acTL', u32s(0, 0)), chunk('IDAT', Buffer.alloc(3))), undefined],
+    ['cut inside acTL', png(ihdr, chunk('acTL', u32s(7, 0))).subarray(0, 8 + 25 + 12), undefined],
+  ] as const)('%s', (_name, bytes, frames) => {
+    expect(apngFrameCount(bytes)).toBe(frames);
   });
 });
 
