@@ -21,6 +21,15 @@ const pseudoRandom = (n: number) => {
   return out;
 };
 
+/** A DTS core frame of `bytes` bytes: sync word, header bits with FSIZE = bytes - 1, then filler. */
+const dtsFrame = (bytes: number) => {
+  const frame = Buffer.alloc(bytes, 0x55);
+  frame.writeUInt32BE(0x7ffe8001, 0);
+  // FTYPE 1, SHORT 31, CPF 0, NBLKS 15 (14 bits), then FSIZE (14 bits) and 4 bits of AMODE.
+  frame.writeUInt32BE(((1 << 31) | (31 << 26) | (15 << 18) | ((bytes - 1) << 4)) >>> 0, 4);
+  return frame;
+};
+
 type Case = [name: string, bytes: Buffer, expected: { dataType: string; mimeType?: string } | 'UNSUPPORTED_TYPE'];
 
 const cases: Case[] = [
@@ -46,6 +55,10 @@ const cases: Case[] = [
   ['big-endian TIFF, IFD past the head', Buffer.concat([Buffer.from('4d4d002a00100000', 'hex'), Buffer.alloc(64, 0x80)]), { dataType: 'image', mimeType: 'image/tiff' }],
   ['little-endian TIFF, IFD past the head', Buffer.concat([Buffer.from('49492a0000001000', 'hex'), Buffer.alloc(64, 0x80)]), { dataType: 'image', mimeType: 'image/tiff' }],
   ['MM with an unknown version is not a TIFF', Buffer.concat([Buffer.from('4d4d002c00100000', 'hex'), Buffer.alloc(64, 1)]), 'UNSUPPORTED_TYPE'],
+  // Raw DTS: the core sync word 7FFE8001, FSIZE (here 1023: frames of 1024 bytes), the next frame's sync.
+  ['raw DTS, two frames', Buffer.concat([dtsFrame(1024), dtsFrame(1024)]), { dataType: 'audio', mimeType: 'audio/vnd.dts' }],
+  ['a DTS sync word with no second frame where its size says', Buffer.concat([dtsFrame(1024), Buffer.alloc(1024, 1)]), 'UNSUPPORTED_TYPE'],
+  ['a DTS sync word with a frame size under 96 bytes', Buffer.concat([dtsFrame(64), dtsFrame(64), Buffer.alloc(256, 1)]), 'UNSUPPORTED_TYPE'],
   // Readers look for the PDF header in the first 1024 bytes; file-type only at byte 0.
   ['PDF after a mail header', Buffer.from('Content-Type: application/pdf\r\n\r\n%PDF-1.7\n1 0 obj\n'), { dataType: 'pdf', mimeType: 'application/pdf' }],
   ['PDF after 1000 binary bytes', Buffer.concat([Buffer.alloc(1000, 0), Buffer.from('%PDF-1.4\n%\xe2\xe3\n', 'latin1')]), { dataType: 'pdf' }],

@@ -9,6 +9,8 @@
  *   (`-count_packets`), not estimated (see mp3.ts for why music-metadata's guess is not used).
  * - A codec music-metadata names in a way we cannot map, and a compressed WAV without a fact chunk
  *   (see `wavCodec`).
+ * - A format music-metadata has no parser for: raw AC-3 and E-AC-3 (file-type's audio/vnd.dolby.dd-raw),
+ *   raw DTS (detected in src/detect/dts-sniff.ts).
  * Three corrections of music-metadata's answer, each in its own file with the reason: a WAV's codec and
  * data size from its header (wav.ts), an ADTS stream's frames walked (adts.ts), and an MP3's
  * VBR header and first frame (mp3.ts).
@@ -53,10 +55,18 @@ interface Stream {
   durationSec: number | undefined;
 }
 
-async function parseAudio(input: ExtractInput): Promise<IFormat> {
+/**
+ * music-metadata's errors for a format it has no parser for (raw AC-3, E-AC-3, DTS, ...), as opposed to
+ * one it read and found broken: matched by name, its ParseError classes' literal names.
+ */
+const notForMusicMetadata = new Set(['UnsupportedFileTypeError', 'CouldNotDetermineFileTypeError']);
+
+/** music-metadata's reading, or undefined when it has no parser for these bytes (ffprobe reads them). */
+async function parseAudio(input: ExtractInput): Promise<IFormat | undefined> {
   try {
     return (await parseFile(input.path, { duration: !ownDurationExts.has(input.ext), skipCovers: true })).format;
   } catch (err) {
+    if (err instanceof Error && notForMusicMetadata.has(err.name)) return undefined;
     throw new CorruptAssetError(`cannot read audio: ${messageOf(err)}`, { cause: err });
   }
 }
@@ -168,6 +178,7 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: 
 export const extractAudio: Extractor = async (input, config) => {
   if (ffprobeExts.has(input.ext)) return probeVideo(input, config);
   const format = await parseAudio(input);
-  const section = (await fromMusicMetadata(input, config, format)) ?? audioFromFfprobe(await withFfprobe(input, config), input.mimeType);
+  const read = format && (await fromMusicMetadata(input, config, format));
+  const section = read ?? audioFromFfprobe(await withFfprobe(input, config), input.mimeType);
   return { dataType: 'audio', mimeType: input.mimeType, section };
 };

@@ -62,6 +62,8 @@ export interface FfprobeResult {
 export const acceptedDemuxers = [
   'mov', 'matroska', 'avi', 'mpegts', 'mpeg', 'flv', 'ogg', 'asf',
   'mp3', 'aac', 'flac', 'wav', 'aiff',
+  // Raw Dolby Digital (Plus) and DTS elementary streams: formats music-metadata has no parser for.
+  'ac3', 'eac3', 'dts',
 ] as const;
 
 /** ffprobe prints a few KB per stream; more than this is a crafted file, not a video. */
