@@ -32,6 +32,8 @@ export interface FfprobeStream {
   /** Present only with `-count_packets`. */
   nb_read_packets?: string;
   sample_rate?: string;
+  /** The stream's own bit rate (bit/s), where its codec parameters state one. */
+  bit_rate?: string;
   channels?: number;
   bits_per_sample?: number;
   bits_per_raw_sample?: string;
