@@ -144,6 +144,13 @@ async function mp3Duration(input: ExtractInput, config: ExtractConfig, f: IForma
   return { durationSec, bitRate };
 }
 
+/**
+ * Opus always decodes at 48 kHz (RFC 7845 §5.1: the Opus header's input sample rate is only the rate of
+ * the encoder's input, "not the rate to play back at"); music-metadata reports that input rate, FFmpeg
+ * and the contract the decoding rate.
+ */
+const opusDecodeRateHz = 48_000;
+
 async function streamOf(input: ExtractInput, config: ExtractConfig, container: string, f: IFormat): Promise<Stream> {
   if (container === 'wav') return wavStream(input, f);
   const codec = codecFromMusicMetadata(f.codec, container, f.bitsPerSample);
@@ -156,7 +163,7 @@ async function streamOf(input: ExtractInput, config: ExtractConfig, container: s
   return {
     container,
     codec,
-    sampleRate: f.sampleRate,
+    sampleRate: codec === 'opus' ? opusDecodeRateHz : f.sampleRate,
     channels: f.numberOfChannels,
     bits: f.bitsPerSample,
     ...timed,
