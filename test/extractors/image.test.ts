@@ -185,3 +185,18 @@ describe('header-only cost', () => {
     expect(process.memoryUsage().rss - before).toBeLessThan(64 * 1024 * 1024);
   });
 });
+
+describe('HEIF family: sequences and primary items', () => {
+  it('an AVIF sequence cut after its header boxes is a coded error, not a crash', async () => {
+    const file = path.join(dir, 'avis-cut.avif');
+    writeFileSync(file, readFileSync(fixture('avif-sequence-5.avif')).subarray(0, 400));
+    await expect(extract(file)).rejects.toMatchObject({ code: expect.stringMatching(/^(CORRUPT_ASSET|UNSUPPORTED_TYPE)$/) });
+  });
+
+  it('the major brand is rewritten in a copy only: the file keeps its bytes', async () => {
+    const before = readFileSync(fixture('avif-sequence-5.avif'));
+    await extract(fixture('avif-sequence-5.avif'));
+    expect(readFileSync(fixture('avif-sequence-5.avif')).equals(before)).toBe(true);
+    expect(before.toString('latin1', 8, 12)).toBe('avis');
+  });
+});
