@@ -10,6 +10,7 @@ import { detect } from '../../src/detect/detect.js';
 import { CorruptAssetError, UnsupportedTypeError } from '../../src/errors.js';
 import { extractImage } from '../../src/extractors/image/image.js';
 import { apngFrameCount } from '../../src/extractors/image/apng.js';
+import { heifRotation } from '../../src/extractors/image/heif-rotation.js';
 import { jpegTruncation } from '../../src/extractors/image/jpeg-end.js';
 import { svgLength, svgSize } from '../../src/extractors/image/svg.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
@@ -198,5 +199,30 @@ describe('HEIF family: sequences and primary items', () => {
     await extract(fixture('avif-sequence-5.avif'));
     expect(readFileSync(fixture('avif-sequence-5.avif')).equals(before)).toBe(true);
     expect(before.toString('latin1', 8, 12)).toBe('avis');
+  });
+});
+
+describe('HEIF rotation (irot on the primary item)', () => {
+  const phone = readFileSync(fixture('heic-irot-orient-6.heic'));
+  const irotAt = phone.indexOf('irot', 0, 'latin1');
+
+  it.each([[0, 1], [1, 8], [2, 3], [3, 6]] as const)('%d anti-clockwise quarter turns: EXIF orientation %d, stored 64x48', (turns, orientation) => {
+    const copy = Buffer.from(phone);
+    copy[irotAt + 4] = turns;
+    expect(heifRotation(copy)).toEqual({ width: 64, height: 48, orientation });
+  });
+
+  it('a mirror as well (imir) is left to libheif', () => {
+    const copy = Buffer.from(phone);
+    copy.write('imir', irotAt, 'latin1');
+    expect(heifRotation(copy)).toBeUndefined();
+  });
+
+  it('cut anywhere: undefined or the answer, never a throw', () => {
+    for (let n = 0; n < phone.length; n += 7) expect(() => heifRotation(phone.subarray(0, n))).not.toThrow();
+  });
+
+  it('a HEIC without irot keeps libvips answer', async () => {
+    expect((await extract(fixture('heic-64x48.heic'))).section).toMatchObject({ width: 64, height: 48, orientation: 1 });
   });
 });

@@ -6,6 +6,8 @@
  * - libvips counts every top-level image item as a page: a file of several items with a primary one is
  *   one image (HEIF, ISO/IEC 23008-12 §7.2: the primary item is what is shown), so frames is 1. An image
  *   sequence's frames are the samples of its track, which ffprobe counts (nb_frames of the `pict` track).
+ * - libheif turns a rotated image upright before libvips reports it: the stored size and the rotation as
+ *   an EXIF orientation are read from the item properties instead (heif-rotation.ts).
  */
 import type { ImageInfo } from '../../contract.js';
 import type { ExtractConfig } from '../../config.js';
@@ -14,6 +16,8 @@ import type { ExtractInput } from '../extractor.js';
 import { readAtSync, withSourceSync } from '../read-sync.js';
 import { ffprobeTimeoutMs, runFfprobe } from '../video/ffprobe.js';
 import { num } from '../video/ffprobe-map.js';
+import { displaySize } from './display-size.js';
+import { heifMetaMaxBytes, heifRotation } from './heif-rotation.js';
 import { readWithSharp } from './sharp.js';
 
 /** file-type extensions of the HEIF family. */
@@ -50,9 +54,17 @@ async function sequenceFrames(path: string, config: ExtractConfig): Promise<numb
   return frames !== undefined && Number.isInteger(frames) && frames > 0 ? frames : undefined;
 }
 
+/** The stored size and EXIF orientation of a rotated primary image (heif-rotation.ts), else libvips' answer. */
+function storedOrientation(input: ExtractInput, info: ImageInfo): ImageInfo {
+  const head = withSourceSync(input.path, input.bytes, (fd, size) => readAtSync(fd, 0, Math.min(size, heifMetaMaxBytes)));
+  const stored = heifRotation(head);
+  if (!stored) return info;
+  return { ...info, ...stored, ...displaySize(stored.width, stored.height, stored.orientation) };
+}
+
 export async function readHeif(input: ExtractInput, config: ExtractConfig): Promise<ImageInfo> {
   const sequence = sequenceBytes(input);
-  const info = await readWithSharp(input.path, sequence?.bytes);
+  const info = storedOrientation(input, await readWithSharp(input.path, sequence?.bytes));
   const frames = sequence ? ((await sequenceFrames(input.path, config)) ?? 1) : 1;
   return { ...info, frames };
 }
