@@ -120,8 +120,10 @@ export type PdfInfo = z.infer<typeof PdfInfoSchema>;
 const dicomTagValue = z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]);
 
 export const DicomInfoSchema = z.object({
-  width: z.number().int().nonnegative(),
-  height: z.number().int().nonnegative(),
+  // Columns and Rows (0028,0011/0010). Absent for objects without an image: structured reports,
+  // waveforms, presentation states, DICOMDIR.
+  width: z.number().int().nonnegative().optional(),
+  height: z.number().int().nonnegative().optional(),
   frames: positiveInt,
   modality: z.string().optional(),
   transferSyntaxUID: z.string(),

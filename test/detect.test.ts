@@ -21,6 +21,15 @@ const pseudoRandom = (n: number) => {
   return out;
 };
 
+/** A DTS core frame of `bytes` bytes: sync word, header bits with FSIZE = bytes - 1, then filler. */
+const dtsFrame = (bytes: number) => {
+  const frame = Buffer.alloc(bytes, 0x55);
+  frame.writeUInt32BE(0x7ffe8001, 0);
+  // FTYPE 1, SHORT 31, CPF 0, NBLKS 15 (14 bits), then FSIZE (14 bits) and 4 bits of AMODE.
+  frame.writeUInt32BE(((1 << 31) | (31 << 26) | (15 << 18) | ((bytes - 1) << 4)) >>> 0, 4);
+  return frame;
+};
+
 type Case = [name: string, bytes: Buffer, expected: { dataType: string; mimeType?: string } | 'UNSUPPORTED_TYPE'];
 
 const cases: Case[] = [
@@ -42,6 +51,19 @@ const cases: Case[] = [
   ['other XML is text', Buffer.from('<?xml version="1.0"?>\n<note><to>x</to></note>\n'), { dataType: 'text', mimeType: 'application/xml' }],
   ['JSON', Buffer.from('{"a": [1, 2]}'), { dataType: 'text' }],
   ['PNG signature', Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'), { dataType: 'image', mimeType: 'image/png' }],
+  // A TIFF header whose first IFD lies past the bytes at hand (the pixels come first): still a TIFF.
+  ['big-endian TIFF, IFD past the head', Buffer.concat([Buffer.from('4d4d002a00100000', 'hex'), Buffer.alloc(64, 0x80)]), { dataType: 'image', mimeType: 'image/tiff' }],
+  ['little-endian TIFF, IFD past the head', Buffer.concat([Buffer.from('49492a0000001000', 'hex'), Buffer.alloc(64, 0x80)]), { dataType: 'image', mimeType: 'image/tiff' }],
+  ['MM with an unknown version is not a TIFF', Buffer.concat([Buffer.from('4d4d002c00100000', 'hex'), Buffer.alloc(64, 1)]), 'UNSUPPORTED_TYPE'],
+  // Raw DTS: the core sync word 7FFE8001, FSIZE (here 1023: frames of 1024 bytes), the next frame's sync.
+  ['raw DTS, two frames', Buffer.concat([dtsFrame(1024), dtsFrame(1024)]), { dataType: 'audio', mimeType: 'audio/vnd.dts' }],
+  ['a DTS sync word with no second frame where its size says', Buffer.concat([dtsFrame(1024), Buffer.alloc(1024, 1)]), 'UNSUPPORTED_TYPE'],
+  ['a DTS sync word with a frame size under 96 bytes', Buffer.concat([dtsFrame(64), dtsFrame(64), Buffer.alloc(256, 1)]), 'UNSUPPORTED_TYPE'],
+  // Readers look for the PDF header in the first 1024 bytes; file-type only at byte 0.
+  ['PDF after a mail header', Buffer.from('Content-Type: application/pdf\r\n\r\n%PDF-1.7\n1 0 obj\n'), { dataType: 'pdf', mimeType: 'application/pdf' }],
+  ['PDF after 1000 binary bytes', Buffer.concat([Buffer.alloc(1000, 0), Buffer.from('%PDF-1.4\n%\xe2\xe3\n', 'latin1')]), { dataType: 'pdf' }],
+  ['PDF header past 1024 bytes is not a PDF', Buffer.concat([Buffer.alloc(1030, 0), Buffer.from('%PDF-1.4\n')]), 'UNSUPPORTED_TYPE'],
+  ['text quoting %PDF-1.4 mid-line stays text', Buffer.from('The file starts with %PDF-1.4 as usual.\n'), { dataType: 'text', mimeType: 'text/plain' }],
   ['text with a binary control byte run', Buffer.concat([Buffer.from('abc'), Buffer.from([1, 2, 3, 4, 5, 6])]), 'UNSUPPORTED_TYPE'],
 ];
 

@@ -1,7 +1,7 @@
 /**
  * Stage: bytes → data type. The content decides, never the name or the job's hint (docs/contract.md §3).
  * file-type reads the magic numbers; what it does not know is sniffed here: DICOM without its preamble,
- * SVG and other text.
+ * a TIFF whose IFD lies past the head, raw DTS audio, a PDF with bytes before its header, SVG and other text.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { fileTypeFromBuffer } from 'file-type';
@@ -9,7 +9,10 @@ import type { DataType } from '../contract.js';
 import { UnsupportedTypeError } from '../errors.js';
 import type { Detected } from './detected.js';
 import { sniffDicom } from './dicom-sniff.js';
+import { sniffDts } from './dts-sniff.js';
+import { sniffPdfAfterLeadingBytes } from './pdf-sniff.js';
 import { bomOf, sniffText } from './text-sniff.js';
+import { sniffTiffBeyondHead } from './tiff-sniff.js';
 
 /** How much of the head detection reads: file-type needs ~4 KiB; more lets the text check see past a header line. */
 export const detectHeadBytes = 64 * 1024;
@@ -87,6 +90,13 @@ export async function detectBuffer(head: Uint8Array): Promise<Detected> {
   const ftType = ft ? byMime(ft.mime) : null;
   if (ft && ftType && ftType !== 'text') return { dataType: ftType, mimeType: ft.mime, ext: ft.ext };
   if (ft && !ftType) throw new UnsupportedTypeError(`unsupported type ${ft.mime}`);
+  if (!ft) {
+    const binary = sniffTiffBeyondHead(head) ?? sniffDts(head);
+    if (binary) return binary;
+  }
+  // file-type finds `%PDF` at byte 0 only; what it took for text or nothing may be a PDF with bytes before.
+  const pdf = sniffPdfAfterLeadingBytes(head);
+  if (pdf) return pdf;
   const dicom = sniffDicom(head);
   if (dicom) return dicom;
   const text = sniffText(head);

@@ -103,3 +103,54 @@ describe('WAV headers', () => {
     expect(out).toMatchObject({ dataType: 'audio', section: { codec: 'pcm_s16le', durationSec: 0.5, sampleRate: 8000 } });
   });
 });
+
+describe("bitRate is the audio stream's, never the file's size over its duration", () => {
+  /** An ID3v2.3 tag holding one APIC frame of `pictureBytes` bytes (a stand-in picture: zeros after a PNG signature). */
+  function id3WithPicture(pictureBytes: number): Buffer {
+    const picture = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), Buffer.alloc(pictureBytes - 8)]);
+    const body = Buffer.concat([Buffer.from([0]), Buffer.from('image/png\0', 'latin1'), Buffer.from([3]), Buffer.from('\0'), picture]);
+    const frame = Buffer.concat([Buffer.from('APIC', 'latin1'), Buffer.from([0, 0, 0, 0, 0, 0]), body]);
+    frame.writeUInt32BE(body.length, 4);
+    const size = frame.length;
+    const syncsafe = Buffer.from([(size >> 21) & 0x7f, (size >> 14) & 0x7f, (size >> 7) & 0x7f, size & 0x7f]);
+    return Buffer.concat([Buffer.from('ID3', 'latin1'), Buffer.from([3, 0, 0]), syncsafe, frame]);
+  }
+
+  it('an MP3 at 32 kbit/s behind a 300 KB ID3v2 picture: 32000', async () => {
+    // The fixture's own small ID3v2 tag (header, then a syncsafe size) is replaced by the big one.
+    const withTag = readFileSync(audio('cbr-32k.mp3'));
+    expect(withTag.toString('latin1', 0, 3)).toBe('ID3');
+    const tagBytes = 10 + ((withTag[6]! << 21) | (withTag[7]! << 14) | (withTag[8]! << 7) | withTag[9]!);
+    const mp3 = withTag.subarray(tagBytes);
+    const file = path.join(tmp, 'big-picture.mp3');
+    writeFileSync(file, Buffer.concat([id3WithPicture(300_000), mp3]));
+    const { section } = await extractFile(file, testExtractConfig());
+    expect(section).toMatchObject({ container: 'mp3', bitRate: 32000 });
+  });
+
+  it('16-bit stereo PCM at 44.1 kHz in WAV: 1,411,200', async () => {
+    const data = Buffer.alloc(44_100 * 4 / 10); // 0.1 s
+    const header = Buffer.alloc(44);
+    header.write('RIFF', 0, 'latin1');
+    header.writeUInt32LE(36 + data.length, 4);
+    header.write('WAVEfmt ', 8, 'latin1');
+    header.writeUInt32LE(16, 16);
+    header.writeUInt16LE(1, 20); // WAVE_FORMAT_PCM
+    header.writeUInt16LE(2, 22);
+    header.writeUInt32LE(44_100, 24);
+    header.writeUInt32LE(44_100 * 4, 28);
+    header.writeUInt16LE(4, 32);
+    header.writeUInt16LE(16, 34);
+    header.write('data', 36, 'latin1');
+    header.writeUInt32LE(data.length, 40);
+    const file = path.join(tmp, 'cd.wav');
+    writeFileSync(file, Buffer.concat([header, data]));
+    const { section } = await extractFile(file, testExtractConfig());
+    expect(section).toMatchObject({ durationSec: 0.1, bitRate: 1_411_200 });
+  });
+
+  it.each(['s16-8k-mono.flac', 'opus-48k-mono.opus'])('%s states no stream rate: none is given', async (name) => {
+    const { section } = await extractFile(audio(name), testExtractConfig());
+    expect(section).not.toHaveProperty('bitRate');
+  });
+});

@@ -61,6 +61,20 @@ describe('dicom identifiers', () => {
   });
 });
 
+describe('dicom objects without an image', () => {
+  it.each(['sr-text.dcm', 'ecg-no-waveform.dcm'])('%s: no width or height, rather than 0 x 0', async (name) => {
+    const { section } = await extractDicom(input(path.join(fixturesDir, 'dicom', name)), testExtractConfig());
+    expect(section).not.toHaveProperty('width');
+    expect(section).not.toHaveProperty('height');
+    expect(JSON.stringify(section)).not.toContain('Doe^Jane');
+  });
+
+  it('an image keeps its size', async () => {
+    const { section } = await extractDicom(input(path.join(fixturesDir, 'dicom', 'explicit-le.dcm')), testExtractConfig());
+    expect(section).toMatchObject({ width: 8, height: 6 });
+  });
+});
+
 describe('dicom that fails to parse', () => {
   // Modality, the patient module with made-up identifiers, then 10,000 sequences of undefined length,
   // each in an item of the one before, all closed: dicom-parser recurses once per level and runs out of

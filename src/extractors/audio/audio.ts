@@ -9,13 +9,16 @@
  *   (`-count_packets`), not estimated (see mp3.ts for why music-metadata's guess is not used).
  * - A codec music-metadata names in a way we cannot map, and a compressed WAV without a fact chunk
  *   (see `wavCodec`).
+ * - A format music-metadata has no parser for: raw AC-3 and E-AC-3 (file-type's audio/vnd.dolby.dd-raw),
+ *   raw DTS (detected in src/detect/dts-sniff.ts).
  * Three corrections of music-metadata's answer, each in its own file with the reason: a WAV's codec and
  * data size from its header (wav.ts), an ADTS stream's frames walked (adts.ts), and an MP3's
  * VBR header and first frame (mp3.ts).
  *
  * Choices: `container` uses FFmpeg's short names; an M4A is "mp4" like any ISO BMFF file whose major
- * brand is not QuickTime's. `bitRate` is the whole file's average (size / duration), as ffprobe computes
- * it, so both paths agree. `bitsPerSample` is given for PCM and lossless codecs only (a lossy stream has
+ * brand is not QuickTime's. `bitRate` is the audio stream's, as ffprobe's stream gives it, never the
+ * file's size over its duration (an ID3v2 picture or a container's overhead is not audio); absent where
+ * the stream states none (FLAC, Opus). `bitsPerSample` is given for PCM and lossless codecs only (a lossy stream has
  * no sample size). `lossless` follows the codec.
  *
  * Truncation: a file is CORRUPT_ASSET when its own header proves it was cut (a WAV data chunk, an MP3
@@ -51,12 +54,22 @@ interface Stream {
   channels: number | undefined;
   bits: number | undefined;
   durationSec: number | undefined;
+  /** The audio stream's bit rate (bit/s), where the stream states or implies one. */
+  bitRate?: number | undefined;
 }
 
-async function parseAudio(input: ExtractInput): Promise<IFormat> {
+/**
+ * music-metadata's errors for a format it has no parser for (raw AC-3, E-AC-3, DTS, ...), as opposed to
+ * one it read and found broken: matched by name, its ParseError classes' literal names.
+ */
+const notForMusicMetadata = new Set(['UnsupportedFileTypeError', 'CouldNotDetermineFileTypeError']);
+
+/** music-metadata's reading, or undefined when it has no parser for these bytes (ffprobe reads them). */
+async function parseAudio(input: ExtractInput): Promise<IFormat | undefined> {
   try {
     return (await parseFile(input.path, { duration: !ownDurationExts.has(input.ext), skipCovers: true })).format;
   } catch (err) {
+    if (err instanceof Error && notForMusicMetadata.has(err.name)) return undefined;
     throw new CorruptAssetError(`cannot read audio: ${messageOf(err)}`, { cause: err });
   }
 }
@@ -92,18 +105,27 @@ async function wavStream(input: ExtractInput, f: IFormat): Promise<Stream> {
     channels: wav.channels,
     bits: wav.validBitsPerSample ?? wav.bitsPerSample,
     durationSec: f.duration,
+    // The fmt chunk's average bytes a second, as FFmpeg's WAV demuxer takes it.
+    bitRate: wav.avgBytesPerSec > 0 ? wav.avgBytesPerSec * 8 : undefined,
   };
 }
 
+interface Timed {
+  durationSec: number | undefined;
+  /** The stream's bytes over its duration, where the stream is nothing but its frames. */
+  bitRate?: number | undefined;
+}
+
 /** ADTS AAC: no stated length, so the samples of its complete frames are counted. */
-async function adtsDuration(input: ExtractInput, sampleRate: number | undefined): Promise<number | undefined> {
-  const { frames, samples } = await countAdtsFrames(input.path, input.sizeBytes);
+async function adtsDuration(input: ExtractInput, sampleRate: number | undefined): Promise<Timed> {
+  const { frames, samples, end } = await countAdtsFrames(input.path, input.sizeBytes);
   if (frames === 0) throw new CorruptAssetError('no complete ADTS frame found');
-  return sampleRate ? samples / sampleRate : undefined;
+  const durationSec = sampleRate ? samples / sampleRate : undefined;
+  return { durationSec, bitRate: durationSec ? (end * 8) / durationSec : undefined };
 }
 
 /** MP3: the duration from the VBR header when there is one (checked against the file), else ffprobe's count. */
-async function mp3Duration(input: ExtractInput, config: ExtractConfig, f: IFormat): Promise<number | undefined> {
+async function mp3Duration(input: ExtractInput, config: ExtractConfig, f: IFormat): Promise<Timed> {
   const head = await readMp3Head(input.path);
   if (!head) throw new CorruptAssetError('no MPEG audio frame found');
   if (head.headerBytes !== undefined && head.frameOffset + head.headerBytes > input.sizeBytes) {
@@ -111,28 +133,51 @@ async function mp3Duration(input: ExtractInput, config: ExtractConfig, f: IForma
       `truncated MP3: its VBR header declares ${head.headerBytes} bytes, the file holds ${input.sizeBytes - head.frameOffset}`,
     );
   }
-  if (head.headerFrames && f.duration !== undefined) return f.duration;
+  // With a VBR header music-metadata's bit rate is the stream's (the header's bytes over its duration,
+  // or the frames' rate); without one it is the first frame's, and the frames' bytes over their
+  // counted duration are the stream's average.
+  if (head.headerFrames && f.duration !== undefined) return { durationSec: f.duration, bitRate: f.bitrate };
   const probe = await withFfprobe(input, config, true);
   const packets = num(probe.streams.find((s) => s.codec_type === 'audio')?.nb_read_packets);
-  return packets !== undefined && f.sampleRate ? (packets * head.samplesPerFrame) / f.sampleRate : undefined;
+  const durationSec = packets !== undefined && f.sampleRate ? (packets * head.samplesPerFrame) / f.sampleRate : undefined;
+  const bitRate = head.vbrTag ? f.bitrate : durationSec ? ((input.sizeBytes - head.frameOffset) * 8) / durationSec : undefined;
+  return { durationSec, bitRate };
 }
+
+/**
+ * Opus always decodes at 48 kHz (RFC 7845 §5.1: the Opus header's input sample rate is only the rate of
+ * the encoder's input, "not the rate to play back at"); music-metadata reports that input rate, FFmpeg
+ * and the contract the decoding rate.
+ */
+const opusDecodeRateHz = 48_000;
 
 async function streamOf(input: ExtractInput, config: ExtractConfig, container: string, f: IFormat): Promise<Stream> {
   if (container === 'wav') return wavStream(input, f);
-  const durationSec =
+  const codec = codecFromMusicMetadata(f.codec, container, f.bitsPerSample);
+  const timed: Timed =
     container === 'mp3'
       ? await mp3Duration(input, config, f)
       : container === 'aac'
         ? await adtsDuration(input, f.sampleRate)
-        : f.duration;
+        : { durationSec: f.duration, bitRate: statedBitRate(codec, f) };
   return {
     container,
-    codec: codecFromMusicMetadata(f.codec, container, f.bitsPerSample),
-    sampleRate: f.sampleRate,
+    codec,
+    sampleRate: codec === 'opus' ? opusDecodeRateHz : f.sampleRate,
     channels: f.numberOfChannels,
     bits: f.bitsPerSample,
-    durationSec,
+    ...timed,
   };
+}
+
+/**
+ * The bit rate a stream's header states: PCM's (AIFF) sample rate x channels x bits a sample; Ogg Vorbis'
+ * nominal rate (its identification header, which ffprobe reports too). FLAC and Opus state none: absent,
+ * as in ffprobe's stream, rather than the file's size over its duration.
+ */
+function statedBitRate(codec: string | undefined, f: IFormat): number | undefined {
+  if (codec?.startsWith('pcm_')) return f.sampleRate && f.numberOfChannels && f.bitsPerSample ? f.sampleRate * f.numberOfChannels * f.bitsPerSample : undefined;
+  return codec === 'vorbis' ? f.bitrate : undefined;
 }
 
 /** music-metadata's answer with the corrections above, or undefined where ffprobe must decide. */
@@ -159,7 +204,7 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: 
     durationSec: s.durationSec,
     sampleRate: s.sampleRate,
     channels: s.channels,
-    ...(s.durationSec > 0 ? { bitRate: Math.round((input.sizeBytes * 8) / s.durationSec) } : {}),
+    ...(s.bitRate && s.bitRate > 0 && Number.isFinite(s.bitRate) ? { bitRate: Math.round(s.bitRate) } : {}),
     ...(lossless && s.bits ? { bitsPerSample: s.bits } : {}),
     lossless,
   };
@@ -168,6 +213,7 @@ async function fromMusicMetadata(input: ExtractInput, config: ExtractConfig, f: 
 export const extractAudio: Extractor = async (input, config) => {
   if (ffprobeExts.has(input.ext)) return probeVideo(input, config);
   const format = await parseAudio(input);
-  const section = (await fromMusicMetadata(input, config, format)) ?? audioFromFfprobe(await withFfprobe(input, config), input.mimeType);
+  const read = format && (await fromMusicMetadata(input, config, format));
+  const section = read ?? audioFromFfprobe(await withFfprobe(input, config), input.mimeType);
   return { dataType: 'audio', mimeType: input.mimeType, section };
 };

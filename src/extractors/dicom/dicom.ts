@@ -41,9 +41,13 @@ export function toDicomInfo(dataSet: DataSet, transferSyntaxUID: string, include
     pixelSpacing: rowSpacing !== undefined && columnSpacing !== undefined ? ([rowSpacing, columnSpacing] as [number, number]) : undefined,
     sliceThickness,
   };
+  // Columns and Rows belong to the Image Pixel module: an object without an image (a structured report,
+  // a waveform, a DICOMDIR) has neither, and then no size is reported rather than 0 x 0.
+  const width = dataSet.uint16('x00280011');
+  const height = dataSet.uint16('x00280010');
+  const size = width && height ? { width, height } : {};
   return {
-    width: dataSet.uint16('x00280011') ?? 0,
-    height: dataSet.uint16('x00280010') ?? 0,
+    ...size,
     // NumberOfFrames is absent on single-frame objects (PS3.3 §C.7.6.6).
     frames: frames !== undefined && Number.isInteger(frames) && frames > 0 ? frames : 1,
     transferSyntaxUID,

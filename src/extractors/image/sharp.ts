@@ -6,6 +6,7 @@
 import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../../contract.js';
 import { CorruptAssetError } from '../../errors.js';
+import { apngFrames } from './apng.js';
 import { displaySize } from './display-size.js';
 
 /** file-type extensions whose headers libvips reads (SVG is not among them: see svg.ts). */
@@ -53,7 +54,13 @@ function imageInfoOf(meta: Metadata): ImageInfo {
   };
 }
 
-/** The header of the image at `path`, read by libvips (sharp), in the contract's terms. */
-export async function readWithSharp(path: string): Promise<ImageInfo> {
-  return imageInfoOf(await sharp(path, sharpOptions).metadata());
+/**
+ * The header of the image at `path`, read by libvips (sharp), in the contract's terms; from `bytes`
+ * instead when given (a copy of the file the caller had to change for libvips, see heif.ts).
+ */
+export async function readWithSharp(path: string, bytes?: Buffer): Promise<ImageInfo> {
+  const info = imageInfoOf(await sharp(bytes ?? path, sharpOptions).metadata());
+  // libvips reports an APNG's default image only: its acTL chunk counts the frames (apng.ts).
+  const frames = info.format === 'png' ? apngFrames(path) : undefined;
+  return frames ? { ...info, frames } : info;
 }

@@ -113,14 +113,16 @@ export function audioFromFfprobe(probe: FfprobeResult, mimeType: string): AudioI
   if (!sampleRate) throw new CorruptAssetError('ffprobe found no sample rate');
   const bits = num(stream.bits_per_raw_sample) || num(stream.bits_per_sample);
   const duration = durationSec(probe, stream);
-  const rateBps = bitRate(probe, duration);
+  // The audio stream's own rate (its codec parameters), never the file's: absent where the stream states
+  // none (FLAC, Opus).
+  const rateBps = num(stream.bit_rate);
   return {
     container: containerName(probe, mimeType),
     codec: stream.codec_name,
     durationSec: duration,
     sampleRate,
     channels: stream.channels ?? 0,
-    ...(rateBps !== undefined ? { bitRate: rateBps } : {}),
+    ...(rateBps !== undefined && rateBps > 0 ? { bitRate: Math.round(rateBps) } : {}),
     ...(bits ? { bitsPerSample: bits } : {}),
     lossless: isLosslessCodec(stream.codec_name),
   };

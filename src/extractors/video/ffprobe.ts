@@ -32,6 +32,8 @@ export interface FfprobeStream {
   /** Present only with `-count_packets`. */
   nb_read_packets?: string;
   sample_rate?: string;
+  /** The stream's own bit rate (bit/s), where its codec parameters state one. */
+  bit_rate?: string;
   channels?: number;
   bits_per_sample?: number;
   bits_per_raw_sample?: string;
@@ -62,6 +64,8 @@ export interface FfprobeResult {
 export const acceptedDemuxers = [
   'mov', 'matroska', 'avi', 'mpegts', 'mpeg', 'flv', 'ogg', 'asf',
   'mp3', 'aac', 'flac', 'wav', 'aiff',
+  // Raw Dolby Digital (Plus) and DTS elementary streams: formats music-metadata has no parser for.
+  'ac3', 'eac3', 'dts',
 ] as const;
 
 /** ffprobe prints a few KB per stream; more than this is a crafted file, not a video. */

@@ -7,10 +7,10 @@
  * - width/height are the decoded picture size as stored (ffprobe's width/height, not the codec's
  *   macroblock-aligned coded_width); displayWidth/displayHeight swap them for a 90/270 rotation and
  *   do not apply the sample aspect ratio, so they stay whole pixels of the stored picture.
- * - frameCount is exact: the container's own count (nb_frames: MP4/MOV sample tables, AVI index) when
- *   it has one, else the packets of the video stream counted by ffprobe (`-count_packets`), which reads
- *   the whole file. For containers that never store a count (Matroska, WebM, MPEG-TS, ...) the count is
- *   asked for in the first and only call instead of a second one.
+ * - frameCount is exact: the container's own count (nb_frames: MP4/MOV sample tables) when it has one,
+ *   else the packets of the video stream counted by ffprobe (`-count_packets`), which reads the whole
+ *   file. For containers that never store a count (Matroska, WebM, MPEG-TS, ...) or whose count is not
+ *   the frames' (AVI) the count is asked for in the first and only call instead of a second one.
  * - fps is the average frame rate (avg_frame_rate); where the container gives none, frames / duration.
  * - bitRate is the whole file's average bit rate.
  * - A file without a real video stream (audio only, or audio with cover art) is audio: it is returned
@@ -34,6 +34,10 @@ const noFrameCountMimes = new Set([
   'video/x-flv', 'video/ogg',
   // ASF keeps no per-stream frame count either (its index is by time, not frame).
   'video/x-ms-asf', 'application/vnd.ms-asf',
+  // AVI's count (the stream header's length, the index's entries) includes empty chunks, which stand
+  // for a repeat of the previous frame: muxers write them to keep the video in step with the audio.
+  // ffprobe's demuxer skips them, so its packet count is the frames the file holds.
+  'video/vnd.avi', 'video/x-msvideo', 'video/avi', 'video/msvideo',
 ]);
 
 /** The audio MIME type of a container detection called video, for files that turn out to be audio. */
@@ -48,10 +52,12 @@ const audioMimeOf: Record<string, string> = {
   'application/vnd.ms-asf': 'audio/x-ms-asf',
 };
 
+/** The packets counted, when they were (see noFrameCountMimes), else the container's stored count. */
 function frameCountOf(stream: FfprobeStream): number | undefined {
+  const counted = num(stream.nb_read_packets);
+  if (counted !== undefined) return counted;
   const stored = num(stream.nb_frames);
-  if (stored !== undefined && stored > 0) return stored;
-  return num(stream.nb_read_packets);
+  return stored !== undefined && stored > 0 ? stored : undefined;
 }
 
 function firstVideo(probe: FfprobeResult): FfprobeStream | undefined {
