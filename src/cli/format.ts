@@ -31,7 +31,10 @@ export function summary(result: AssetResult): string {
   if (s.video) return `${s.video.container}/${s.video.videoCodec} ${s.video.width}x${s.video.height} rot ${s.video.rotation} ${s.video.durationSec.toFixed(3)}s ${s.video.frameCount}f`;
   if (s.audio) return `${s.audio.container}/${s.audio.codec} ${s.audio.durationSec.toFixed(3)}s ${s.audio.sampleRate}Hz ${s.audio.channels}ch`;
   if (s.pdf) return `${s.pdf.pageCount} pages${s.pdf.encrypted ? ' encrypted' : ''}`;
-  if (s.dicom) return `${s.dicom.modality ?? '?'} ${s.dicom.width}x${s.dicom.height} frames ${s.dicom.frames}`;
+  if (s.dicom) {
+    const size = s.dicom.width !== undefined && s.dicom.height !== undefined ? `${s.dicom.width}x${s.dicom.height} frames ${s.dicom.frames}` : 'no image';
+    return `${s.dicom.modality ?? '?'} ${size}`;
+  }
   if (s.text) return `${s.text.format} ${s.text.encoding} ${s.text.lineCount} lines ${s.text.charCount} chars`;
   return '';
 }
