@@ -172,13 +172,6 @@ async function startQueueSide(
   const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb, {
     onThreadFault: (message) => logger.warn({ fault: message }, 'extraction thread fault between jobs; the thread is replaced'),
   });
-  // Threads started before the first job is taken: the replica's memory is its working size from the start.
-  for (const err of await unlessAborted(pool.warm(), signal).catch(async (err: unknown) => {
-    await pool.close();
-    throw err;
-  })) {
-    logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
-  }
   // Every fetch runs in these threads, so that no exception of the HTTP client or of a range planner
   // reaches this thread (storage/fetch/pool.ts). Fetching is I/O: each thread runs many at once; two
   // threads so that one that dies fails half of the fetches in flight, not all.
@@ -187,12 +180,13 @@ async function startQueueSide(
     allowedHosts: config.download.allowedHosts,
     onThreadStopped: (reason, fetchesFailed) => logger.warn({ reason, fetchesFailed }, 'a fetch thread stopped and was replaced; its fetches will be retried'),
   });
-  const warmed = await unlessAborted(fetchPool.warm(), signal).catch(async (err: unknown) => {
-    await pool.close();
-    await fetchPool.close();
+  // Threads started before the first job is taken: the replica's memory is its working size from the start.
+  const [extractFailures, fetchFailures] = await unlessAborted(Promise.all([pool.warm(), fetchPool.warm()]), signal).catch(async (err: unknown) => {
+    await Promise.all([pool.close(), fetchPool.close()]);
     throw err;
   });
-  for (const err of warmed) logger.warn({ err }, 'a fetch thread did not start; a fetch will start another');
+  for (const err of extractFailures) logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
+  for (const err of fetchFailures) logger.warn({ err }, 'a fetch thread did not start; a fetch will start another');
   const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));
 
   const { worker, drain } = createQueueWorker({
