@@ -13,6 +13,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 interface Service {
   image?: string;
+  ports?: string[];
   build?: unknown;
   command?: string[] | string;
   environment?: Record<string, string>;
@@ -63,6 +64,14 @@ describe('docker-compose.yml', () => {
     const config = loadConfig(env);
     expect(config.storages.map((x) => [x.id, x.kind])).toEqual([['main', 's3']]);
     expect(config.redis.url).toBe('redis://redis:6379');
+  });
+});
+
+describe('published ports', () => {
+  it('are bound to loopback only, on every service (MinIO runs with default credentials)', () => {
+    const published = Object.entries(compose.services).flatMap(([name, svc]) => (svc.ports ?? []).map((p) => [name, p] as const));
+    expect(published.map(([name]) => name).sort()).toEqual(['minio', 'minio', 'worker']);
+    for (const [name, port] of published) expect(port, name).toMatch(/^127\.0\.0\.1:/);
   });
 });
 
