@@ -23,6 +23,7 @@ import type { StorageRegistry } from '../../src/storage/storage.js';
 import { TempDir } from '../../src/storage/temp-dir.js';
 import { writePdf } from '../../scripts/bench/pdf-writer.js';
 import { fixturesDir, listFixtures, testExtractConfig } from '../helpers/fixtures.js';
+import { multiFrameDicom } from './large-objects.js';
 import { freshTempDir } from '../helpers/services.js';
 
 const tmp = freshTempDir();
@@ -107,7 +108,7 @@ describe('large objects through the pipeline', () => {
     ['mp4, moov at the end', (f) => bigMp4(f, false), 0.05],
     ['mp4, moov at the front', (f) => bigMp4(f, true), 0.05],
     ['pdf, pages between two big streams', (f) => writePdf(f, { pages: 300, streamBytes: 12 * MiB }), 0.05],
-    ['dicom, multi-frame', bigDicom, 0.04],
+    ['dicom, multi-frame', multiFrameDicom, 0.04],
     ['wav', bigWav, 0.04],
   ];
   it.each(cases)('%s: partial, a small share fetched, same result as whole', async (label, make, maxShare) => {
@@ -208,20 +209,6 @@ function bigMp4(file: string, faststart: boolean): void {
     '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mp4', clip);
   const loops = Math.ceil((40 * MiB) / statSync(clip).size);
   ff('-stream_loop', String(loops), '-i', clip, '-c', 'copy', ...(faststart ? ['-movflags', '+faststart'] : []), '-f', 'mp4', file);
-}
-
-/** A 512x512 RGB secondary capture with 100 frames of pixel data (a hole), explicit VR little endian. */
-function bigDicom(file: string): void {
-  const bmp = `${file}.bmp`;
-  execFileSync('convert', ['-size', '512x512', 'gradient:black-white', '-depth', '8', '-type', 'Grayscale', '-compress', 'none', `BMP3:${bmp}`]);
-  execFileSync('img2dcm', ['-i', 'BMP', bmp, file]);
-  execFileSync('dcmodify', ['-nb', '-i', 'NumberOfFrames=100', '-m', 'SOPClassUID=1.2.840.10008.5.1.4.1.1.7.4', file]);
-  const bytes = readFileSync(file);
-  const at = bytes.indexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57]));
-  const frame = bytes.readUInt32LE(at + 8);
-  bytes.writeUInt32LE(frame * 100, at + 8);
-  writeFileSync(file, bytes.subarray(0, at + 12));
-  truncateSync(file, at + 12 + frame * 100);
 }
 
 /** 16-bit stereo 48 kHz PCM, 40 MB of silence after the canonical 44-byte header, and a LIST chunk after the data. */
