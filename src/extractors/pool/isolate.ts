@@ -96,45 +96,16 @@ export class ExtractPool {
     const slot = await this.acquire();
     try {
       await slot.ready;
+      const id = this.nextId++;
+      const reply = await this.exchange<ThreadReply | ThreadFault>(slot, { id, path, config, ...(hash ? { hash } : {}) } satisfies ThreadRequest, config.timeoutMs, () => new ExtractTimeoutError(`extraction exceeded ${config.timeoutMs} ms and was stopped`), (code) => workerFault(`extraction thread exited with code ${code}`));
+      if (isFault(reply)) throw workerFault(reply.message);
+      this.release(slot);
+      if (reply.ok) return reply;
+      return { ok: false, error: fromSerialized({ ...reply.error, code: reply.error.code as ErrorCode }), ...(reply.file ? { file: reply.file } : {}) };
     } catch (err) {
       this.discard(slot);
       throw err;
     }
-    const id = this.nextId++;
-    return new Promise<Outcome>((resolve, reject) => {
-      let settled = false;
-      const finish = (keep: boolean, fn: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        slot.worker.off('message', onMessage);
-        slot.worker.off('error', onError);
-        slot.worker.off('exit', onExit);
-        if (keep) this.release(slot);
-        else this.discard(slot);
-        fn();
-      };
-      const onMessage = (reply: ThreadReply | ThreadFault) => {
-        if (reply.id !== id) return;
-        if (isFault(reply)) return finish(false, () => reject(workerFault(reply.message)));
-        finish(true, () =>
-          resolve(
-            reply.ok
-              ? reply
-              : { ok: false, error: fromSerialized({ ...reply.error, code: reply.error.code as ErrorCode }), ...(reply.file ? { file: reply.file } : {}) },
-          ),
-        );
-      };
-      const onError = (err: Error) => finish(false, () => reject(this.threadError(err)));
-      const onExit = (code: number) => finish(false, () => reject(workerFault(`extraction thread exited with code ${code}`)));
-      const timer = setTimeout(() => {
-        finish(false, () => reject(new ExtractTimeoutError(`extraction exceeded ${config.timeoutMs} ms and was stopped`)));
-      }, config.timeoutMs);
-      slot.worker.on('message', onMessage);
-      slot.worker.on('error', onError);
-      slot.worker.on('exit', onExit);
-      slot.worker.postMessage({ id, path, config, ...(hash ? { hash } : {}) } satisfies ThreadRequest);
-    });
   }
 
   /**
@@ -153,7 +124,8 @@ export class ExtractPool {
       slots.map(async (slot) => {
         try {
           await slot.ready;
-          await this.warmThread(slot, timeoutMs);
+          const m = await this.exchange<{ warmed?: boolean; message?: string }>(slot, { id: this.nextId++, warm: true } satisfies ThreadWarm, timeoutMs, () => new CorruptAssetError(`extraction thread did not load in ${timeoutMs} ms`), (code) => new CorruptAssetError(`extraction thread exited with code ${code} while loading`));
+          if (!m.warmed) throw new CorruptAssetError(`extraction thread could not load its extractors: ${m.message ?? 'unknown error'}`);
           this.release(slot);
         } catch (err) {
           errors.push(err);
@@ -164,28 +136,25 @@ export class ExtractPool {
     return errors;
   }
 
-  private warmThread(slot: Slot, timeoutMs: number): Promise<void> {
-    const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+  /** Posts one request and settles on the thread's reply to it, its death or the timeout. */
+  private exchange<T>(slot: Slot, request: ThreadRequest | ThreadWarm, timeoutMs: number, timedOut: () => Error, exited: (code: number) => Error): Promise<T> {
+    const { worker } = slot;
+    return new Promise<T>((resolve, reject) => {
       const done = (fn: () => void) => {
         clearTimeout(timer);
-        slot.worker.off('message', onMessage);
-        slot.worker.off('error', onError);
-        slot.worker.off('exit', onExit);
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
         fn();
       };
-      const onMessage = (m: { id?: number; warmed?: boolean; message?: string }) => {
-        if (m.id !== id) return;
-        if (m.warmed) done(resolve);
-        else done(() => reject(new CorruptAssetError(`extraction thread could not load its extractors: ${m.message ?? 'unknown error'}`)));
-      };
+      const onMessage = (m: T & { id?: number }) => m.id === request.id && done(() => resolve(m));
       const onError = (err: Error) => done(() => reject(this.threadError(err)));
-      const onExit = (code: number) => done(() => reject(new CorruptAssetError(`extraction thread exited with code ${code} while loading`)));
-      const timer = setTimeout(() => done(() => reject(new CorruptAssetError(`extraction thread did not load in ${timeoutMs} ms`))), timeoutMs);
-      slot.worker.on('message', onMessage);
-      slot.worker.on('error', onError);
-      slot.worker.on('exit', onExit);
-      slot.worker.postMessage({ id, warm: true } satisfies ThreadWarm);
+      const onExit = (code: number) => done(() => reject(exited(code)));
+      const timer = setTimeout(() => done(() => reject(timedOut())), timeoutMs);
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+      worker.postMessage(request);
     });
   }
 
