@@ -6,7 +6,7 @@
  * only once its arguments are good: `--help` and usage errors answer at once (see cli/usage.ts).
  */
 import './node-version.js';
-import { asUsageError, usageMessage, type Command } from './cli/usage.js';
+import { runCommand, usageMessage, type Command } from './cli/usage.js';
 
 const help = `Usage: asset-meta <command> [options]
 
@@ -18,7 +18,6 @@ Commands:
   replay [dir] [--update]      run fixtures through the whole pipeline and compare with expected files
   storages check [id] [--key K]
                                sign, fetch and expire a URL on each configured storage
-  dev-store [path|dir]...      run a local S3-compatible store to try the worker with, until Ctrl-C
 
 Run "asset-meta <command> --help" for a command's options and examples.
 Configuration comes from the environment; see the README's configuration table.`;
@@ -29,16 +28,10 @@ const commands: Record<string, () => Promise<Command>> = {
   enqueue: async () => (await import('./cli/enqueue.js')).enqueueCommand,
   replay: async () => (await import('./cli/replay.js')).replayCommand,
   storages: async () => (await import('./cli/storages.js')).storagesCommand,
-  'dev-store': async () => (await import('./cli/dev-store.js')).devStoreCommand,
 };
 
 /** Longest message printed for an unexpected error. */
 const maxErrorChars = 500;
-
-const wantsHelp = (args: string[]) => {
-  const end = args.indexOf('--');
-  return (end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h');
-};
 
 async function loadConfig() {
   const { loadConfig: load } = await import('./config.js');
@@ -52,35 +45,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (name === 'help') return main([...rest, '--help']);
-  if (name === undefined) {
-    console.error(usageMessage(undefined, help, 'no command given'));
-    return 2;
-  }
-  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  const load = name !== undefined && Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!load) {
-    const what = name.startsWith('-') ? 'unknown option' : 'unknown command';
-    console.error(usageMessage(undefined, help, `${what} ${JSON.stringify(name.slice(0, 80))}`));
+    const what = name === undefined ? 'no command given' : `${name.startsWith('-') ? 'unknown option' : 'unknown command'} ${JSON.stringify(name.slice(0, 80))}`;
+    console.error(usageMessage('asset-meta', help, what));
     return 2;
   }
-  const command = await load();
-  if (wantsHelp(rest)) {
-    console.log(command.help);
-    return 0;
-  }
-  try {
-    return await command.parse(rest)(loadConfig);
-  } catch (err) {
-    const usage = asUsageError(err);
-    if (usage) {
-      console.error(usageMessage(name, command.help, usage.message));
-      return 2;
-    }
-    if (err instanceof Error && err.name === 'ConfigError') {
-      console.error(err.message);
-      return 2;
-    }
-    throw err;
-  }
+  return runCommand(`asset-meta ${name}`, await load(), rest, loadConfig);
 }
 
 main(process.argv.slice(2)).then(

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { DataType } from '../../src/contract.js';
 import { loadConfig } from '../../src/config.js';
-import { startS3Server } from '../../src/dev/s3-server.js';
+import { startS3Server } from '../dev/s3-server.js';
 // The same local services, defaults and schema clean-up as the tests.
 import { databaseUrl, dropSchema, redisUrl } from '../../test/helpers/services.js';
 import { dataTypes, makeCorpus, type CorpusFile } from './corpus.js';

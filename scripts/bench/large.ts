@@ -5,7 +5,7 @@
  */
 import type { AssetResult } from '../../src/contract.js';
 import { defaultRangedReadMinBytes, loadConfig } from '../../src/config.js';
-import type { S3Server } from '../../src/dev/s3-server.js';
+import type { S3Server } from '../dev/s3-server.js';
 import { processAsset } from '../../src/pipeline.js';
 import { createDownloader } from '../../src/storage/download.js';
 import { createStorages } from '../../src/storage/registry.js';

@@ -11,7 +11,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { AssetResult } from '../../src/contract.js';
-import type { S3Server } from '../../src/dev/s3-server.js';
+import type { S3Server } from '../dev/s3-server.js';
 import { enqueueAsset, waitForResult } from '../../src/queue/client.js';
 import type { CorpusFile } from './corpus.js';
 import { cpuSeconds, cpuSecondsByName, peakRssMiB, summarize, type Summary } from './stats.js';

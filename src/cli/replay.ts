@@ -1,8 +1,8 @@
 /**
  * `asset-meta replay [dir] [--update]`: the whole pipeline on the fixtures. Each fixture that has an
  * `<file>.expected.json` is uploaded to a storage, enqueued, processed by a worker and its result compared
- * with the expected file. With no storage named, an S3-compatible server is started on loopback and a
- * worker replica runs in this process, so it works on a fresh machine with only Redis and PostgreSQL.
+ * with the expected file. The checkout's `npm run replay` passes a loopback store (scripts/dev), so it works
+ * on a fresh machine with only Redis and PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -21,46 +21,28 @@ export const replayHelp = `Usage: asset-meta replay [dir] [--update] [--storage 
 Uploads every fixture under dir (default: fixtures) that has a <file>.expected.json, enqueues one job each,
 waits for the results and compares each with its expected file. Prints a table; exit 1 on any difference.
 
-With no --storage, an S3-compatible server is started on loopback for the run. Without
+The files go to the configured s3 storage named by --storage. In a checkout, npm run replay (and npm
+run demo) runs this command with an S3-compatible server on loopback when no --storage is named. Without
 --external-worker, a worker replica runs in this process on a queue of its own; with it, the jobs go to
 QUEUE_NAME for the replicas already running.
 
 Options:
   --update            rewrite each expected file from its result (review the diff before committing)
-  --storage ID        upload to this configured s3 storage instead of a loopback server
+  --storage ID        upload to this configured s3 storage
   --external-worker   do not start a worker here; use the running replicas
   --timeout-ms N      how long to wait for all results (default 120000)
   -h, --help          this text
 
 Examples:
   npm run demo
-  asset-meta replay fixtures/image
+  npm run replay -- fixtures/image --update
   STORAGES_FILE=storages.json asset-meta replay --storage main --external-worker`;
 
-interface Target {
+/** Where the fixtures are uploaded: a configured s3 storage, or a store the caller starts. */
+export interface Target {
   storage: ResolvedS3Storage;
   upload(key: string, body: Buffer): Promise<void>;
   close(): Promise<void>;
-}
-
-async function loopbackTarget(): Promise<Target> {
-  // A development dependency: loaded only when a replay needs it.
-  const { startS3Server } = await import('../dev/s3-server.js');
-  const server = await startS3Server();
-  return {
-    storage: {
-      id: 'replay',
-      kind: 's3',
-      bucket: server.bucket,
-      region: server.region,
-      endpoint: server.endpoint,
-      forcePathStyle: true,
-      urlTtlSeconds: 300,
-      credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
-    },
-    upload: (key, body) => server.putObject(key, body),
-    close: () => server.close(),
-  };
 }
 
 async function configuredTarget(config: Config, id: string): Promise<Target> {
@@ -106,30 +88,43 @@ interface Options {
   timeoutMs: number;
 }
 
-export const replayCommand: Command = {
-  help: replayHelp,
-  parse(argv) {
-    const { values, positionals } = parseCommandArgs(
-      argv,
-      {
-        update: { type: 'boolean' },
-        storage: { type: 'string' },
-        'external-worker': { type: 'boolean' },
-        'timeout-ms': { type: 'string', default: '120000' },
-      },
-      true,
-    );
-    if (positionals[1] !== undefined) throw new UsageError(`unexpected argument ${quote(positionals[1])}: replay takes one directory`);
-    const options: Options = {
-      dir: positionals[0] ?? 'fixtures',
-      update: values.update === true,
-      storage: values.storage,
-      externalWorker: values['external-worker'] === true,
-      timeoutMs: nonNegativeInt('--timeout-ms', values['timeout-ms']),
-    };
-    return async (config) => replay(options, await config());
-  },
-};
+/**
+ * The replay command; `loopback` starts the store used when no --storage is named (a development store the
+ * checkout's `npm run replay` passes in: it is not part of the installed package).
+ */
+export function replayCommandWith(loopback?: () => Promise<Target>): Command {
+  return {
+    help: replayHelp,
+    parse(argv) {
+      const { values, positionals } = parseCommandArgs(
+        argv,
+        {
+          update: { type: 'boolean' },
+          storage: { type: 'string' },
+          'external-worker': { type: 'boolean' },
+          'timeout-ms': { type: 'string', default: '120000' },
+        },
+        true,
+      );
+      if (positionals[1] !== undefined) throw new UsageError(`unexpected argument ${quote(positionals[1])}: replay takes one directory`);
+      const options: Options = {
+        dir: positionals[0] ?? 'fixtures',
+        update: values.update === true,
+        storage: values.storage,
+        externalWorker: values['external-worker'] === true,
+        timeoutMs: nonNegativeInt('--timeout-ms', values['timeout-ms']),
+      };
+      if (!options.storage && !loopback) throw new UsageError('--storage ID is needed (in a checkout, npm run replay starts a loopback store)');
+      return async (config) => {
+        const resolved = await config();
+        const target = options.storage ? await configuredTarget(resolved, options.storage) : await loopback!();
+        return replay(options, resolved, target);
+      };
+    },
+  };
+}
+
+export const replayCommand = replayCommandWith();
 
 interface Outcome {
   file: string;
@@ -139,15 +134,14 @@ interface Outcome {
   diffs: Difference[];
 }
 
-async function replay(options: Options, config: Config): Promise<number> {
-  const files = (await expandPaths([options.dir])).filter((f) => existsSync(`${f}.expected.json`));
-  if (files.length === 0) {
-    console.error(`no fixture with an .expected.json under ${options.dir}`);
-    return 2;
-  }
-  const started = performance.now();
-  const target = options.storage ? await configuredTarget(config, options.storage) : await loopbackTarget();
+async function replay(options: Options, config: Config, target: Target): Promise<number> {
   try {
+    const files = (await expandPaths([options.dir])).filter((f) => existsSync(`${f}.expected.json`));
+    if (files.length === 0) {
+      console.error(`no fixture with an .expected.json under ${options.dir}`);
+      return 2;
+    }
+    const started = performance.now();
     const outcomes = await runFixtures(files, options, config, target);
     return await report(outcomes, options, (performance.now() - started) / 1000);
   } finally {

@@ -70,9 +70,30 @@ export function usageOf(help: string): string {
   return help.split('\n\n')[0] ?? help;
 }
 
-/** What a usage error prints on stderr. */
-export function usageMessage(command: string | undefined, help: string, problem: string): string {
+/**
+ * Runs one command as the command line does: `--help` prints its help, a usage error or a configuration
+ * error prints one line and the usage (exit 2). Returns the exit status (-1: keeps running).
+ */
+export async function runCommand(program: string, command: Command, args: string[], config: () => Promise<Config>): Promise<number> {
+  const end = args.indexOf('--');
+  if ((end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h')) {
+    console.log(command.help);
+    return 0;
+  }
+  try {
+    return await command.parse(args)(config);
+  } catch (err) {
+    const usage = asUsageError(err);
+    if (usage) console.error(usageMessage(program, command.help, usage.message));
+    else if (err instanceof Error && err.name === 'ConfigError') console.error(err.message);
+    else throw err;
+    return 2;
+  }
+}
+
+/** What a usage error of `program` ("asset-meta probe") prints on stderr. */
+export function usageMessage(program: string, help: string, problem: string): string {
   // Without a command, the whole (short) help: its list of commands is the usage.
-  if (command === undefined) return `asset-meta: ${problem}\n${help}`;
-  return `asset-meta ${command}: ${problem}\n${usageOf(help)}\nRun "asset-meta ${command} --help" for the options and examples.`;
+  if (!program.includes(' ')) return `${program}: ${problem}\n${help}`;
+  return `${program}: ${problem}\n${usageOf(help)}\nRun "${program} --help" for the options and examples.`;
 }

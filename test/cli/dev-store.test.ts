@@ -1,5 +1,5 @@
 /**
- * A newcomer's path with `asset-meta dev-store`: start the store with a few files, paste what it prints
+ * A newcomer's path with `npm run dev-store`: start the store with a few files, paste what it prints
  * into another shell, check the storage without naming a key, run a worker and enqueue a job, then stop
  * the store with a signal.
  */
@@ -12,6 +12,7 @@ import type { AssetResult } from '../../src/contract.js';
 import { databaseUrl, dropSchema, redisUrl, uniqueName } from '../helpers/services.js';
 import { cli, spawnCli } from './run-cli.js';
 
+const devStore = 'scripts/dev/dev-store.ts';
 let dir: string;
 let store: ChildProcess;
 let printed = '';
@@ -54,7 +55,7 @@ beforeAll(async () => {
   mkdirSync(path.join(dir, 'in', 'sub'), { recursive: true });
   writeFileSync(path.join(dir, 'in', 'first.txt'), 'first file\n');
   writeFileSync(path.join(dir, 'in', 'sub', 'second.txt'), 'second file\nwith two lines\n'); // 12 + 15 bytes
-  store = spawnCli(['dev-store', path.join(dir, 'in'), '--storages-file', path.join(dir, 'storages.json')]);
+  store = spawnCli([path.join(dir, 'in'), '--storages-file', path.join(dir, 'storages.json')], {}, devStore);
   running.push(store);
   printed = await waitFor(store, 'Stop with Ctrl-C');
 });
@@ -65,7 +66,16 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-describe('asset-meta dev-store', () => {
+describe('npm run dev-store', () => {
+  it.concurrent.each([
+    [['--port', '70000'], 'npm run dev-store --: --port must be at most 65535, not 70000'],
+    [['--bucket', 'No_Such'], 'npm run dev-store --: --bucket "No_Such" is not a valid bucket name'],
+  ])('%j is a usage error', async (args, problem) => {
+    const run = await cli(args, {}, 30_000, devStore);
+    expect(run.stderr.split('\n').slice(0, 2)).toEqual([problem, expect.stringMatching(/^Usage: npm run dev-store -- /)]);
+    expect(run.code).toBe(2);
+  });
+
   it('prints its objects and the environment that makes it storage "dev"', () => {
     expect(printed).toMatch(/^dev store at http:\/\/127\.0\.0\.1:\d+, bucket assets, 2 object\(s\):\n {2}first\.txt\n {2}sub\/second\.txt\n/);
     const env = exportsOf(printed);

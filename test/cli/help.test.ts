@@ -10,7 +10,7 @@ import { expect, it } from 'vitest';
 const run = promisify(execFile);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-it.concurrent.each(['worker', 'probe', 'enqueue', 'replay', 'storages', 'dev-store'])('asset-meta %s --help', async (command) => {
+it.concurrent.each(['worker', 'probe', 'enqueue', 'replay', 'storages'])('asset-meta %s --help', async (command) => {
   const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', command, '--help'], {
     cwd: root,
     timeout: 30_000,

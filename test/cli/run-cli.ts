@@ -18,11 +18,11 @@ export interface CliRun {
 
 const baseEnv = () => ({ PATH: process.env.PATH ?? '', NO_COLOR: '1' });
 
-export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<CliRun> {
+export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000, entry = 'src/cli.ts'): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', 'src/cli.ts', ...args],
+      ['--import', 'tsx', entry, ...args],
       { cwd: root, env: { ...baseEnv(), ...env }, timeout: timeoutMs, killSignal: 'SIGKILL' },
       (err, stdout, stderr) => {
         const e = err as (Error & { code?: number | string; killed?: boolean }) | null;
@@ -32,7 +32,7 @@ export function cli(args: string[], env: Record<string, string> = {}, timeoutMs 
   });
 }
 
-/** A long-running command; the caller stops it. */
-export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: root, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A long-running command (or a script of the checkout, `entry`); the caller stops it. */
+export function spawnCli(args: string[], env: Record<string, string> = {}, entry = 'src/cli.ts'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', entry, ...args], { cwd: root, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 }

@@ -26,8 +26,8 @@ const cases: [args: string[], problem: string, usage: string][] = [
   [['worker', 'now'], "asset-meta worker: unexpected argument 'now'", 'Usage: asset-meta worker'],
   [['replay', '--timeout-ms', 'soon'], 'asset-meta replay: --timeout-ms must be a whole number of 0 or more, not "soon"', 'Usage: asset-meta replay'],
   [['replay', 'a', 'b'], 'asset-meta replay: unexpected argument "b": replay takes one directory', 'Usage: asset-meta replay'],
-  [['dev-store', '--port', '70000'], 'asset-meta dev-store: --port must be at most 65535, not 70000', 'Usage: asset-meta dev-store'],
-  [['dev-store', '--bucket', 'No_Such'], 'asset-meta dev-store: --bucket "No_Such" is not a valid bucket name', 'Usage: asset-meta dev-store'],
+  [['replay'], 'asset-meta replay: --storage ID is needed (in a checkout, npm run replay starts a loopback store)', 'Usage: asset-meta replay'],
+  [['dev-store'], 'asset-meta: unknown command "dev-store"', 'Usage: asset-meta <command>'],
 ];
 
 describe('usage errors', () => {
@@ -51,10 +51,10 @@ describe('usage errors', () => {
   });
 
   it('help is exit 0 on stdout, also as "help <command>"', async () => {
-    const [top, sub] = await Promise.all([cli(['--help']), cli(['help', 'dev-store'])]);
+    const [top, sub] = await Promise.all([cli(['--help']), cli(['help', 'replay'])]);
     expect(top.stdout).toMatch(/^Usage: asset-meta <command>/);
-    expect(top.stdout).toContain('dev-store');
-    expect(sub.stdout).toMatch(/^Usage: asset-meta dev-store/);
+    expect(top.stdout).toContain('replay [dir]');
+    expect(sub.stdout).toMatch(/^Usage: asset-meta replay/);
     expect([top.code, sub.code]).toEqual([0, 0]);
   });
 });
@@ -84,7 +84,7 @@ describe('help and usage errors load only light modules', () => {
 
   // The Node version check imports nothing and runs first.
   const light = (m: string) => m.startsWith('node:') || m.startsWith(path.join(root, 'src', 'cli')) || m === path.join(root, 'src', 'node-version.ts');
-  it.each(['cli.ts', 'cli/probe.ts', 'cli/enqueue.ts', 'cli/storages.ts', 'cli/replay.ts', 'cli/worker.ts', 'cli/dev-store.ts'])('src/%s', (file) => {
+  it.each(['cli.ts', 'cli/probe.ts', 'cli/enqueue.ts', 'cli/storages.ts', 'cli/replay.ts', 'cli/worker.ts'])('src/%s', (file) => {
     const loaded = [...closure([path.join(root, 'src', file)])];
     const heavy = loaded.filter((m) => !light(m));
     expect(heavy).toEqual([]);

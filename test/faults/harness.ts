@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
 import { createPostgresSink } from '../../src/sinks/postgres.js';
 import { fixturesDir } from '../helpers/fixtures.js';
 import { databaseUrl, dropSchema, freshTempDir, queryRows, redisUrl, uniqueName } from '../helpers/services.js';

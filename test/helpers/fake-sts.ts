@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { NodeSha256 } from '../../src/dev/sigv4-verify.js';
+import { NodeSha256 } from '../../scripts/dev/sigv4-verify.js';
 
 /** One AssumeRole answer: temporary credentials, or an STS error. */
 export type StsAnswer =

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { AssetResultSchema } from '../../src/contract.js';
 import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js';
 import { loadConfig } from '../../src/config.js';
-import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startWorker, type RunningWorker } from '../../workers/metadata-worker.js';
 import { fixturesDir } from '../helpers/fixtures.js';

@@ -11,7 +11,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { enqueueAsset, jobIdFor, waitForResult } from '../../src/queue/client.js';
 import { compareExpected, type Expected } from '../../src/replay/compare.js';

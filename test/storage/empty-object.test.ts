@@ -5,8 +5,8 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite } from '../../src/dev/azurite.js';
-import { startS3Server } from '../../src/dev/s3-server.js';
+import { startAzurite } from '../helpers/azurite.js';
+import { startS3Server } from '../../scripts/dev/s3-server.js';
 import { extractFile } from '../../src/extractors/extract-file.js';
 import { processAsset } from '../../src/pipeline.js';
 import { createAzureStorage } from '../../src/storage/azure.js';

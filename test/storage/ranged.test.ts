@@ -11,7 +11,7 @@ import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
-import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
 import { extractFile } from '../../src/extractors/extract-file.js';
 import { processAsset, type PipelineDeps } from '../../src/pipeline.js';
 import { probeFile } from '../../src/probe.js';

@@ -7,7 +7,7 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
 import { createS3Presigner } from '../../src/storage/s3-presign.js';
 
 const keys = [

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
 import { createDownloader } from '../../src/storage/download.js';
 import { createS3Storage } from '../../src/storage/s3.js';
 import { S3StorageSchema, type ResolvedS3Storage } from '../../src/storage/storage-config.js';

@@ -4,8 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
-import { createSigV4Verifier } from '../../src/dev/sigv4-verify.js';
+import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
+import { createSigV4Verifier } from '../../scripts/dev/sigv4-verify.js';
 
 // 256 distinct-ish bytes, so a wrong range shows up as wrong content, not only a wrong length.
 const body = Buffer.from(Array.from({ length: 256 }, (_, i) => (i * 7 + 3) % 256));

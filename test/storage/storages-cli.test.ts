@@ -5,8 +5,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type Azurite } from '../../src/dev/azurite.js';
-import { startS3Server, type S3Server } from '../../src/dev/s3-server.js';
+import { startAzurite, type Azurite } from '../helpers/azurite.js';
+import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
 
 let azurite: Azurite;
 let s3: S3Server;

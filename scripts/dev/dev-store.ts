@@ -1,13 +1,15 @@
 /**
- * `asset-meta dev-store [path|dir]...`: the development S3 store (the one `npm run demo` starts) on its
- * own, so that a newcomer can run a worker, enqueue jobs and check storages against it by hand.
+ * `npm run dev-store -- [path|dir]...`: the development S3 store (the one `npm run demo` starts) on its
+ * own, so that a newcomer can run a worker, enqueue jobs and check storages against it by hand. A
+ * development tool: not part of the installed package.
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { expandPaths } from './files.js';
-import { nonNegativeInt, parseCommandArgs, quote, UsageError, type Command } from './usage.js';
+import { expandPaths } from '../../src/cli/files.js';
+import { nonNegativeInt, parseCommandArgs, quote, runCommand, UsageError, type Command } from '../../src/cli/usage.js';
+import { startS3Server } from './s3-server.js';
 
-export const devStoreHelp = `Usage: asset-meta dev-store [path|dir]... [--port N] [--bucket NAME] [--id ID] [--storages-file PATH]
+export const devStoreHelp = `Usage: npm run dev-store -- [path|dir]... [--port N] [--bucket NAME] [--id ID] [--storages-file PATH]
 
 Runs an S3-compatible store on 127.0.0.1 (s3rver behind a proxy that checks every signature, as
 npm run demo uses) until Ctrl-C or SIGTERM, after uploading the files named: a file under its own
@@ -23,8 +25,8 @@ Options:
   -h, --help            this text
 
 Examples:
-  asset-meta dev-store fixtures/image
-  asset-meta dev-store photo.jpg --port 9000 --storages-file dev-storages.json`;
+  npm run dev-store                     (with no path: the fixtures)
+  npm run dev-store -- photo.jpg --port 9000 --storages-file dev-storages.json`;
 
 /** S3's bucket naming rules (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html), in short. */
 const bucketName = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -55,7 +57,7 @@ export const devStoreCommand: Command = {
     if (port > maxPort) throw new UsageError(`--port must be at most ${maxPort}, not ${port}`);
     if (!bucketName.test(values.bucket)) throw new UsageError(`--bucket ${quote(values.bucket)} is not a valid bucket name`);
     if (!/^\S{1,128}$/.test(values.id)) throw new UsageError(`--id must be 1 to 128 characters without spaces, not ${quote(values.id)}`);
-    const options: Options = { inputs: positionals, port, bucket: values.bucket, id: values.id, storagesFile: values['storages-file'] };
+    const options: Options = { inputs: positionals.length ? positionals : ['fixtures'], port, bucket: values.bucket, id: values.id, storagesFile: values['storages-file'] };
     return () => runStore(options);
   },
 };
@@ -82,7 +84,6 @@ async function runStore(options: Options): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  const { startS3Server } = await import('../dev/s3-server.js');
   const server = await startS3Server({ buckets: [options.bucket], port: options.port });
   try {
     for (const { file, key } of files) await server.putObject(key, await readFile(file));
@@ -129,3 +130,11 @@ async function runStore(options: Options): Promise<number> {
 function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
+
+runCommand('npm run dev-store --', devStoreCommand, process.argv.slice(2), () => Promise.reject(new Error('dev-store reads no configuration'))).then(
+  (code) => (process.exitCode = code),
+  (err: unknown) => {
+    console.error(`dev-store: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
