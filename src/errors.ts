@@ -40,12 +40,16 @@ export abstract class AssetError extends Error {
   }
 }
 
+/** Every class by its code, for `fromSerialized`; filled by `define`. */
+const byCode = {} as Record<ErrorCode, new (message: string, options?: ErrorOptions) => AssetError>;
+
 function define<C extends ErrorCode>(code: C, retriable: boolean) {
   const Cls = class extends AssetError {
     readonly code = code;
     readonly retriable = retriable;
     override readonly name: string = `${code}`;
   };
+  byCode[code] = Cls;
   return Cls;
 }
 
@@ -62,28 +66,8 @@ export class UnsupportedTypeError extends define('UNSUPPORTED_TYPE', false) {}
 export class CorruptAssetError extends define('CORRUPT_ASSET', false) {}
 export class EncryptedAssetError extends define('ENCRYPTED_ASSET', false) {}
 export class ExtractTimeoutError extends define('EXTRACT_TIMEOUT', false) {}
-/**
- * The replica itself cannot do the work (a tool it runs is missing or will not start): no verdict on the
- * asset, retried, so that the job succeeds once the operator fixes the deployment or another replica takes it.
- */
+/** The replica cannot do the work (a tool missing, a thread crashed): no verdict on the asset, retried. */
 export class WorkerFaultError extends define('WORKER_FAULT', true) {}
-
-const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) => AssetError> = {
-  INVALID_JOB: InvalidJobError,
-  STORAGE_NOT_CONFIGURED: StorageNotConfiguredError,
-  URL_NOT_ALLOWED: UrlNotAllowedError,
-  NOT_FOUND: NotFoundError,
-  ACCESS_DENIED: AccessDeniedError,
-  STORAGE_UNAVAILABLE: StorageUnavailableError,
-  DOWNLOAD_TIMEOUT: DownloadTimeoutError,
-  RESULT_SINK_UNAVAILABLE: ResultSinkUnavailableError,
-  TOO_LARGE: TooLargeError,
-  UNSUPPORTED_TYPE: UnsupportedTypeError,
-  CORRUPT_ASSET: CorruptAssetError,
-  ENCRYPTED_ASSET: EncryptedAssetError,
-  EXTRACT_TIMEOUT: ExtractTimeoutError,
-  WORKER_FAULT: WorkerFaultError,
-};
 
 export function isAssetError(err: unknown): err is AssetError {
   return err instanceof AssetError;
@@ -98,22 +82,15 @@ export function fromSerialized(value: { code: ErrorCode; message: string; detect
   return err;
 }
 
-/**
- * A fault of the worker itself, not of the asset: an extraction thread's unhandled rejection, uncaught
- * exception, crash or unexpected exit. It says nothing about the file (CORRUPT_ASSET would brand a good
- * file corrupt for ever): WORKER_FAULT, retried.
- */
+/** A fault of the worker, not of the asset (CORRUPT_ASSET would brand a good file corrupt for ever). */
 export function workerFault(message: string): AssetError {
   return new WorkerFaultError(`worker fault (not the asset's): ${message}`);
 }
 
-/** Whether `err` is a fault of the worker rather than a verdict on the asset (its class survives a thread boundary: fromSerialized). */
+/** Whether `err` is a fault of the worker rather than a verdict on the asset. */
 export const isWorkerFault = (err: unknown): boolean => err instanceof WorkerFaultError;
 
-/**
- * The longest error message kept, in UTF-8 bytes: room for our own words and a parser's complaint, small
- * enough to save in a result row, a log line and three places in Redis for every failed job.
- */
+/** The longest error message kept, in UTF-8 bytes: it is saved in a row, a log line and Redis. */
 export const maxErrorMessageBytes = 1024;
 
 /** Marks a message cut at `maxErrorMessageBytes`. */
@@ -133,10 +110,9 @@ export function boundedMessage(text: string): string {
 }
 
 /**
- * The message of a thrown value, read only from where a message is known to be: an Error's `message`, a
- * thrown string, dicom-parser's `exception` (a string or an Error), a plain object's `message` string.
- * Anything else is named by its kind only: serialising an unknown value can copy a whole file into the
- * message (and, for a large one, exhaust the heap while doing it). Always bounded.
+ * The message of a thrown value, read only where a message is known to be (an Error's `message`, a string,
+ * dicom-parser's `exception`); anything else is named by its kind: serialising an unknown value can copy a
+ * whole file into the message. Always bounded.
  */
 export function messageOf(err: unknown): string {
   try {

@@ -40,11 +40,7 @@ export type ThreadReply =
   | { id: number; ok: true; value: Extracted; file?: FileFacts }
   | { id: number; ok: false; error: SerializedError; file?: FileFacts };
 
-/**
- * An error nobody handled in this thread (an unhandled rejection, an uncaught exception), with the id of
- * the job it happened during, if any. The parent fails that job with it, or reports it when the thread was
- * idle, and retires the thread either way: its state is no longer known.
- */
+/** An error nobody handled here, with the job it happened during: the parent fails it and retires the thread. */
 export interface ThreadFault {
   fault: true;
   id?: number;
@@ -61,12 +57,9 @@ sharp.cache(false);
 sharp.concurrency(1);
 
 /**
- * pdf.js's legacy build requires @napi-rs/canvas as it loads, to polyfill DOMMatrix, ImageData and Path2D,
- * which only rendering uses. Nothing here renders (page count and sizes), and that native library (Skia)
- * cost each thread 10-25 MB of RSS and about 150 ms of CPU as it loads (measured with two threads, one
- * PDF each: a process at 316-342 MB with it, 290-296 MB with these stand-ins).
- * So in this thread the require gets inert stand-ins: classes that construct (pdf.js makes one DOMMatrix
- * as it loads) and a canvas factory that refuses. Everything else is required as usual.
+ * pdf.js's legacy build requires @napi-rs/canvas as it loads, for DOMMatrix, ImageData and Path2D, which
+ * only rendering uses. Nothing here renders, and that native library (Skia) cost each thread 10-25 MB of
+ * RSS and ~150 ms of CPU: the require gets inert stand-ins (pdf.js constructs one DOMMatrix as it loads).
  */
 function withoutCanvas(): void {
   const nodeModule = createRequire(import.meta.url)('node:module') as { _load: (request: string, ...rest: unknown[]) => unknown };
@@ -93,12 +86,9 @@ if (!port) throw new Error('thread.ts runs as a worker thread only');
 let current: number | undefined;
 
 /**
- * Unhandled rejections and uncaught exceptions are sent to the parent (isolate.ts) as a ThreadFault, so
- * that a job whose code failed outside its own promise fails now, with a code, instead of waiting for its
- * timeout, and a fault between jobs is reported rather than lost. Node's default would end the thread
- * and hand the parent the whole error, cause and all, serialised. pdf.js is one source: on some broken
- * cross-reference tables it rejects internal promises nobody awaits ("XRefEntryException: Bad
- * (uncompressed) XRef entry") just after the document's own promise has rejected.
+ * Unhandled rejections and uncaught exceptions go to the parent as a ThreadFault: the job running fails now
+ * with a code instead of at its timeout, and Node's default (the whole error, cause and all, serialised to
+ * the parent) is avoided. pdf.js rejects internal promises nobody awaits on some broken xref tables.
  */
 const reportFault = (kind: string) => (reason: unknown) =>
   port.postMessage({ fault: true, ...(current !== undefined ? { id: current } : {}), message: `${kind}: ${messageOf(reason)}` } satisfies ThreadFault);
@@ -114,10 +104,7 @@ const sectionSchemas = {
   text: TextInfoSchema,
 } satisfies Record<DataType, unknown>;
 
-/**
- * A section the contract refuses (a negative duration read from a truncated file, a zero width) is never
- * reported as ok: the bytes did not say something the contract can carry, so the asset is corrupt.
- */
+/** A section the contract refuses (a negative duration, a zero width) means the bytes are corrupt. */
 function checked(extracted: Extracted): Extracted {
   const parsed = sectionSchemas[extracted.dataType].safeParse(extracted.section);
   if (parsed.success) return extracted;
@@ -135,28 +122,19 @@ function serialized(err: unknown): SerializedError {
 }
 
 async function handle(req: ThreadRequest): Promise<ThreadReply> {
-  if (!req.hash) {
-    try {
-      return { id: req.id, ok: true, value: checked(await extractFile(req.path, req.config)) };
-    } catch (err) {
-      return { id: req.id, ok: false, error: serialized(err) };
-    }
-  }
-  const { file, extracted, error } = await hashAndExtract(req.path, req.config);
-  const facts = file ? { file } : {};
-  if (!extracted) return { id: req.id, ok: false, error: serialized(error), ...facts };
+  let facts = {};
   try {
+    if (!req.hash) return { id: req.id, ok: true, value: checked(await extractFile(req.path, req.config)) };
+    const { file, extracted, error } = await hashAndExtract(req.path, req.config);
+    if (file) facts = { file };
+    if (!extracted) throw error;
     return { id: req.id, ok: true, value: checked(extracted), ...facts };
   } catch (err) {
     return { id: req.id, ok: false, error: serialized(err), ...facts };
   }
 }
 
-/**
- * Asked of a replica's threads as it starts (ExtractPool.warm): load every extractor's modules, so that no
- * job waits for them (pdf.js alone is about half a second of CPU). Threads
- * started later (a replacement for a killed one) load each extractor when a job first needs it.
- */
+/** Asked as a replica starts: load every extractor's modules, so that no job waits for them (pdf.js ~0.5 s). */
 export interface ThreadWarm {
   id: number;
   warm: true;
