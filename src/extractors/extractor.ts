@@ -1,9 +1,6 @@
 /**
- * The one interface every data type's extractor implements. Extractors know nothing of queues, storage
- * or sinks: they get a local file that holds untrusted bytes and return one contract section.
- *
- * Raw library shapes (sharp, ffprobe, pdf.js, dicom-parser) never leave their extractor: each maps them
- * to the contract's section, in the contract's vocabulary (docs/contract.md §3).
+ * The one interface every data type's extractor implements: a local file of untrusted bytes in, one
+ * contract section out (docs/contract.md §3). Raw library shapes never leave their extractor.
  */
 import type { DataType, SectionByType } from '../contract.js';
 import type { ExtractConfig } from '../config.js';
@@ -13,10 +10,7 @@ export interface ExtractInput extends Detected {
   /** A local file, read-only, holding untrusted bytes. */
   path: string;
   sizeBytes: number;
-  /**
-   * All of the file's bytes, when the caller already read all of them (files up to the detection head,
-   * 64 KiB): extractors may read these instead of opening the file again. Never to be written to.
-   */
+  /** All of the file's bytes, when the caller already holds them (files up to 64 KiB); read-only. */
   bytes?: Buffer;
 }
 

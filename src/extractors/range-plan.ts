@@ -24,9 +24,8 @@ export class RangeBudgetExceeded extends Error {
 }
 
 /**
- * A planner that throws on bytes it did not foresee (a RangeError from a Buffer read, a stack overflow)
- * is unsure, not a failed fetch: the object is read whole and the extractor judges it. A coded error of
- * the fetch itself (the store's answer, a timeout) still ends the fetch.
+ * A planner that throws on bytes it did not foresee is unsure, not a failed fetch: the object is read whole
+ * and the extractor judges it. A coded error of the fetch itself (the store's answer, a timeout) ends it.
  */
 export function unsureOnFault<A extends unknown[]>(plan: (...args: A) => Promise<boolean>): (...args: A) => Promise<boolean> {
   return (...args) =>

@@ -1,26 +1,14 @@
 /**
- * Synchronous reads of a local file, for the extractors that read a header or a few spans of one
- * (image headers and JPEG ends, DICOM, text, detection's head).
- *
- * Why not fs/promises: each async call is a thread-pool round trip plus its promise, and open, fstat,
- * read and close of one small file cost ~0.3 ms of CPU that way against ~20 µs as plain system calls
- * (measured on the development machine, files in the page cache). At hundreds of files a second that is
- * a large share of the budget. Blocking is harmless here: extraction runs in its own thread, one file at
- * a time (thread.ts), or in the `asset-meta probe` CLI, and the files are local temp files, so a read
- * blocks that thread for microseconds; a thread over its time is still terminated by its parent.
+ * Synchronous reads of a local file, for the extractors that read a header or a few spans of one. Each
+ * fs/promises call is a thread-pool round trip (~0.3 ms of CPU for open, stat, read, close of a small file
+ * against ~20 µs as plain system calls); blocking is harmless in an extraction thread, one file at a time.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
-/**
- * Where the bytes come from: an open file, or the whole file already in memory (a small file that
- * extract-file.ts read for its hash: opening it again cost more than reading it).
- */
+/** Where the bytes come from: an open file, or the whole file already in memory (read for its hash). */
 export type Source = number | Buffer;
 
-/**
- * Fills `buf` from `position` on; fewer bytes only at the end of the file. Returns how many were read.
- * A short read is not an error here: callers decide whether it means truncation.
- */
+/** Fills `buf` from `position` on; fewer bytes only at the end of the file (callers judge truncation). */
 export function fillSync(fd: Source, buf: Uint8Array, position: number): number {
   if (typeof fd !== 'number') {
     const part = fd.subarray(Math.min(position, fd.length), Math.min(fd.length, position + buf.length));

@@ -6,11 +6,7 @@
 import type { DataType } from '../contract.js';
 import type { Extractor } from './extractor.js';
 
-/**
- * Imports once, then hands back the same extractor: a dynamic import of a module already loaded still
- * goes through the module loader on every call (~10 µs a file, a few per cent of a small image's work).
- * A failed import is tried again next time.
- */
+/** Imports once (pdf.js's worker starts once); a failed import is tried again next time. */
 function once(load: () => Promise<Extractor>): () => Promise<Extractor> {
   let loaded: Promise<Extractor> | undefined;
   return () =>
