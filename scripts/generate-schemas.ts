@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderSchemas } from '../src/contract-json-schema.js';
+import { renderSchemas } from './contract-json-schema.js';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../schema');
 for (const [name, text] of Object.entries(renderSchemas())) {

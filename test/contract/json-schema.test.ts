@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { renderSchemas } from '../../src/contract-json-schema.js';
+import { renderSchemas } from '../../scripts/contract-json-schema.js';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../schema');
 

@@ -3,7 +3,7 @@
  * files backends read can never drift from what the worker validates.
  */
 import { z } from 'zod';
-import { AssetResultSchema, ExtractJobSchema } from './contract.js';
+import { AssetResultSchema, ExtractJobSchema } from '../src/contract.js';
 
 const header = 'Generated from src/contract.ts by `npm run schemas`; do not edit by hand.';
 
