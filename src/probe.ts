@@ -39,9 +39,8 @@ export async function probeFile(
 }
 
 /**
- * Why a path cannot be handed to extraction, or undefined when it names a regular file. Opening a FIFO
- * blocks until a writer comes, and a thread blocked in open() can be neither terminated nor outlived:
- * the process could never exit. Devices and sockets are no assets either, and a directory has no bytes.
+ * Why a path cannot be handed to extraction (undefined for a regular file): opening a FIFO blocks a thread
+ * for good; devices, sockets and directories are no assets.
  */
 async function notARegularFile(path: string): Promise<AssetError | undefined> {
   let st: Stats;

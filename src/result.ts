@@ -12,13 +12,9 @@ export interface Downloaded {
   sha256Scope?: 'full' | 'partial';
 }
 
-/**
- * Timings are reported to 0.1 ms (one decimal): finer digits are clock noise (a performance.now()
- * difference such as 18.61021299999993), not information, and they make results hard to read.
- */
+/** Timings to 0.1 ms (finer digits are clock noise), never negative. */
 const timingDecimals = 1;
 
-/** Each timing rounded to 0.1 ms, never negative (a difference of two clock readings can be -0.00001). */
 function rounded(timings: Timings): Timings {
   const round = (ms: number) => Number(Math.max(0, ms).toFixed(timingDecimals));
   return { sign: round(timings.sign), download: round(timings.download), extract: round(timings.extract), total: round(timings.total) };
@@ -59,11 +55,7 @@ export function failedResult(
   };
 }
 
-/**
- * An error thrown while reading untrusted bytes that is not one of ours is the parser's complaint about
- * the file: CORRUPT_ASSET, with the parser's message kept. A tool that cannot be started at all is thrown
- * as WORKER_FAULT where it fails (ffprobe.ts), already coded.
- */
+/** An uncoded error from reading untrusted bytes is the parser's complaint about the file: CORRUPT_ASSET. */
 export function asExtractError(err: unknown): AssetError {
   if (err instanceof AssetError) return err;
   return new CorruptAssetError(messageOf(err), { cause: err });

@@ -1,10 +1,7 @@
 /**
- * What every asset-meta command has in common: its help text, how it reads its arguments, and how a usage
- * error reads (one line naming the problem, then the command's usage, exit 2).
- *
- * This module and each command's own module load only Node's built-ins: help and usage errors answer
- * without loading the extractors, the storages' SDKs or the queue. A command imports those with
- * `await import()` once its arguments are known to be good.
+ * What every asset-meta command has in common: its help, how it reads its arguments, how a usage error
+ * reads (one line, then the usage, exit 2). Loads only Node's built-ins, as each command's own module does:
+ * heavy modules are imported once the arguments are known to be good.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Config } from '../config.js';
@@ -32,10 +29,7 @@ export function quote(arg: string): string {
   return JSON.stringify(arg.length > maxEchoChars ? `${arg.slice(0, maxEchoChars)}…` : arg);
 }
 
-/**
- * Node's parseArgs, strict, with its errors turned into UsageError. Its messages go on with advice about
- * `--` that does not fit one line; the first sentence is the problem ("Unknown option '--bogus'").
- */
+/** Node's parseArgs, strict, its errors turned into UsageError. */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
   options: T,
@@ -70,10 +64,7 @@ export function usageOf(help: string): string {
   return help.split('\n\n')[0] ?? help;
 }
 
-/**
- * Runs one command as the command line does: `--help` prints its help, a usage error or a configuration
- * error prints one line and the usage (exit 2). Returns the exit status (-1: keeps running).
- */
+/** Runs one command: `--help`, usage and configuration errors (exit 2); the exit status (-1: keeps running). */
 export async function runCommand(program: string, command: Command, args: string[], config: () => Promise<Config>): Promise<number> {
   const end = args.indexOf('--');
   if ((end < 0 ? args : args.slice(0, end)).some((a) => a === '--help' || a === '-h')) {

@@ -1,13 +1,8 @@
 /**
  * Runs extraction in a pool of worker threads with a V8 heap limit, and kills a thread that runs over
- * EXTRACT_TIMEOUT_MS (EXTRACT_TIMEOUT) or runs out of its heap (CORRUPT_ASSET): the replica goes on with a
- * fresh thread. A thread's unexpected error (an unhandled rejection, an uncaught exception, a crash or an
- * exit) fails the job it was running as a worker fault (errors.ts `workerFault`) and retires the thread.
- *
- * A job's time starts when its thread is ready (its modules loaded), so that the start-up of a thread
- * that replaces a killed one is not charged to the next job. A thread that dies while idle is dropped
- * from the pool rather than taking the process down with an unhandled 'error' event; one that reports a
- * fault while idle is retired and the fault reported once (`onThreadFault`).
+ * EXTRACT_TIMEOUT_MS (EXTRACT_TIMEOUT) or out of its heap (CORRUPT_ASSET); the replica goes on with a fresh
+ * one. A thread's unexpected error fails its job as WORKER_FAULT and retires the thread. A job's time starts
+ * when its thread is ready, so a replacement's start-up is not charged to the next job.
  */
 import { Worker } from 'node:worker_threads';
 import type { ErrorCode } from '../../contract.js';
@@ -41,16 +36,9 @@ interface Slot {
 
 /** Options of an ExtractPool. */
 export interface ExtractPoolOptions {
-  /**
-   * Node flags for the threads (Node's default: this process's own). The benchmark, itself run through
-   * a TypeScript loader, passes [] so that its compiled threads run as a replica's do, without the
-   * loader's hooks on every dynamic import.
-   */
+  /** Node flags for the threads (default: this process's own; the benchmark passes [] for compiled threads). */
   execArgv?: string[];
-  /**
-   * Reports a thread's unexpected error while it ran no job (the thread is retired), once per thread; a
-   * composition root passes its logger. Default: a process warning (stderr).
-   */
+  /** Reports a thread's unexpected error while it ran no job (it is retired); default: a process warning. */
   onThreadFault?(message: string): void;
 }
 
@@ -76,11 +64,7 @@ export class ExtractPool {
     throw reply.error;
   }
 
-  /**
-   * What `asset-meta probe` needs of a local file: its size and sha256 and its metadata, read, hashed and
-   * detected in one pass inside the thread (so hashing is spread over the pool, not done on this thread).
-   * Never rejects: a failure is `error`, beside the file's facts when they were learnt.
-   */
+  /** Size, sha256 and metadata of a local file, hashed inside the thread; never rejects (`error` instead). */
   async probe(path: string, config: ExtractConfig): Promise<Probed> {
     try {
       const reply = await this.send(path, config, true);
@@ -186,10 +170,8 @@ export class ExtractPool {
   private spawn(): Slot {
     const worker = spawnThread({
       ...(this.options.execArgv ? { execArgv: this.options.execArgv } : {}),
-      // A small young generation: parsers allocate short-lived garbage fast, and a large nursery is RSS
-      // the thread keeps. A replica's peak RSS at concurrency 16 with the benchmark's mix (one run each):
-      // 64 MB 326, 16 MB 296, 12 MB 274, 8 MB 281; 8 MB cost image and PDF extraction more CPU in paired
-      // runs (more scavenges), 12 and 16 did not differ beyond the noise.
+      // A small young generation: a large nursery is RSS the thread keeps (peak RSS at concurrency 16:
+      // 64 MB 326, 16 MB 296, 12 MB 274; 8 MB cost more CPU in scavenges).
       resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: Math.min(youngGenerationMb, this.maxHeapMb / 4) },
       stdout: false,
       stderr: false,
@@ -213,10 +195,9 @@ export class ExtractPool {
         reject(new CorruptAssetError(`extraction thread exited with code ${code} while starting`));
       });
     });
-    // Marked as handled: a run that awaits it sees the rejection; a thread nobody waits for just dies.
+    // Handled: a run that awaits it sees the rejection. 'error' is always listened to (unlistened, it would
+    // be thrown in this process); a thread that dies between jobs leaves the idle list and the pool.
     slot.ready.catch(() => {});
-    // Always listened to: an 'error' with no listener would be thrown in the worker's process. A thread
-    // that dies between jobs leaves the idle list and its place in the pool.
     worker.on('error', () => {});
     worker.on('message', (m: unknown) => {
       if (isFault(m) && m.id === undefined) this.idleFault(slot, m.message);
