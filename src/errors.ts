@@ -40,16 +40,12 @@ export abstract class AssetError extends Error {
   }
 }
 
-/** Every class by its code, for `fromSerialized`; filled by `define`. */
-const byCode = {} as Record<ErrorCode, new (message: string, options?: ErrorOptions) => AssetError>;
-
 function define<C extends ErrorCode>(code: C, retriable: boolean) {
   const Cls = class extends AssetError {
     readonly code = code;
     readonly retriable = retriable;
     override readonly name: string = `${code}`;
   };
-  byCode[code] = Cls;
   return Cls;
 }
 
@@ -68,6 +64,23 @@ export class EncryptedAssetError extends define('ENCRYPTED_ASSET', false) {}
 export class ExtractTimeoutError extends define('EXTRACT_TIMEOUT', false) {}
 /** The replica cannot do the work (a tool missing, a thread crashed): no verdict on the asset, retried. */
 export class WorkerFaultError extends define('WORKER_FAULT', true) {}
+
+const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) => AssetError> = {
+  INVALID_JOB: InvalidJobError,
+  STORAGE_NOT_CONFIGURED: StorageNotConfiguredError,
+  URL_NOT_ALLOWED: UrlNotAllowedError,
+  NOT_FOUND: NotFoundError,
+  ACCESS_DENIED: AccessDeniedError,
+  STORAGE_UNAVAILABLE: StorageUnavailableError,
+  DOWNLOAD_TIMEOUT: DownloadTimeoutError,
+  RESULT_SINK_UNAVAILABLE: ResultSinkUnavailableError,
+  TOO_LARGE: TooLargeError,
+  UNSUPPORTED_TYPE: UnsupportedTypeError,
+  CORRUPT_ASSET: CorruptAssetError,
+  ENCRYPTED_ASSET: EncryptedAssetError,
+  EXTRACT_TIMEOUT: ExtractTimeoutError,
+  WORKER_FAULT: WorkerFaultError,
+};
 
 export function isAssetError(err: unknown): err is AssetError {
   return err instanceof AssetError;
