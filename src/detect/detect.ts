@@ -3,16 +3,13 @@
  * file-type reads the magic numbers; what it does not know is sniffed here: DICOM without its preamble,
  * a TIFF whose IFD lies past the head, raw DTS audio, a PDF with bytes before its header, SVG and other text.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import { fileTypeFromBuffer } from 'file-type';
 import type { DataType } from '../contract.js';
 import { UnsupportedTypeError } from '../errors.js';
+import { readAtSync, withFileSync } from '../extractors/read-sync.js';
+import { sniffDicom, sniffDts, sniffPdfAfterLeadingBytes, sniffTiffBeyondHead } from './binary-sniff.js';
 import type { Detected } from './detected.js';
-import { sniffDicom } from './dicom-sniff.js';
-import { sniffDts } from './dts-sniff.js';
-import { sniffPdfAfterLeadingBytes } from './pdf-sniff.js';
 import { bomOf, sniffText } from './text-sniff.js';
-import { sniffTiffBeyondHead } from './tiff-sniff.js';
 
 /** How much of the head detection reads: file-type needs ~4 KiB; more lets the text check see past a header line. */
 export const detectHeadBytes = 64 * 1024;
@@ -30,16 +27,9 @@ const mimeOverrides: Record<string, DataType | null> = {
   // HLS playlist names other files and URLs).
   'application/xml': 'text',
   'application/x-mpegurl': 'text',
-  'image/x-canon-cr2': null,
-  'image/x-canon-cr3': null,
-  'image/x-nikon-nef': null,
-  'image/x-sony-arw': null,
-  // A DNG's first IFD is often a small preview, which is what sharp reads: its size would be wrong, and a
-  // wrong number is worse than an error. Camera raws are refused until one is read honestly.
-  'image/x-adobe-dng': null,
-  'image/x-panasonic-rw2': null,
-  'image/x-olympus-orf': null,
-  'image/x-fujifilm-raf': null,
+  // Camera raws are refused until one is read honestly: a DNG's first IFD is often a small preview, which is
+  // what sharp reads; its size would be wrong, and a wrong number is worse than an error.
+  ...Object.fromEntries(['canon-cr2', 'canon-cr3', 'nikon-nef', 'sony-arw', 'adobe-dng', 'panasonic-rw2', 'olympus-orf', 'fujifilm-raf'].map((raw) => [`image/x-${raw}`, null])),
 };
 
 function byMime(mime: string): DataType | null {
@@ -49,30 +39,9 @@ function byMime(mime: string): DataType | null {
   return null;
 }
 
-/**
- * The file's first `bytes` (fewer when it is shorter). Synchronous: one small read of a local temp file,
- * cheaper as plain system calls than as a thread-pool round trip per call.
- */
-export async function readHead(path: string, bytes = detectHeadBytes): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(bytes);
-  const fd = openSync(path, 'r');
-  try {
-    let done = 0;
-    while (done < bytes) {
-      const n = readSync(fd, buf, done, bytes - done, done);
-      if (n === 0) break;
-      done += n;
-    }
-    return buf.subarray(0, done);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Detects the data type of a file from its first bytes; throws UNSUPPORTED_TYPE when none fits. */
 export async function detect(path: string): Promise<Detected> {
-  const head = await readHead(path);
-  return detectBuffer(head);
+  return detectBuffer(withFileSync(path, (fd) => readAtSync(fd, 0, detectHeadBytes)));
 }
 
 /**
@@ -95,10 +64,8 @@ export async function detectBuffer(head: Uint8Array): Promise<Detected> {
     if (binary) return binary;
   }
   // file-type finds `%PDF` at byte 0 only; what it took for text or nothing may be a PDF with bytes before.
-  const pdf = sniffPdfAfterLeadingBytes(head);
-  if (pdf) return pdf;
-  const dicom = sniffDicom(head);
-  if (dicom) return dicom;
+  const sniffed = sniffPdfAfterLeadingBytes(head) ?? sniffDicom(head);
+  if (sniffed) return sniffed;
   const text = sniffText(head);
   if (!text) throw new UnsupportedTypeError('unrecognised binary content');
   // Keep file-type's more precise name for text it knows (application/xml, text/vtt, ...); SVG stays an image.

@@ -75,28 +75,15 @@ function decodedControlRatio(b: Uint8Array, encoding: string): number {
   return text.length ? bad / text.length : 0;
 }
 
-/** Whether the head is text in a Unicode encoding its BOM or NUL pattern names; null when it names none. */
-export function unicodeText(head: Uint8Array): boolean | null {
-  const encoding = bomOf(head)?.encoding ?? utf16WithoutBom(head);
-  if (!encoding) return null;
-  return decodedControlRatio(head, encoding) <= maxControlRatio;
-}
-
-/** The head's start as a string, in the encoding its BOM or NUL pattern names (for the SVG check only). */
-function startAsString(head: Uint8Array): string {
-  const sample = head.subarray(0, svgSampleBytes);
-  const encoding = bomOf(sample)?.encoding ?? utf16WithoutBom(sample) ?? 'utf-8';
-  return new TextDecoder(encoding).decode(sample);
-}
-
 // An XML prolog, comments and a DOCTYPE (with an internal subset) may come before the root element.
 const svgStart = /^\s*(?:<\?xml[^>]*>\s*)?(?:<!--[\s\S]*?-->\s*|<!DOCTYPE[^>[]*(?:\[[\s\S]*?\])?\s*>\s*)*<svg[\s>]/i;
 
 /** Text (or SVG) for a head that is text in some encoding, else null. */
 export function sniffText(head: Uint8Array): Detected | null {
-  const isText = unicodeText(head) ?? controlRatio(head) <= maxControlRatio;
-  if (!isText) return null;
-  const start = startAsString(head);
+  // A Unicode encoding its BOM or NUL pattern names; otherwise any byte-oriented one.
+  const encoding = bomOf(head)?.encoding ?? utf16WithoutBom(head);
+  if ((encoding ? decodedControlRatio(head, encoding) : controlRatio(head)) > maxControlRatio) return null;
+  const start = new TextDecoder(encoding ?? 'utf-8').decode(head.subarray(0, svgSampleBytes));
   if (svgStart.test(start)) return { dataType: 'image', mimeType: 'image/svg+xml', ext: 'svg' };
   // An HLS playlist (RFC 8216 §4.3.1.1: its first line is #EXTM3U) is text: it names other files and URLs,
   // so it must never reach ffprobe, which would follow them.

@@ -11,14 +11,8 @@ import type { Extracted } from './extractor.js';
 import { fillSync, withFileSync } from './read-sync.js';
 import { extractors } from './registry.js';
 
-/** What the head of the file is, when the caller already holds it (hashAndExtract): no second read. */
-export interface KnownHead {
-  /** The file's first bytes, a copy the caller will not change. */
-  head: Buffer;
-  sizeBytes: number;
-}
-
-export async function extractFile(path: string, config: ExtractConfig, known?: KnownHead): Promise<Extracted> {
+/** `known`: the file's first bytes (a copy the caller will not change) and size, when the caller holds them. */
+export async function extractFile(path: string, config: ExtractConfig, known?: { head: Buffer; sizeBytes: number }): Promise<Extracted> {
   const [detected, sizeBytes] = known
     ? [await detectBuffer(known.head), known.sizeBytes]
     : [await detect(path), statSync(path).size];
