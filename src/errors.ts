@@ -1,13 +1,10 @@
 /**
- * One catalogue of coded errors (docs/contract.md §4). Whether an error is retriable is decided here, where
- * its class is chosen, never by matching message text later.
+ * One catalogue of coded errors (docs/contract.md §4), each class knowing whether it is retriable. Across a
+ * thread or process boundary classes are lost: `fromSerialized` rebuilds them from `code`.
  *
- * Across a thread or process boundary classes are lost: `fromSerialized` rebuilds them from `code`.
- *
- * Messages are saved in results, job log lines and Redis (failedReason, stacktrace): every message is
- * bounded (`maxErrorMessageBytes`) where it is made, and text is taken from a thrown value only where a
- * message is known to be (`messageOf`), never by serialising the value. A parser's exception can carry
- * the whole file: dicom-parser throws `{ exception, dataSet }`, whose data set holds every byte read,
+ * Messages are saved in results, job logs and Redis: each is bounded (`maxErrorMessageBytes`) where it is
+ * made, and text is taken from a thrown value only where a message is known to be (`messageOf`), never by
+ * serialising the value: dicom-parser throws `{ exception, dataSet }`, whose data set holds every byte read,
  * patient identifiers included.
  */
 import type { DataType, ErrorCode } from './contract.js';
@@ -41,12 +38,12 @@ export abstract class AssetError extends Error {
 }
 
 function define<C extends ErrorCode>(code: C, retriable: boolean) {
-  const Cls = class extends AssetError {
+  return class extends AssetError {
+    static readonly code = code;
     readonly code = code;
     readonly retriable = retriable;
-    override readonly name: string = `${code}`;
+    override readonly name: string = code;
   };
-  return Cls;
 }
 
 export class InvalidJobError extends define('INVALID_JOB', false) {}
@@ -65,22 +62,14 @@ export class ExtractTimeoutError extends define('EXTRACT_TIMEOUT', false) {}
 /** The replica cannot do the work (a tool missing, a thread crashed): no verdict on the asset, retried. */
 export class WorkerFaultError extends define('WORKER_FAULT', true) {}
 
-const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) => AssetError> = {
-  INVALID_JOB: InvalidJobError,
-  STORAGE_NOT_CONFIGURED: StorageNotConfiguredError,
-  URL_NOT_ALLOWED: UrlNotAllowedError,
-  NOT_FOUND: NotFoundError,
-  ACCESS_DENIED: AccessDeniedError,
-  STORAGE_UNAVAILABLE: StorageUnavailableError,
-  DOWNLOAD_TIMEOUT: DownloadTimeoutError,
-  RESULT_SINK_UNAVAILABLE: ResultSinkUnavailableError,
-  TOO_LARGE: TooLargeError,
-  UNSUPPORTED_TYPE: UnsupportedTypeError,
-  CORRUPT_ASSET: CorruptAssetError,
-  ENCRYPTED_ASSET: EncryptedAssetError,
-  EXTRACT_TIMEOUT: ExtractTimeoutError,
-  WORKER_FAULT: WorkerFaultError,
-};
+/**
+ * Each code's own class (not define's base: `instanceof NotFoundError` must hold after a thread hop); every
+ * code has one (test/contract/errors.test.ts).
+ */
+const classes = [InvalidJobError, StorageNotConfiguredError, UrlNotAllowedError, NotFoundError, AccessDeniedError, StorageUnavailableError,
+  DownloadTimeoutError, ResultSinkUnavailableError, TooLargeError, UnsupportedTypeError, CorruptAssetError, EncryptedAssetError,
+  ExtractTimeoutError, WorkerFaultError];
+const byCode = new Map<ErrorCode, new (message: string) => AssetError>(classes.map((Cls) => [Cls.code, Cls]));
 
 export function isAssetError(err: unknown): err is AssetError {
   return err instanceof AssetError;
@@ -88,8 +77,7 @@ export function isAssetError(err: unknown): err is AssetError {
 
 /** Rebuilds a coded error that crossed a thread/process boundary as `{ code, message }`. */
 export function fromSerialized(value: { code: ErrorCode; message: string; detected?: DetectedType; retryAfterMs?: number }): AssetError {
-  const Cls = byCode[value.code];
-  const err = new Cls(value.message);
+  const err = new (byCode.get(value.code)!)(value.message);
   if (value.detected) err.detected = value.detected;
   if (value.retryAfterMs !== undefined) err.retryAfterMs = value.retryAfterMs;
   return err;
