@@ -4,16 +4,18 @@
  * one. A thread's unexpected error fails its job as WORKER_FAULT and retires the thread. A job's time starts
  * when its thread is ready, so a replacement's start-up is not charged to the next job.
  */
-import { Worker } from 'node:worker_threads';
-import type { ErrorCode } from '../../contract.js';
+import type { Worker } from 'node:worker_threads';
 import type { ExtractConfig } from '../../config.js';
 import { CorruptAssetError, ExtractTimeoutError, fromSerialized, messageOf, workerFault, type AssetError } from '../../errors.js';
-import type { FileFacts, Probed } from '../extract-file.js';
+import type { Probed } from '../extract-file.js';
 import type { Extracted } from '../extractor.js';
 import { spawnThread } from './spawn-thread.js';
-import type { ThreadFault, ThreadReady, ThreadReply, ThreadRequest, ThreadWarm } from './thread.js';
+import type { ThreadFault, ThreadReply, ThreadRequest, ThreadWarm } from './thread.js';
 
-/** Each extraction thread's V8 young generation, in MB (see spawn). */
+/**
+ * Each extraction thread's V8 young generation, in MB: a large nursery is RSS the thread keeps (peak RSS at
+ * concurrency 16: 64 MB 326, 16 MB 296, 12 MB 274; 8 MB cost more CPU in scavenges).
+ */
 const youngGenerationMb = 12;
 
 /** A thread that has not loaded its modules in this long is broken, not slow. */
@@ -21,20 +23,16 @@ export const threadStartTimeoutMs = 60_000;
 
 const isFault = (m: unknown): m is ThreadFault => typeof m === 'object' && m !== null && 'fault' in m;
 
-/** A thread's reply with its error rebuilt as a coded AssetError. */
-type Outcome = { ok: true; value: Extracted; file?: FileFacts } | { ok: false; error: AssetError; file?: FileFacts };
-
 interface Slot {
   worker: Worker;
   /** Resolves when the thread has loaded its modules; rejects if it dies or hangs first. */
-  ready: Promise<void>;
+  ready: Promise<unknown>;
   /** Set once the thread has exited or been terminated: never handed out again. */
   dead: boolean;
   /** Set when the thread reported a fault between jobs: retired as soon as it is not running a job. */
   faulted: boolean;
 }
 
-/** Options of an ExtractPool. */
 export interface ExtractPoolOptions {
   /** Node flags for the threads (default: this process's own; the benchmark passes [] for compiled threads). */
   execArgv?: string[];
@@ -59,33 +57,27 @@ export class ExtractPool {
 
   /** Detects and extracts one local file in a thread; rejects with the asset's coded error. */
   async run(path: string, config: ExtractConfig): Promise<Extracted> {
-    const reply = await this.send(path, config, false);
-    if (reply.ok) return reply.value;
-    throw reply.error;
+    const { extracted, error } = await this.send(path, config, false);
+    if (!extracted) throw error;
+    return extracted;
   }
 
   /** Size, sha256 and metadata of a local file, hashed inside the thread; never rejects (`error` instead). */
-  async probe(path: string, config: ExtractConfig): Promise<Probed> {
-    try {
-      const reply = await this.send(path, config, true);
-      const facts = reply.file ? { file: reply.file } : {};
-      return reply.ok ? { extracted: reply.value, ...facts } : { error: reply.error, ...facts };
-    } catch (error) {
-      return { error };
-    }
+  probe(path: string, config: ExtractConfig): Promise<Probed> {
+    return this.send(path, config, true).catch((error: unknown) => ({ error }));
   }
 
-  private async send(path: string, config: ExtractConfig, hash: boolean): Promise<Outcome> {
+  private async send(path: string, config: ExtractConfig, hash: boolean): Promise<Probed> {
     if (this.closed) throw new Error('extraction pool is closed');
     const slot = await this.acquire();
     try {
       await slot.ready;
-      const id = this.nextId++;
-      const reply = await this.exchange<ThreadReply | ThreadFault>(slot, { id, path, config, ...(hash ? { hash } : {}) } satisfies ThreadRequest, config.timeoutMs, () => new ExtractTimeoutError(`extraction exceeded ${config.timeoutMs} ms and was stopped`), (code) => workerFault(`extraction thread exited with code ${code}`));
+      const request: ThreadRequest = { id: this.nextId++, path, config, ...(hash ? { hash } : {}) };
+      const timedOut = () => new ExtractTimeoutError(`extraction exceeded ${config.timeoutMs} ms and was stopped`);
+      const reply = await this.exchange<ThreadReply | ThreadFault>(slot, request, config.timeoutMs, timedOut, (code) => workerFault(`extraction thread exited with code ${code}`));
       if (isFault(reply)) throw workerFault(reply.message);
       this.release(slot);
-      if (reply.ok) return reply;
-      return { ok: false, error: fromSerialized({ ...reply.error, code: reply.error.code as ErrorCode }), ...(reply.file ? { file: reply.file } : {}) };
+      return reply.ok ? { extracted: reply.value, file: reply.file } : { error: fromSerialized(reply.error), file: reply.file };
     } catch (err) {
       this.discard(slot);
       throw err;
@@ -99,16 +91,15 @@ export class ExtractPool {
    */
   async warm(timeoutMs = threadStartTimeoutMs): Promise<unknown[]> {
     const slots: Slot[] = [];
-    while (this.live < this.size && !this.closed) {
-      this.live++;
-      slots.push(this.spawn());
-    }
+    while (this.live < this.size && !this.closed) slots.push(this.spawn());
     const errors: unknown[] = [];
     await Promise.all(
       slots.map(async (slot) => {
         try {
           await slot.ready;
-          const m = await this.exchange<{ warmed?: boolean; message?: string }>(slot, { id: this.nextId++, warm: true } satisfies ThreadWarm, timeoutMs, () => new CorruptAssetError(`extraction thread did not load in ${timeoutMs} ms`), (code) => new CorruptAssetError(`extraction thread exited with code ${code} while loading`));
+          const timedOut = () => new CorruptAssetError(`extraction thread did not load in ${timeoutMs} ms`);
+          const exited = (code: number) => new CorruptAssetError(`extraction thread exited with code ${code} while loading`);
+          const m = await this.exchange<{ warmed: boolean; message?: string }>(slot, { id: this.nextId++, warm: true }, timeoutMs, timedOut, exited);
           if (!m.warmed) throw new CorruptAssetError(`extraction thread could not load its extractors: ${m.message ?? 'unknown error'}`);
           this.release(slot);
         } catch (err) {
@@ -122,7 +113,13 @@ export class ExtractPool {
 
   /** Posts one request and settles on the thread's reply to it, its death or the timeout. */
   private exchange<T>(slot: Slot, request: ThreadRequest | ThreadWarm, timeoutMs: number, timedOut: () => Error, exited: (code: number) => Error): Promise<T> {
-    const { worker } = slot;
+    const reply = this.awaitMessage<T>(slot.worker, (m) => m.id === request.id, timeoutMs, timedOut, exited);
+    slot.worker.postMessage(request);
+    return reply;
+  }
+
+  /** Settles on the first message `accept` takes, the thread's death (a crash or an exit) or the timeout. */
+  private awaitMessage<T>(worker: Worker, accept: (m: { id?: number; ready?: true }) => boolean, timeoutMs: number, timedOut: () => Error, exited: (code: number) => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const done = (fn: () => void) => {
         clearTimeout(timer);
@@ -131,22 +128,20 @@ export class ExtractPool {
         worker.off('exit', onExit);
         fn();
       };
-      const onMessage = (m: T & { id?: number }) => m.id === request.id && done(() => resolve(m));
+      const onMessage = (m: T & { id?: number }) => accept(m) && done(() => resolve(m));
       const onError = (err: Error) => done(() => reject(this.threadError(err)));
       const onExit = (code: number) => done(() => reject(exited(code)));
       const timer = setTimeout(() => done(() => reject(timedOut())), timeoutMs);
       worker.on('message', onMessage);
       worker.on('error', onError);
       worker.on('exit', onExit);
-      worker.postMessage(request);
     });
   }
 
   /** Stops every thread; runs in flight fail. */
   async close(): Promise<void> {
     this.closed = true;
-    const all = this.idle.splice(0);
-    await Promise.all(all.map((s) => s.worker.terminate()));
+    await Promise.all(this.idle.splice(0).map((s) => s.worker.terminate()));
   }
 
   /** The parser's heap exhausted is the asset's doing (CORRUPT_ASSET); any other death is a fault. */
@@ -160,44 +155,25 @@ export class ExtractPool {
     if (slot.faulted || slot.dead) return;
     slot.faulted = true;
     (this.options.onThreadFault ?? warnThreadFault)(`extraction thread fault between jobs; the thread is replaced: ${messageOf(message)}`);
-    const at = this.idle.indexOf(slot);
-    if (at >= 0) {
-      this.idle.splice(at, 1);
-      this.discard(slot);
-    }
+    if (this.leaveIdle(slot)) this.discard(slot);
   }
 
   private spawn(): Slot {
+    this.live++;
     const worker = spawnThread({
       ...(this.options.execArgv ? { execArgv: this.options.execArgv } : {}),
-      // A small young generation: a large nursery is RSS the thread keeps (peak RSS at concurrency 16:
-      // 64 MB 326, 16 MB 296, 12 MB 274; 8 MB cost more CPU in scavenges).
       resourceLimits: { maxOldGenerationSizeMb: this.maxHeapMb, maxYoungGenerationSizeMb: Math.min(youngGenerationMb, this.maxHeapMb / 4) },
       stdout: false,
       stderr: false,
     });
     worker.unref();
-    const slot: Slot = { worker, dead: false, faulted: false, ready: Promise.resolve() };
-    slot.ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new CorruptAssetError(`extraction thread did not start in ${threadStartTimeoutMs} ms`)), threadStartTimeoutMs);
-      worker.on('message', function onReady(m: ThreadReady | ThreadReply) {
-        if (!('ready' in m)) return;
-        clearTimeout(timer);
-        worker.off('message', onReady);
-        resolve();
-      });
-      worker.once('error', (err) => {
-        clearTimeout(timer);
-        reject(this.threadError(err));
-      });
-      worker.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new CorruptAssetError(`extraction thread exited with code ${code} while starting`));
-      });
-    });
+    const timedOut = () => new CorruptAssetError(`extraction thread did not start in ${threadStartTimeoutMs} ms`);
+    const exited = (code: number) => new CorruptAssetError(`extraction thread exited with code ${code} while starting`);
+    const ready = this.awaitMessage(worker, (m) => m.ready === true, threadStartTimeoutMs, timedOut, exited);
+    const slot: Slot = { worker, ready, dead: false, faulted: false };
     // Handled: a run that awaits it sees the rejection. 'error' is always listened to (unlistened, it would
     // be thrown in this process); a thread that dies between jobs leaves the idle list and the pool.
-    slot.ready.catch(() => {});
+    ready.catch(() => {});
     worker.on('error', () => {});
     worker.on('message', (m: unknown) => {
       if (isFault(m) && m.id === undefined) this.idleFault(slot, m.message);
@@ -205,23 +181,23 @@ export class ExtractPool {
     worker.on('exit', () => {
       if (slot.dead) return;
       slot.dead = true;
-      const at = this.idle.indexOf(slot);
-      if (at >= 0) {
-        this.idle.splice(at, 1);
-        this.live--;
-      }
+      if (this.leaveIdle(slot)) this.live--;
     });
     return slot;
+  }
+
+  /** Takes `slot` off the idle list; false when it was not there (a job holds it). */
+  private leaveIdle(slot: Slot): boolean {
+    const at = this.idle.indexOf(slot);
+    if (at >= 0) this.idle.splice(at, 1);
+    return at >= 0;
   }
 
   private acquire(): Promise<Slot> {
     let slot = this.idle.pop();
     while (slot?.dead) slot = this.idle.pop();
     if (slot) return Promise.resolve(slot);
-    if (this.live < this.size) {
-      this.live++;
-      return Promise.resolve(this.spawn());
-    }
+    if (this.live < this.size) return Promise.resolve(this.spawn());
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 

@@ -7,15 +7,7 @@ import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import type { ExtractConfig } from '../../config.js';
-import {
-  AudioInfoSchema,
-  DicomInfoSchema,
-  ImageInfoSchema,
-  PdfInfoSchema,
-  TextInfoSchema,
-  VideoInfoSchema,
-  type DataType,
-} from '../../contract.js';
+import { AssetResultSchema, type ErrorCode } from '../../contract.js';
 import { CorruptAssetError, boundedMessage, isAssetError, messageOf, type DetectedType } from '../../errors.js';
 import type { Extracted } from '../extractor.js';
 import { extractFile, hashAndExtract, type FileFacts } from '../extract-file.js';
@@ -30,7 +22,7 @@ export interface ThreadRequest {
 }
 
 export interface SerializedError {
-  code: string;
+  code: ErrorCode;
   message: string;
   detected?: DetectedType;
 }
@@ -45,11 +37,6 @@ export interface ThreadFault {
   fault: true;
   id?: number;
   message: string;
-}
-
-/** Sent once, when this thread's modules are loaded: a job's time starts then, not at spawn. */
-export interface ThreadReady {
-  ready: true;
 }
 
 // Process-wide settings for this thread: no cache of decoded data, one libvips thread per job.
@@ -95,18 +82,9 @@ const reportFault = (kind: string) => (reason: unknown) =>
 process.on('unhandledRejection', reportFault('unhandled rejection in an extraction thread'));
 process.on('uncaughtException', reportFault('uncaught exception in an extraction thread'));
 
-const sectionSchemas = {
-  image: ImageInfoSchema,
-  video: VideoInfoSchema,
-  audio: AudioInfoSchema,
-  pdf: PdfInfoSchema,
-  dicom: DicomInfoSchema,
-  text: TextInfoSchema,
-} satisfies Record<DataType, unknown>;
-
 /** A section the contract refuses (a negative duration, a zero width) means the bytes are corrupt. */
 function checked(extracted: Extracted): Extracted {
-  const parsed = sectionSchemas[extracted.dataType].safeParse(extracted.section);
+  const parsed = AssetResultSchema.shape[extracted.dataType].unwrap().safeParse(extracted.section);
   if (parsed.success) return extracted;
   const issues = parsed.error.issues.map((i) => `${[extracted.dataType, ...i.path].join('.')}: ${i.message}`).join('; ');
   const err = new CorruptAssetError(`the ${extracted.dataType} metadata read from this file is not valid: ${issues}`);
@@ -140,14 +118,10 @@ export interface ThreadWarm {
   warm: true;
 }
 
-async function warm(): Promise<void> {
-  await Promise.all(Object.values(extractors).map((load) => load()));
-}
-
 port.on('message', (req: ThreadRequest | ThreadWarm) => {
   if ('warm' in req) {
     // Answered either way: a module that fails to load must not leave the replica waiting on its start.
-    void warm().then(
+    void Promise.all(Object.values(extractors).map((load) => load())).then(
       () => port.postMessage({ id: req.id, warmed: true }),
       (err: unknown) => port.postMessage({ id: req.id, warmed: false, message: messageOf(err) }),
     );
@@ -161,4 +135,5 @@ port.on('message', (req: ThreadRequest | ThreadWarm) => {
   });
 });
 
-port.postMessage({ ready: true } satisfies ThreadReady);
+// This thread's modules are loaded: a job's time starts now, not at spawn.
+port.postMessage({ ready: true });
