@@ -103,16 +103,16 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** A ConfigError listing one problem a line, each starting with the variable at fault. */
+const invalid = (problems: string[]) => new ConfigError(`invalid configuration:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
+  if (!parsed.success) throw invalid(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   const e = parsed.data;
   if (e.RESULT_SINKS.includes('webhook') && (!e.WEBHOOK_URL || !e.WEBHOOK_SECRET)) {
-    throw new ConfigError('invalid configuration:\n  WEBHOOK_URL, WEBHOOK_SECRET: required when RESULT_SINKS has webhook');
+    throw invalid(['WEBHOOK_URL, WEBHOOK_SECRET: required when RESULT_SINKS has webhook']);
   }
   return {
     redis: { url: e.REDIS_URL },
@@ -158,7 +158,7 @@ function readStorages(e: Env, env: NodeJS.ProcessEnv): ResolvedStorage[] {
     try {
       raw = readFileSync(e.STORAGES_FILE, 'utf8');
     } catch (err) {
-      throw new ConfigError(`invalid configuration:\n  STORAGES_FILE: cannot read ${e.STORAGES_FILE}: ${(err as Error).message}`);
+      throw invalid([`STORAGES_FILE: cannot read ${e.STORAGES_FILE}: ${(err as Error).message}`]);
     }
   }
   if (!raw) return [];
@@ -166,25 +166,19 @@ function readStorages(e: Env, env: NodeJS.ProcessEnv): ResolvedStorage[] {
   try {
     json = JSON.parse(raw);
   } catch (err) {
-    throw new ConfigError(`invalid configuration:\n  ${source}: not JSON: ${(err as Error).message}`);
+    throw invalid([`${source}: not JSON: ${(err as Error).message}`]);
   }
   const parsed = StoragesSchema.safeParse(json);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${source}[${i.path.join('.')}]: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
+  if (!parsed.success) throw invalid(parsed.error.issues.map((i) => `${source}[${i.path.join('.')}]: ${i.message}`));
   return parsed.data.map((entry) => {
     let resolved: ReturnType<typeof resolveStorage>;
     try {
       resolved = resolveStorage(entry, env);
     } catch (err) {
       // A secret that is set but unusable (a key file that is not a key): the message names the variable.
-      if (err instanceof StorageSecretError) throw new ConfigError(`invalid configuration:\n  ${err.message}`);
-      throw err;
+      throw err instanceof StorageSecretError ? invalid([err.message]) : err;
     }
-    if ('missing' in resolved) {
-      throw new ConfigError(`invalid configuration:\n  ${resolved.missing}: not set, named by storage "${entry.id}"`);
-    }
+    if ('missing' in resolved) throw invalid([`${resolved.missing}: not set, named by storage "${entry.id}"`]);
     return resolved.storage;
   });
 }

@@ -1,12 +1,10 @@
-/**
- * `asset-meta enqueue (--storage ID --key KEY | --url URL) [--asset-id ID] [--wait]`: what a backend does,
- * from the command line.
- */
+/** `asset-meta enqueue`: what a backend does, from the command line. */
 import type { ExtractJob } from '../contract.js';
 import type { Config } from '../config.js';
 import { nonNegativeInt, parseCommandArgs, quote, UsageError, type Command } from './usage.js';
 
-export const enqueueHelp = `Usage: asset-meta enqueue (--storage ID --key KEY [--version-id V] | --url URL) [--asset-id ID] [--wait] [--timeout-ms N]
+export const enqueueCommand: Command = {
+  help: `Usage: asset-meta enqueue (--storage ID --key KEY [--version-id V] | --url URL) [--asset-id ID] [--wait] [--timeout-ms N]
 
 Adds one extract job to QUEUE_NAME on REDIS_URL. The asset id defaults to the key or the URL's path.
 Prints one JSON line: the job id, "added" (false when a job for the asset was already waiting, delayed
@@ -16,10 +14,7 @@ printed when the job ends (exit 1 if it failed).
 
 Examples:
   asset-meta enqueue --storage main --key uploads/scan-0001.dcm --asset-id 0001 --wait
-  asset-meta enqueue --url "https://backend.example/signed/abc?X-Sig=..." --asset-id 42`;
-
-export const enqueueCommand: Command = {
-  help: enqueueHelp,
+  asset-meta enqueue --url "https://backend.example/signed/abc?X-Sig=..." --asset-id 42`,
   parse(argv) {
     const { values } = parseCommandArgs(argv, {
       storage: { type: 'string' },
@@ -58,13 +53,9 @@ async function enqueue(job: ExtractJob, wait: boolean, timeoutMs: number, config
   const queue = new Queue(config.queue.name, { connection, prefix: config.queue.prefix });
   try {
     const enqueued = await enqueueAsset(queue, job, { attempts: config.queue.attempts });
-    // One JSON line either way: `added` false says the asset's job was already waiting, delayed or running.
-    const line = JSON.stringify({ assetId: job.assetId, queue: config.queue.name, ...enqueued });
-    if (!wait) {
-      console.log(line);
-      return 0;
-    }
-    console.error(line);
+    // One JSON line either way (`added` false: the asset's job was already waiting, delayed or running).
+    (wait ? console.error : console.log)(JSON.stringify({ assetId: job.assetId, queue: config.queue.name, ...enqueued }));
+    if (!wait) return 0;
     const result = await waitForResult(queue, job.assetId, { timeoutMs });
     console.log(JSON.stringify(result, null, 2));
     return result.status === 'ok' ? 0 : 1;

@@ -1,8 +1,6 @@
 /**
- * `asset-meta replay [dir] [--update]`: the whole pipeline on the fixtures. Each fixture that has an
- * `<file>.expected.json` is uploaded to a storage, enqueued, processed by a worker and its result compared
- * with the expected file. The checkout's `npm run replay` passes a loopback store (scripts/dev), so it works
- * on a fresh machine with only Redis and PostgreSQL.
+ * `asset-meta replay`: the whole pipeline on the fixtures. The checkout's `npm run replay` passes a loopback
+ * store (scripts/dev), so it works on a fresh machine with only Redis and PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -16,7 +14,7 @@ import { expandPaths } from './files.js';
 import { colours, progress, summary, table } from './format.js';
 import { nonNegativeInt, parseCommandArgs, quote, UsageError, type Command } from './usage.js';
 
-export const replayHelp = `Usage: asset-meta replay [dir] [--update] [--storage ID] [--external-worker] [--timeout-ms N]
+const help = `Usage: asset-meta replay [dir] [--update] [--storage ID] [--external-worker] [--timeout-ms N]
 
 Uploads every fixture under dir (default: fixtures) that has a <file>.expected.json, enqueues one job each,
 waits for the results and compares each with its expected file. Prints a table; exit 1 on any difference.
@@ -80,13 +78,7 @@ function expectedFrom(result: AssetResult, previous: Expected): Expected {
   return out;
 }
 
-interface Options {
-  dir: string;
-  update: boolean;
-  storage: string | undefined;
-  externalWorker: boolean;
-  timeoutMs: number;
-}
+type Options = { dir: string; update: boolean; storage: string | undefined; externalWorker: boolean; timeoutMs: number };
 
 /**
  * The replay command; `loopback` starts the store used when no --storage is named (a development store the
@@ -94,16 +86,11 @@ interface Options {
  */
 export function replayCommandWith(loopback?: () => Promise<Target>): Command {
   return {
-    help: replayHelp,
+    help,
     parse(argv) {
       const { values, positionals } = parseCommandArgs(
         argv,
-        {
-          update: { type: 'boolean' },
-          storage: { type: 'string' },
-          'external-worker': { type: 'boolean' },
-          'timeout-ms': { type: 'string', default: '120000' },
-        },
+        { update: { type: 'boolean' }, storage: { type: 'string' }, 'external-worker': { type: 'boolean' }, 'timeout-ms': { type: 'string', default: '120000' } },
         true,
       );
       if (positionals[1] !== undefined) throw new UsageError(`unexpected argument ${quote(positionals[1])}: replay takes one directory`);
@@ -126,13 +113,8 @@ export function replayCommandWith(loopback?: () => Promise<Target>): Command {
 
 export const replayCommand = replayCommandWith();
 
-interface Outcome {
-  file: string;
-  path: string;
-  result: AssetResult;
-  expected: Expected;
-  diffs: Difference[];
-}
+/** One fixture replayed: `file` relative to the directory, `path` as found. */
+type Outcome = { file: string; path: string; result: AssetResult; expected: Expected; diffs: Difference[] };
 
 async function replay(options: Options, config: Config, target: Target): Promise<number> {
   try {
@@ -157,12 +139,6 @@ async function runFixtures(files: string[], options: Options, config: Config, ta
   const { compareExpected } = await import('../replay/compare.js');
   const embedded = !options.externalWorker;
   const queueName = embedded ? `${config.queue.name}-replay-${randomBytes(4).toString('hex')}` : config.queue.name;
-  const runConfig: Config = {
-    ...config,
-    queue: { ...config.queue, name: queueName },
-    storages: [...config.storages.filter((s) => s.id !== target.storage.id), target.storage],
-    healthPort: 0,
-  };
   const connection = new Redis(config.redis.url, { maxRetriesPerRequest: null });
   const queue = new Queue(queueName, { connection, prefix: config.queue.prefix });
   const eventsConnection = connection.duplicate();
@@ -174,7 +150,8 @@ async function runFixtures(files: string[], options: Options, config: Config, ta
     if (embedded) {
       const { startWorker } = await import('../../workers/metadata-worker.js');
       const { createLogger } = await import('../observability/logger.js');
-      worker = await startWorker(runConfig, createLogger(process.env.LOG_LEVEL ?? 'warn'));
+      const storages = [...config.storages.filter((s) => s.id !== target.storage.id), target.storage];
+      worker = await startWorker({ ...config, queue: { ...config.queue, name: queueName }, storages, healthPort: 0 }, createLogger(process.env.LOG_LEVEL ?? 'warn'));
     }
     await events.waitUntilReady();
     const runId = randomBytes(4).toString('hex');
@@ -184,10 +161,9 @@ async function runFixtures(files: string[], options: Options, config: Config, ta
       files.map(async (file): Promise<Outcome> => {
         const rel = path.relative(options.dir, file) || path.basename(file);
         const key = `replay/${runId}/${rel}`;
-        const assetId = `replay/${runId}/${rel}`;
         await target.upload(key, await readFile(file));
-        await enqueueAsset(queue, { assetId, source: { type: 'storage', storageId: target.storage.id, key } }, { attempts: 2, backoff: { type: 'fixed', delay: 500 } });
-        const result = await waitForResult(queue, assetId, { timeoutMs: options.timeoutMs, events });
+        await enqueueAsset(queue, { assetId: key, source: { type: 'storage', storageId: target.storage.id, key } }, { attempts: 2, backoff: { type: 'fixed', delay: 500 } });
+        const result = await waitForResult(queue, key, { timeoutMs: options.timeoutMs, events });
         bar.tick(++done);
         const expected = JSON.parse(await readFile(`${file}.expected.json`, 'utf8')) as Expected;
         return { file: rel, path: file, result, expected, diffs: compareExpected(expected, result) };

@@ -5,11 +5,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import type { Config } from '../config.js';
 import { isAssetError, messageOf } from '../errors.js';
 import { redactUrlsIn } from '../storage/redact.js';
 import type { ResolvedStorage } from '../storage/storage-config.js';
 import { createStorage } from '../storage/registry.js';
 import type { Storage } from '../storage/storage.js';
+import { colours, table } from './format.js';
+import { quote } from './usage.js';
 
 /** A checked URL must answer within this. */
 const fetchTimeoutMs = 15_000;
@@ -18,10 +21,10 @@ const shortTtlSeconds = 2;
 /** Longest message kept in a row (SDK messages can be long). */
 const maxMessageChars = 240;
 
-export type Failure = { ok: false; code: string; message: string };
-export type Step = { ok: true; note?: string } | Failure | { skipped: string };
+type Failure = { ok: false; code: string; message: string };
+type Step = { ok: true; note?: string } | Failure | { skipped: string };
 
-export interface Row {
+interface Row {
   id: string;
   kind: string;
   key?: string;
@@ -37,7 +40,7 @@ const failed = (err: unknown): Failure => ({
   code: isAssetError(err) ? err.code : 'ERROR',
   message: oneLine(messageOf(err)),
 });
-export const isFailure = (s: Step): s is Failure => 'ok' in s && !s.ok;
+const isFailure = (s: Step): s is Failure => 'ok' in s && !s.ok;
 
 /** GET the first byte; a refusal becomes the error code the pipeline would report (docs/contract.md §4). */
 async function fetchFirstByte(url: string): Promise<Step> {
@@ -82,8 +85,33 @@ async function keyToCheck(entry: ResolvedStorage, storage: Storage, named: strin
   }
 }
 
+/** Checks each configured storage (or the one named), prints a row each; the exit status. */
+export async function checkStorages(
+  options: { id: string | undefined; key: string | undefined; format: 'table' | 'json'; waitMs: number },
+  config: Config,
+): Promise<number> {
+  const entries = config.storages.filter((s) => options.id === undefined || s.id === options.id);
+  if (entries.length === 0) {
+    console.error(options.id === undefined ? 'no storage is configured (STORAGES or STORAGES_FILE)' : `no storage with id ${quote(options.id)} is configured`);
+    return 2;
+  }
+  const rows = await Promise.all(entries.map((e) => checkStorage(e, options.key, options.waitMs)));
+  const problemOf = (r: Row) => [r.sign, r.fetch, r.expiry].find(isFailure);
+  const paint = colours();
+  const cell = (step: Step) => {
+    if ('skipped' in step) return paint.dim(step.skipped ? `- (${step.skipped})` : '-');
+    return step.ok ? paint.green('ok') : paint.red(step.code);
+  };
+  if (options.format === 'json') console.log(JSON.stringify(rows, null, 2));
+  else {
+    const header = ['id', 'kind', 'key', 'sign', 'fetch', 'expiry', 'detail'];
+    console.log(table(header, rows.map((r) => [r.id, r.kind, r.key ?? '-', cell(r.sign), cell(r.fetch), cell(r.expiry), problemOf(r)?.message ?? ''])));
+  }
+  return rows.some((r) => problemOf(r)) ? 1 : 0;
+}
+
 /** Runs the three steps in turn; a step after a failed one is skipped, naming the step that failed. */
-export async function checkStorage(entry: ResolvedStorage, keyOption: string | undefined, waitMs: number): Promise<Row> {
+async function checkStorage(entry: ResolvedStorage, keyOption: string | undefined, waitMs: number): Promise<Row> {
   const storage = createStorage(entry);
   const row: Row = { id: entry.id, kind: entry.kind, sign: { skipped: '' }, fetch: { skipped: 'no URL was signed' }, expiry: { skipped: 'no URL was signed' } };
   const key = await keyToCheck(entry, storage, keyOption);

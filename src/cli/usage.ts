@@ -29,7 +29,7 @@ export function quote(arg: string): string {
   return JSON.stringify(arg.length > maxEchoChars ? `${arg.slice(0, maxEchoChars)}…` : arg);
 }
 
-/** Node's parseArgs, strict, its errors turned into UsageError. */
+/** Node's parseArgs, strict, its errors turned into UsageError (one line, lower-cased, bounded). */
 export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options']>>(
   argv: string[],
   options: T,
@@ -42,8 +42,7 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   }
 }
 
-/** A parseArgs error as a UsageError; undefined for any other error. */
-export function asUsageError(err: unknown): UsageError | undefined {
+function asUsageError(err: unknown): UsageError | undefined {
   if (err instanceof UsageError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return undefined;
@@ -59,9 +58,10 @@ export function nonNegativeInt(option: string, text: string): number {
   return n;
 }
 
-/** The first paragraph of a help text: its "Usage:" line(s). */
-export function usageOf(help: string): string {
-  return help.split('\n\n')[0] ?? help;
+/** The option's text when it is one of `choices`. */
+export function oneOf<const C extends string>(option: string, text: string, choices: readonly C[]): C {
+  if ((choices as readonly string[]).includes(text)) return text as C;
+  throw new UsageError(`${option} must be ${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}, not ${quote(text)}`);
 }
 
 /** Runs one command: `--help`, usage and configuration errors (exit 2); the exit status (-1: keeps running). */
@@ -84,7 +84,7 @@ export async function runCommand(program: string, command: Command, args: string
 
 /** What a usage error of `program` ("asset-meta probe") prints on stderr. */
 export function usageMessage(program: string, help: string, problem: string): string {
-  // Without a command, the whole (short) help: its list of commands is the usage.
+  // Without a command, the whole (short) help: its list of commands is the usage; else the help's first paragraph.
   if (!program.includes(' ')) return `${program}: ${problem}\n${help}`;
-  return `${program}: ${problem}\n${usageOf(help)}\nRun "${program} --help" for the options and examples.`;
+  return `${program}: ${problem}\n${help.split('\n\n')[0]}\nRun "${program} --help" for the options and examples.`;
 }
