@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 /**
- * asset-meta: the command line (docs/contract.md §5). Each command is a composition root of its own.
- *
- * Only the command named is loaded, and it loads its heavy modules (extractors, storage SDKs, the queue)
- * only once its arguments are good: `--help` and usage errors answer at once (see cli/usage.ts).
+ * asset-meta: the command line (docs/contract.md §5). Each command is a composition root of its own, loaded
+ * when named; it loads its heavy modules once its arguments are good: `--help` and usage errors answer at once.
  */
 import './node-version.js';
 import { runCommand, usageMessage, type Command } from './cli/usage.js';
@@ -33,11 +31,6 @@ const commands: Record<string, () => Promise<Command>> = {
 /** Longest message printed for an unexpected error. */
 const maxErrorChars = 500;
 
-async function loadConfig() {
-  const { loadConfig: load } = await import('./config.js');
-  return load();
-}
-
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '-h' || name === '--help' || (name === 'help' && rest.length === 0)) {
@@ -51,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(usageMessage('asset-meta', help, what));
     return 2;
   }
-  return runCommand(`asset-meta ${name}`, await load(), rest, loadConfig);
+  return runCommand(`asset-meta ${name}`, await load(), rest, async () => (await import('./config.js')).loadConfig());
 }
 
 main(process.argv.slice(2)).then(

@@ -192,8 +192,8 @@ function withDefaultUser(url: string): string {
   if (u.username) return url;
   try {
     u.username = os.userInfo().username;
+    return u.href;
   } catch {
     return url;
   }
-  return u.href;
 }

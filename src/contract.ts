@@ -150,14 +150,7 @@ export const TextInfoSchema = z.object({
 export type TextInfo = z.infer<typeof TextInfoSchema>;
 
 /** What one data type's extractor produces: exactly one section, named by its data type. */
-export interface SectionByType {
-  image: ImageInfo;
-  video: VideoInfo;
-  audio: AudioInfo;
-  pdf: PdfInfo;
-  dicom: DicomInfo;
-  text: TextInfo;
-}
+export type SectionByType = { [K in DataType]: NonNullable<AssetResult[K]> };
 
 export const AssetErrorSchema = z.object({
   code: ErrorCodeSchema,

@@ -62,10 +62,7 @@ export class ExtractTimeoutError extends define('EXTRACT_TIMEOUT', false) {}
 /** The replica cannot do the work (a tool missing, a thread crashed): no verdict on the asset, retried. */
 export class WorkerFaultError extends define('WORKER_FAULT', true) {}
 
-/**
- * Each code's own class (not define's base: `instanceof NotFoundError` must hold after a thread hop); every
- * code has one (test/contract/errors.test.ts).
- */
+/** Each code's own class, not define's base: `instanceof NotFoundError` holds after a thread hop. */
 const classes = [InvalidJobError, StorageNotConfiguredError, UrlNotAllowedError, NotFoundError, AccessDeniedError, StorageUnavailableError,
   DownloadTimeoutError, ResultSinkUnavailableError, TooLargeError, UnsupportedTypeError, CorruptAssetError, EncryptedAssetError,
   ExtractTimeoutError, WorkerFaultError];
@@ -94,7 +91,6 @@ export const isWorkerFault = (err: unknown): boolean => err instanceof WorkerFau
 /** The longest error message kept, in UTF-8 bytes: it is saved in a row, a log line and Redis. */
 export const maxErrorMessageBytes = 1024;
 
-/** Marks a message cut at `maxErrorMessageBytes`. */
 const cutMark = ' …[cut]';
 const encoder = new TextEncoder();
 const cutMarkBytes = encoder.encode(cutMark).length;
@@ -110,11 +106,7 @@ export function boundedMessage(text: string): string {
   return text.slice(0, read) + cutMark;
 }
 
-/**
- * The message of a thrown value, read only where a message is known to be (an Error's `message`, a string,
- * dicom-parser's `exception`); anything else is named by its kind: serialising an unknown value can copy a
- * whole file into the message. Always bounded.
- */
+/** The message of a thrown value where one is known to be (see above), else its kind; always bounded. */
 export function messageOf(err: unknown): string {
   try {
     return boundedMessage(knownMessage(err) ?? `unknown error (a thrown ${kindOf(err)})`);

@@ -6,13 +6,7 @@ import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { AssetResult } from './contract.js';
 import type { ExtractConfig } from './config.js';
-import {
-  AccessDeniedError,
-  type AssetError,
-  NotFoundError,
-  StorageUnavailableError,
-  UnsupportedTypeError,
-} from './errors.js';
+import { AccessDeniedError, AssetError, NotFoundError, StorageUnavailableError, UnsupportedTypeError } from './errors.js';
 import { hashAndExtract, type Probed } from './extractors/extract-file.js';
 import { asExtractError, failedResult, okResult, zeroTimings } from './result.js';
 
@@ -43,14 +37,9 @@ export async function probeFile(
  * for good; devices, sockets and directories are no assets.
  */
 async function notARegularFile(path: string): Promise<AssetError | undefined> {
-  let st: Stats;
-  try {
-    st = await stat(path);
-  } catch (err) {
-    return openError(err);
-  }
-  if (st.isFile()) return undefined;
-  return new UnsupportedTypeError(`${kindOf(st)}, not a regular file`);
+  const st = await stat(path).catch(openError);
+  if (st instanceof AssetError) return st;
+  return st.isFile() ? undefined : new UnsupportedTypeError(`${kindOf(st)}, not a regular file`);
 }
 
 function kindOf(st: Stats): string {

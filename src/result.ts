@@ -1,6 +1,4 @@
-/**
- * Builds the contract's AssetResult (docs/contract.md §3), for success and failure alike.
- */
+/** Builds the contract's AssetResult (docs/contract.md §3), for success and failure alike. */
 import type { AssetResult, Timings } from './contract.js';
 import { AssetError, CorruptAssetError, messageOf } from './errors.js';
 import type { Extracted } from './extractors/extractor.js';
@@ -13,12 +11,8 @@ export interface Downloaded {
 }
 
 /** Timings to 0.1 ms (finer digits are clock noise), never negative. */
-const timingDecimals = 1;
-
-function rounded(timings: Timings): Timings {
-  const round = (ms: number) => Number(Math.max(0, ms).toFixed(timingDecimals));
-  return { sign: round(timings.sign), download: round(timings.download), extract: round(timings.extract), total: round(timings.total) };
-}
+const round = (ms: number) => Number(Math.max(0, ms).toFixed(1));
+const rounded = (t: Timings): Timings => ({ sign: round(t.sign), download: round(t.download), extract: round(t.extract), total: round(t.total) });
 
 export function okResult(assetId: string, file: Downloaded, extracted: Extracted, timingsMs: Timings): AssetResult {
   return {
@@ -36,12 +30,7 @@ export function okResult(assetId: string, file: Downloaded, extracted: Extracted
   } as AssetResult;
 }
 
-export function failedResult(
-  assetId: string,
-  error: AssetError,
-  timingsMs: Timings,
-  file?: Partial<Downloaded>,
-): AssetResult {
+export function failedResult(assetId: string, error: AssetError, timingsMs: Timings, file?: Partial<Downloaded>): AssetResult {
   return {
     schemaVersion: 1,
     assetId,

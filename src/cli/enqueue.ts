@@ -16,15 +16,12 @@ Examples:
   asset-meta enqueue --storage main --key uploads/scan-0001.dcm --asset-id 0001 --wait
   asset-meta enqueue --url "https://backend.example/signed/abc?X-Sig=..." --asset-id 42`,
   parse(argv) {
-    const { values } = parseCommandArgs(argv, {
-      storage: { type: 'string' },
-      key: { type: 'string' },
-      'version-id': { type: 'string' },
-      url: { type: 'string' },
-      'asset-id': { type: 'string' },
-      wait: { type: 'boolean' },
-      'timeout-ms': { type: 'string', default: '120000' },
-    }, false);
+    const string = { type: 'string' } as const;
+    const { values } = parseCommandArgs(
+      argv,
+      { storage: string, key: string, 'version-id': string, url: string, 'asset-id': string, wait: { type: 'boolean' }, 'timeout-ms': { type: 'string', default: '120000' } },
+      false,
+    );
     let source: ExtractJob['source'];
     if (values.url && !values.storage) source = { type: 'url', url: values.url };
     else if (values.storage && values.key && !values.url) {

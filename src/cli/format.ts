@@ -4,10 +4,8 @@
  */
 import type { AssetResult } from '../contract.js';
 
-const useColour = (stream: NodeJS.WriteStream) => stream.isTTY === true && !process.env.NO_COLOR;
-
 export function colours(stream: NodeJS.WriteStream = process.stdout) {
-  const on = useColour(stream);
+  const on = stream.isTTY === true && !process.env.NO_COLOR;
   const wrap = (code: number) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
   return { red: wrap(31), green: wrap(32), yellow: wrap(33), dim: wrap(2), bold: wrap(1) };
 }

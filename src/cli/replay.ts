@@ -55,27 +55,17 @@ async function configuredTarget(config: Config, id: string): Promise<Target> {
   });
   return {
     storage,
-    upload: async (key, body) => {
-      await client.send(new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: body }));
-    },
+    upload: (key, body) => client.send(new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: body })).then(() => {}),
     close: async () => client.destroy(),
   };
 }
 
-/** The fields of a result that an expected file holds: what is known from how the file was made. */
+/** The fields of a result that an expected file holds (what is known from how the file was made), its notes kept. */
 function expectedFrom(result: AssetResult, previous: Expected): Expected {
-  const out: Expected = {};
-  for (const [k, v] of Object.entries(previous)) if (k.startsWith('$')) out[k] = v;
-  out.status = result.status;
-  if (result.status === 'failed') {
-    out.error = { code: result.error?.code };
-    return out;
-  }
-  out.dataType = result.dataType;
-  out.mimeType = result.mimeType;
-  const section = result.dataType ? result[result.dataType] : undefined;
-  if (result.dataType && section) out[result.dataType] = section;
-  return out;
+  const notes = Object.fromEntries(Object.entries(previous).filter(([k]) => k.startsWith('$')));
+  if (result.status === 'failed') return { ...notes, status: 'failed', error: { code: result.error?.code } };
+  const { dataType, mimeType } = result;
+  return { ...notes, status: 'ok', dataType, mimeType, ...(dataType ? { [dataType]: result[dataType] } : {}) };
 }
 
 type Options = { dir: string; update: boolean; storage: string | undefined; externalWorker: boolean; timeoutMs: number };

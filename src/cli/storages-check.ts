@@ -42,6 +42,9 @@ const failed = (err: unknown): Failure => ({
 });
 const isFailure = (s: Step): s is Failure => 'ok' in s && !s.ok;
 
+/** A URL for `key`, or why the storage refused to sign one. */
+const signUrl = (storage: Storage, key: string) => storage.sign({ assetId: 'storages-check', key }).catch(failed);
+
 /** GET the first byte; a refusal becomes the error code the pipeline would report (docs/contract.md §4). */
 async function fetchFirstByte(url: string): Promise<Step> {
   try {
@@ -58,13 +61,8 @@ async function fetchFirstByte(url: string): Promise<Step> {
 
 async function checkExpiry(entry: ResolvedStorage, key: string, waitMs: number): Promise<Step> {
   if (entry.kind === 'signer') return { skipped: 'the backend sets the lifetime' };
-  const short = createStorage({ ...entry, urlTtlSeconds: shortTtlSeconds });
-  let signed;
-  try {
-    signed = await short.sign({ assetId: 'storages-check', key });
-  } catch (err) {
-    return failed(err);
-  }
+  const signed = await signUrl(createStorage({ ...entry, urlTtlSeconds: shortTtlSeconds }), key);
+  if ('ok' in signed) return signed;
   const fresh = await fetchFirstByte(signed.url);
   if (isFailure(fresh)) return { ...fresh, message: `a ${shortTtlSeconds}-second URL was refused at once` };
   await sleep(Math.max(0, signed.expiresAt!.getTime() - Date.now()) + waitMs);
@@ -78,11 +76,8 @@ async function checkExpiry(entry: ResolvedStorage, key: string, waitMs: number):
 async function keyToCheck(entry: ResolvedStorage, storage: Storage, named: string | undefined): Promise<string | Failure> {
   if (named !== undefined) return named;
   if (!storage.sampleKey) return { ok: false, code: 'NO_KEY', message: `a ${entry.kind} storage cannot list: name an object with --key` };
-  try {
-    return (await storage.sampleKey()) ?? { ok: false, code: 'NO_KEY', message: 'the storage lists no object: name one with --key' };
-  } catch (err) {
-    return failed(err);
-  }
+  const listed = await storage.sampleKey().catch(failed);
+  return listed ?? { ok: false, code: 'NO_KEY', message: 'the storage lists no object: name one with --key' };
 }
 
 /** Checks each configured storage (or the one named), prints a row each; the exit status. */
@@ -120,15 +115,13 @@ async function checkStorage(entry: ResolvedStorage, keyOption: string | undefine
     return row;
   }
   row.key = key;
-  let url: string;
-  try {
-    url = (await storage.sign({ assetId: 'storages-check', key })).url;
-    row.sign = { ok: true };
-  } catch (err) {
-    row.sign = failed(err);
+  const signed = await signUrl(storage, key);
+  if ('ok' in signed) {
+    row.sign = signed;
     return row;
   }
-  row.fetch = await fetchFirstByte(url);
+  row.sign = { ok: true };
+  row.fetch = await fetchFirstByte(signed.url);
   if (isFailure(row.fetch)) {
     row.expiry = { skipped: 'the fetch failed' };
     return row;

@@ -1,19 +1,18 @@
 /**
- * What every asset-meta command has in common: its help, how it reads its arguments, how a usage error
- * reads (one line, then the usage, exit 2). Loads only Node's built-ins, as each command's own module does:
- * heavy modules are imported once the arguments are known to be good.
+ * What every asset-meta command has in common: its help, how it reads its arguments, how a usage error reads
+ * (one line, then the usage, exit 2). Loads only Node's built-ins, as each command's own module does.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Config } from '../config.js';
 
-/** Runs a command whose arguments were read; `config` loads and validates the environment when called. */
-export type Run = (config: () => Promise<Config>) => Promise<number>;
-
 export interface Command {
   /** The whole --help text; its first paragraph is the usage shown under a usage error. */
   help: string;
-  /** Reads the arguments, throwing UsageError; loads nothing but Node's built-ins. */
-  parse(argv: string[]): Run;
+  /**
+   * Reads the arguments, throwing UsageError, and loads nothing but Node's built-ins; the function it returns
+   * runs the command (`config` loads and validates the environment when called) and answers the exit status.
+   */
+  parse(argv: string[]): (config: () => Promise<Config>) => Promise<number>;
 }
 
 /** A command line the command cannot run: the message names the problem in one line. */
@@ -38,17 +37,12 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (err) {
-    throw asUsageError(err) ?? err;
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) throw err;
+    const first = (err as Error).message.split(/\.\s/)[0] ?? '';
+    const line = first.length > 2 * maxEchoChars ? `${first.slice(0, 2 * maxEchoChars)}…` : first;
+    throw new UsageError(line.charAt(0).toLowerCase() + line.slice(1));
   }
-}
-
-function asUsageError(err: unknown): UsageError | undefined {
-  if (err instanceof UsageError) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  if (typeof code !== 'string' || !code.startsWith('ERR_PARSE_ARGS_')) return undefined;
-  const first = (err as Error).message.split(/\.\s/)[0] ?? '';
-  const line = first.length > 2 * maxEchoChars ? `${first.slice(0, 2 * maxEchoChars)}…` : first;
-  return new UsageError(line.charAt(0).toLowerCase() + line.slice(1));
 }
 
 /** A whole number of at least zero, from an option's text. */
@@ -74,8 +68,7 @@ export async function runCommand(program: string, command: Command, args: string
   try {
     return await command.parse(args)(config);
   } catch (err) {
-    const usage = asUsageError(err);
-    if (usage) console.error(usageMessage(program, command.help, usage.message));
+    if (err instanceof UsageError) console.error(usageMessage(program, command.help, err.message));
     else if (err instanceof Error && err.name === 'ConfigError') console.error(err.message);
     else throw err;
     return 2;

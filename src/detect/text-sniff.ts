@@ -1,11 +1,8 @@
 /**
- * Is this head of a file text? What file-type has no signature for: plain text in any common encoding,
- * and SVG, which is text that is an image.
- *
- * Text is: a Unicode BOM followed by text; or UTF-16 without a BOM (the NUL byte of each ASCII character on
- * one side); or bytes with no NUL and almost no C0 control characters other than layout ones. Bytes 0x80..0xFF are
- * allowed in any number: UTF-8, a single-byte code page or Shift_JIS all use them, and the extractor
- * decides which (src/extractors/text/encoding.ts).
+ * Is this head of a file text (or SVG, text that is an image)? Text is: a Unicode BOM followed by text; or
+ * UTF-16 without a BOM (the NUL byte of each ASCII character on one side); or bytes with no NUL and almost no
+ * C0 control characters other than layout ones. Bytes 0x80..0xFF are allowed in any number: UTF-8, a
+ * single-byte code page or Shift_JIS all use them; the extractor decides which (extractors/text/encoding.ts).
  */
 import type { Detected } from './detected.js';
 

@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
 import type { ExtractConfig } from '../../config.js';
-import { AssetResultSchema, type ErrorCode } from '../../contract.js';
-import { CorruptAssetError, boundedMessage, isAssetError, messageOf, type DetectedType } from '../../errors.js';
+import { AssetResultSchema } from '../../contract.js';
+import { CorruptAssetError, boundedMessage, isAssetError, messageOf, type AssetError } from '../../errors.js';
 import type { Extracted } from '../extractor.js';
 import { extractFile, hashAndExtract, type FileFacts } from '../extract-file.js';
 import { extractors } from '../registry.js';
@@ -21,11 +21,8 @@ export interface ThreadRequest {
   hash?: boolean;
 }
 
-export interface SerializedError {
-  code: ErrorCode;
-  message: string;
-  detected?: DetectedType;
-}
+/** Only the code, a bounded message and what was detected cross to the parent: never a cause or a stack. */
+type SerializedError = Pick<AssetError, 'code' | 'message' | 'detected'>;
 
 /** `file` is set for hash requests, on success and on failure alike (once the file was read). */
 export type ThreadReply =
@@ -33,11 +30,7 @@ export type ThreadReply =
   | { id: number; ok: false; error: SerializedError; file?: FileFacts };
 
 /** An error nobody handled here, with the job it happened during: the parent fails it and retires the thread. */
-export interface ThreadFault {
-  fault: true;
-  id?: number;
-  message: string;
-}
+export type ThreadFault = { fault: true; id?: number; message: string };
 
 // Process-wide settings for this thread: no cache of decoded data, one libvips thread per job.
 sharp.cache(false);
@@ -48,23 +41,16 @@ sharp.concurrency(1);
  * only rendering uses. Nothing here renders, and that native library (Skia) cost each thread 10-25 MB of
  * RSS and ~150 ms of CPU: the require gets inert stand-ins (pdf.js constructs one DOMMatrix as it loads).
  */
-function withoutCanvas(): void {
-  const nodeModule = createRequire(import.meta.url)('node:module') as { _load: (request: string, ...rest: unknown[]) => unknown };
-  const load = nodeModule._load;
-  class NotRendered {}
-  const standIn = {
-    DOMMatrix: NotRendered,
-    ImageData: NotRendered,
-    Path2D: NotRendered,
-    createCanvas(): never {
-      throw new Error('pdf.js rendering is not available in an extraction thread');
-    },
-  };
-  nodeModule._load = function loadWithoutCanvas(this: unknown, request: string, ...rest: unknown[]) {
-    return request === '@napi-rs/canvas' ? standIn : load.call(this, request, ...rest);
-  };
-}
-withoutCanvas();
+const nodeModule = createRequire(import.meta.url)('node:module') as { _load: (request: string, ...rest: unknown[]) => unknown };
+const load = nodeModule._load;
+class NotRendered {}
+const createCanvas = (): never => {
+  throw new Error('pdf.js rendering is not available in an extraction thread');
+};
+const canvasStandIn = { DOMMatrix: NotRendered, ImageData: NotRendered, Path2D: NotRendered, createCanvas };
+nodeModule._load = function loadWithoutCanvas(this: unknown, request: string, ...rest: unknown[]) {
+  return request === '@napi-rs/canvas' ? canvasStandIn : load.call(this, request, ...rest);
+};
 
 const port = parentPort;
 if (!port) throw new Error('thread.ts runs as a worker thread only');
@@ -92,7 +78,6 @@ function checked(extracted: Extracted): Extracted {
   throw err;
 }
 
-/** Only the code, a bounded message and what was detected cross to the parent: never a cause or a stack. */
 function serialized(err: unknown): SerializedError {
   return isAssetError(err)
     ? { code: err.code, message: boundedMessage(err.message), ...(err.detected ? { detected: err.detected } : {}) }
