@@ -1,9 +1,7 @@
 /**
- * The product contract as code: the job the backend enqueues and the result the worker saves.
- * Zod schemas are the single source; TypeScript types are inferred from them, and the JSON Schema
- * files for backends in other languages are generated from them too.
- *
- * This module imports nothing of ours: every layer may depend on it.
+ * The product contract as code: the job the backend enqueues and the result the worker saves. Zod schemas
+ * are the single source of the TypeScript types and of the JSON Schema files for backends in other
+ * languages. This module imports nothing of ours: every layer may depend on it.
  */
 import { z } from 'zod';
 

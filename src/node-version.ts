@@ -1,8 +1,7 @@
 /**
- * The Node.js the worker needs, checked before anything else loads: imported first by each entry point
- * (`asset-meta`, the worker), so that an older Node gets one line saying what to install instead of a
- * stack trace from deep inside a dependency (undici 8 needs 22.19; pdf.js, music-metadata and file-type
- * need 22). Keep it in step with `engines` in package.json. It imports nothing.
+ * The Node.js the worker needs, checked first by each entry point, so that an older Node gets one line saying
+ * what to install instead of a stack trace from a dependency (undici 8 needs 22.19; pdf.js, music-metadata and
+ * file-type need 22). Keep it in step with `engines` in package.json. It imports nothing.
  */
 export const minimumNode = [22, 19] as const;
 

@@ -80,15 +80,7 @@ async function urlProber(config: Config, extract: (path: string) => Promise<Extr
 
 function resultTable(results: AssetResult[]): string {
   const c = colours();
-  return table(
-    ['input', 'status', 'type', 'mime', 'bytes', 'details'],
-    results.map((r) => [
-      r.assetId,
-      r.status === 'ok' ? c.green('ok') : c.red('failed'),
-      r.dataType ?? '-',
-      r.mimeType ?? '-',
-      String(r.sizeBytes ?? '-'),
-      summary(r),
-    ]),
-  );
+  const status = (r: AssetResult) => (r.status === 'ok' ? c.green('ok') : c.red('failed'));
+  const rows = results.map((r) => [r.assetId, status(r), r.dataType ?? '-', r.mimeType ?? '-', String(r.sizeBytes ?? '-'), summary(r)]);
+  return table(['input', 'status', 'type', 'mime', 'bytes', 'details'], rows);
 }

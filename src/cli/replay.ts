@@ -174,27 +174,15 @@ async function runFixtures(files: string[], options: Options, config: Config, ta
 /** Prints the results and the differences, rewrites expected files when asked; the exit status. */
 async function report(outcomes: Outcome[], options: Options, seconds: number): Promise<number> {
   const c = colours();
-  console.log(
-    table(
-      ['fixture', 'type', 'status', 'check', 'result'],
-      outcomes.map((o) => [
-        o.file,
-        o.result.dataType ?? '-',
-        o.result.status === 'ok' ? c.green('ok') : c.yellow(o.result.error?.code ?? 'failed'),
-        o.diffs.length === 0 ? c.green('same') : c.red(`${o.diffs.length} diff`),
-        summary(o.result),
-      ]),
-    ),
-  );
+  const status = ({ result: r }: Outcome) => (r.status === 'ok' ? c.green('ok') : c.yellow(r.error?.code ?? 'failed'));
+  const check = ({ diffs }: Outcome) => (diffs.length === 0 ? c.green('same') : c.red(`${diffs.length} diff`));
+  const rows = outcomes.map((o) => [o.file, o.result.dataType ?? '-', status(o), check(o), summary(o.result)]);
+  console.log(table(['fixture', 'type', 'status', 'check', 'result'], rows));
   const changed = outcomes.filter((o) => o.diffs.length > 0);
   if (changed.length) {
-    console.log(`\n${c.bold('Differences')} (expected → actual)`);
-    console.log(
-      table(
-        ['fixture', 'field', 'expected', 'actual'],
-        changed.flatMap((o) => o.diffs.map((d) => [o.file, d.path, c.red(JSON.stringify(d.expected) ?? '-'), c.green(JSON.stringify(d.actual) ?? '-')])),
-      ),
-    );
+    const json = (value: unknown) => JSON.stringify(value) ?? '-';
+    const diffRows = changed.flatMap((o) => o.diffs.map((d) => [o.file, d.path, c.red(json(d.expected)), c.green(json(d.actual))]));
+    console.log(`\n${c.bold('Differences')} (expected → actual)\n${table(['fixture', 'field', 'expected', 'actual'], diffRows)}`);
   }
   if (options.update) {
     for (const o of changed) {

@@ -44,17 +44,12 @@ export async function detect(path: string): Promise<Detected> {
   return detectBuffer(withFileSync(path, (fd) => readAtSync(fd, 0, detectHeadBytes)));
 }
 
-/**
- * Detects the data type of a file's head. file-type's signatures come first; DICOM without a preamble and
- * text (SVG included) are sniffed here; whatever file-type names but no data type takes is refused.
- */
+/** Detects the data type of a file's head: file-type's signatures first, then the sniffers; else UNSUPPORTED_TYPE. */
 export async function detectBuffer(head: Uint8Array): Promise<Detected> {
   if (head.length === 0) throw new UnsupportedTypeError('empty file');
   // A BOM followed by text is text, before file-type matches its FF FE as an MPEG audio frame header.
-  if (bomOf(head)) {
-    const text = sniffText(head);
-    if (text) return text;
-  }
+  const bomText = bomOf(head) ? sniffText(head) : null;
+  if (bomText) return bomText;
   const ft = await fileTypeFromBuffer(head);
   const ftType = ft ? byMime(ft.mime) : null;
   if (ft && ftType && ftType !== 'text') return { dataType: ftType, mimeType: ft.mime, ext: ft.ext };

@@ -6,45 +6,26 @@
  * `$tolerance` maps a dotted path (`video.durationSec`) to the absolute difference allowed for that number
  * (container timestamps are rounded; a tolerance must say so, no number is approximate by default).
  */
-export interface Difference {
-  path: string;
-  expected: unknown;
-  actual: unknown;
-}
+export type Difference = { path: string; expected: unknown; actual: unknown };
 
 export type Expected = Record<string, unknown> & { $tolerance?: Record<string, number> };
 
 export function compareExpected(expected: Expected, actual: unknown): Difference[] {
-  const tolerance = expected.$tolerance ?? {};
   const out: Difference[] = [];
-  walk(expected, actual, '', tolerance, out);
+  walk(expected, actual, '', expected.$tolerance ?? {}, out);
   return out;
 }
 
 function walk(exp: unknown, act: unknown, path: string, tol: Record<string, number>, out: Difference[]): void {
+  const differ = () => out.push({ path, expected: exp, actual: act });
   if (Array.isArray(exp)) {
-    if (!Array.isArray(act) || act.length !== exp.length) {
-      out.push({ path, expected: exp, actual: act });
-      return;
-    }
-    exp.forEach((e, i) => walk(e, act[i], `${path}[${i}]`, tol, out));
-    return;
-  }
-  if (exp !== null && typeof exp === 'object') {
-    if (act === null || typeof act !== 'object' || Array.isArray(act)) {
-      out.push({ path, expected: exp, actual: act });
-      return;
-    }
-    for (const [k, v] of Object.entries(exp)) {
-      if (k.startsWith('$')) continue;
-      walk(v, (act as Record<string, unknown>)[k], path ? `${path}.${k}` : k, tol, out);
-    }
-    return;
-  }
-  if (typeof exp === 'number' && typeof act === 'number') {
-    const allowed = tol[path.replace(/\[\d+\]/g, '[]')] ?? tol[path] ?? 0;
-    if (Math.abs(exp - act) > allowed) out.push({ path, expected: exp, actual: act });
-    return;
-  }
-  if (exp !== act) out.push({ path, expected: exp, actual: act });
+    if (!Array.isArray(act) || act.length !== exp.length) differ();
+    else exp.forEach((e, i) => walk(e, act[i], `${path}[${i}]`, tol, out));
+  } else if (exp !== null && typeof exp === 'object') {
+    if (act === null || typeof act !== 'object' || Array.isArray(act)) differ();
+    else Object.entries(exp).filter(([k]) => !k.startsWith('$')).forEach(([k, v]) => walk(v, (act as Record<string, unknown>)[k], path ? `${path}.${k}` : k, tol, out));
+  } else if (typeof exp === 'number' && typeof act === 'number') {
+    // A tolerance names an array's items as `[]` (`pdf.pages[].width`) or one item by its index.
+    if (Math.abs(exp - act) > (tol[path.replace(/\[\d+\]/g, '[]')] ?? tol[path] ?? 0)) differ();
+  } else if (exp !== act) differ();
 }
