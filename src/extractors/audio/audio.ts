@@ -10,7 +10,7 @@
  * - A codec music-metadata names in a way we cannot map, and a compressed WAV without a fact chunk
  *   (see `wavCodec`).
  * - A format music-metadata has no parser for: raw AC-3 and E-AC-3 (file-type's audio/vnd.dolby.dd-raw),
- *   raw DTS (detected in src/detect/dts-sniff.ts).
+ *   raw DTS (detected in src/detect/binary-sniff.ts).
  * Three corrections of music-metadata's answer, each in its own file with the reason: a WAV's codec and
  * data size from its header (wav.ts), an ADTS stream's frames walked (adts.ts), and an MP3's
  * VBR header and first frame (mp3.ts).
