@@ -16,10 +16,10 @@ Examples:
   asset-meta enqueue --storage main --key uploads/scan-0001.dcm --asset-id 0001 --wait
   asset-meta enqueue --url "https://backend.example/signed/abc?X-Sig=..." --asset-id 42`,
   parse(argv) {
-    const string = { type: 'string' } as const;
+    const text = { type: 'string' } as const;
     const { values } = parseCommandArgs(
       argv,
-      { storage: string, key: string, 'version-id': string, url: string, 'asset-id': string, wait: { type: 'boolean' }, 'timeout-ms': { type: 'string', default: '120000' } },
+      { storage: text, key: text, 'version-id': text, url: text, 'asset-id': text, wait: { type: 'boolean' }, 'timeout-ms': { type: 'string', default: '120000' } },
       false,
     );
     let source: ExtractJob['source'];
