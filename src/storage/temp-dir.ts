@@ -24,12 +24,6 @@ export interface TempDirOptions {
   onSwept?(removed: string[]): void;
 }
 
-interface Owner {
-  host: string;
-  pid: number;
-  startedAt: string;
-}
-
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -56,7 +50,7 @@ export class TempDir {
     // same moment never sees a replica directory without an owner (and sweeps it as dead).
     const starting = path.join(root, `.starting-${id}`);
     await mkdir(starting, { mode: 0o700 });
-    const owner: Owner = { host: os.hostname(), pid: process.pid, startedAt: new Date().toISOString() };
+    const owner = { host: os.hostname(), pid: process.pid, startedAt: new Date().toISOString() };
     await writeFile(path.join(starting, ownerFile), JSON.stringify(owner), { mode: 0o600 });
     await rename(starting, dir);
     const temp = new TempDir(dir);
@@ -110,13 +104,9 @@ function sweepEvery(root: string, intervalMs: number, onSwept?: (removed: string
     if (running) return;
     running = true;
     sweepDeadReplicas(root)
-      .then((removed) => {
-        if (removed.length) onSwept?.(removed);
-      })
+      .then((removed) => void (removed.length && onSwept?.(removed)))
       .catch(() => {})
-      .finally(() => {
-        running = false;
-      });
+      .finally(() => (running = false));
   }, intervalMs).unref();
 }
 
@@ -124,29 +114,27 @@ async function sweepDeadReplicas(root: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const dir = path.join(root, name);
-    if (name.startsWith('.starting-')) {
-      // A replica that died between making its directory and naming it: only once it is surely not starting.
-      const st = await stat(dir).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > staleReplicaMs) {
-        await rm(dir, { recursive: true, force: true });
-        removed.push(dir);
-      }
-      continue;
-    }
-    if (!name.startsWith('replica-')) continue;
-    try {
-      const ownerPath = path.join(dir, ownerFile);
-      const [raw, st] = await Promise.all([readFile(ownerPath, 'utf8'), stat(ownerPath)]);
-      const owner = JSON.parse(raw) as Owner;
-      const stale = Date.now() - st.mtimeMs > staleReplicaMs;
-      const deadHere = owner.host === os.hostname() && !isAlive(owner.pid);
-      if (!stale && !deadHere) continue;
-    } catch {
-      // No readable owner file: a replica that died while creating it, or something else's leftovers
-      // in our own namespace; either way nothing alive owns it.
-    }
+    if (!(await isDead(dir, name))) continue;
     await rm(dir, { recursive: true, force: true });
     removed.push(dir);
   }
   return removed;
+}
+
+const isStale = (mtimeMs: number) => Date.now() - mtimeMs > staleReplicaMs;
+
+async function isDead(dir: string, name: string): Promise<boolean> {
+  // A replica that died between making its directory and naming it: only once it is surely not starting.
+  if (name.startsWith('.starting-')) return isStale((await stat(dir).catch(() => undefined))?.mtimeMs ?? Date.now());
+  if (!name.startsWith('replica-')) return false;
+  try {
+    const ownerPath = path.join(dir, ownerFile);
+    const [raw, st] = await Promise.all([readFile(ownerPath, 'utf8'), stat(ownerPath)]);
+    const owner = JSON.parse(raw) as { host: string; pid: number };
+    return isStale(st.mtimeMs) || (owner.host === os.hostname() && !isAlive(owner.pid));
+  } catch {
+    // No readable owner file: a replica that died while creating it, or something else's leftovers in our
+    // own namespace; either way nothing alive owns it.
+    return true;
+  }
 }

@@ -1,13 +1,11 @@
 /**
  * SSRF guard for `url` sources (docs/contract.md §4 URL_NOT_ALLOWED): http and https only, and every address a
  * host resolves to must be public, unless the operator names the host in URL_ALLOWED_HOSTS. The check runs
- * before each request and again inside the connection's DNS lookup, so a name that resolves to a public
- * address for the check and a private one for the connection (DNS rebinding) is still refused.
+ * before each request (each redirect hop too) and again inside the connection's DNS lookup, so DNS
+ * rebinding (public for the check, private for the connection) is still refused.
  *
- * An URL_ALLOWED_HOSTS entry is `host` (every port of that host) or `host:port` (that port only; IPv6 as
- * `[::1]:8080`). Allowing `127.0.0.1` lets a job reach every service on the machine (Redis at 6379 too);
- * `127.0.0.1:9000` lets it reach the one server meant. The port is checked on the direct URL and on every
- * redirect hop (the check runs per request, with the URL's port or its scheme's default).
+ * An URL_ALLOWED_HOSTS entry is `host` (every port) or `host:port` (that port only; IPv6 as `[::1]:8080`):
+ * `127.0.0.1` lets a job reach every service on the machine (Redis too), `127.0.0.1:9000` the one meant.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
@@ -71,10 +69,7 @@ export function parseAllowedHost(entry: string): AllowedHost | undefined {
 }
 
 /** The port a URL connects to: its own, or its scheme's default. */
-function portOf(url: URL): number {
-  if (url.port) return Number(url.port);
-  return url.protocol === 'https:' ? 443 : 80;
-}
+const portOf = (url: URL): number => (url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80);
 
 export function createUrlGuard(allowedHosts: string[]): UrlGuard {
   // config.ts refuses an entry parseAllowedHost cannot read; one that got here anyway allows nothing.
