@@ -114,7 +114,7 @@ export async function streamToFile(
     },
   });
   try {
-    await pipeline([body, ...decoders, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 })]);
+    await pipeline([body instanceof Readable ? body : Readable.from(body), ...decoders, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 })]);
     return { path, sizeBytes: size, sha256: hash.digest('hex') };
   } catch (err) {
     if (body instanceof Readable) discard(body);

@@ -8,6 +8,7 @@
  * times within the total time, rather than spend the job's attempts; past that the error carries the wait
  * asked for (`retryAfterMs`) for the queue to delay the job by.
  */
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { AccessDeniedError, AssetError, DownloadTimeoutError, NotFoundError, StorageUnavailableError, UrlNotAllowedError, messageOf } from '../errors.js';
@@ -135,7 +136,7 @@ const fail = (err: Error): never => {
 };
 
 /** Drops a response body we will not read; its abort must not surface as an unhandled error. */
-export function discard(body: Dispatcher.ResponseData['body']): void {
+export function discard(body: Readable): void {
   body.on('error', () => {});
   body.destroy();
 }

@@ -114,24 +114,28 @@ function changed(url: URL, why: string): StorageUnavailableError {
   return new StorageUnavailableError(`object changed while it was read by ranges (${why}) at ${redactUrl(url.href)}`);
 }
 
-/** Reads a partial reply's body into memory, checking it holds exactly `length` bytes. */
-export async function readExactly(body: Body, length: number, req: RangeRequest): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+/** A partial reply's bytes, checked to be exactly the range its Content-Range says. */
+async function* bytesOf(reply: PartialReply): AsyncGenerator<Buffer> {
+  const expected = reply.end - reply.start + 1;
   let got = 0;
+  for await (const chunk of reply.body as AsyncIterable<Buffer>) {
+    got += chunk.length;
+    if (got > expected) throw new Error(`range reply has more than ${expected} bytes`);
+    yield chunk;
+  }
+  if (got !== expected) throw new Error(`range reply has ${got} bytes, expected ${expected}`);
+}
+
+/** A partial reply's bytes in memory. */
+export async function readReply(req: RangeRequest, reply: PartialReply): Promise<Buffer> {
+  const chunks: Buffer[] = [];
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      got += chunk.length;
-      if (got > length) break;
-      chunks.push(chunk);
-    }
+    for await (const chunk of bytesOf(reply)) chunks.push(chunk);
   } catch (err) {
+    discard(reply.body);
     throw transportError(err, req.url, req.ctx.signal);
   }
-  if (got !== length) {
-    discard(body);
-    throw transportError(new Error(`range reply has ${got > length ? 'more than ' : ''}${got} bytes, expected ${length}`), req.url, req.ctx.signal);
-  }
-  return Buffer.concat(chunks, length);
+  return Buffer.concat(chunks);
 }
 
 /** Upper bound on the replies one span may take when a store answers it in short pieces (each must progress). */
@@ -150,7 +154,7 @@ export async function readSpan(req: RangeRequest, start: number, end: number): P
     const reply = await getRange(req, at, end - 1);
     if (reply.kind === 'whole') discard(reply.res.body);
     if (reply.kind !== 'partial') throw new RangeBudgetExceeded('the store stopped answering ranges');
-    pieces.push(await readExactly(reply.body, reply.end - at + 1, req));
+    pieces.push(await readReply(req, reply));
     at = reply.end + 1;
   }
   return Buffer.concat(pieces, end - start);
@@ -164,14 +168,7 @@ export async function* restOf(req: RangeRequest, first: PartialReply, total: num
   let current = first;
   try {
     for (let replies = 1; ; replies++) {
-      const expected = current.end - current.start + 1;
-      let got = 0;
-      for await (const chunk of current.body as AsyncIterable<Buffer>) {
-        got += chunk.length;
-        if (got > expected) throw new Error(`range reply has more than ${expected} bytes`);
-        yield chunk;
-      }
-      if (got !== expected) throw new Error(`range reply has ${got} bytes, expected ${expected}`);
+      yield* bytesOf(current);
       if (current.end + 1 >= total) return;
       if (replies >= maxRepliesPerSpan) throw new StorageUnavailableError(`store answered the rest of the object in more than ${maxRepliesPerSpan} replies`);
       const more = await getRange(req, current.end + 1);

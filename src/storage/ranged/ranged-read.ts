@@ -16,7 +16,7 @@ import { streamResponse, streamToFile, type DownloadedFile, type Downloader, typ
 import { createFetchContext, discard, parseUrl, transportError } from '../http-get.js';
 import type { TempDir } from '../temp-dir.js';
 import { redactUrl } from '../redact.js';
-import { getRange, readExactly, readSpan, restOf, type PartialReply, type RangeRequest } from './http-range.js';
+import { getRange, readReply, readSpan, restOf, type PartialReply, type RangeRequest } from './http-range.js';
 import { planDicom } from '../../extractors/dicom/plan-dicom.js';
 import { planIsoBmff } from '../../extractors/video/plan-isobmff.js';
 import { planPdf } from '../../extractors/pdf/plan-pdf.js';
@@ -80,7 +80,7 @@ export async function fetchForExtraction(
     throw new TooLargeError(`object is ${first.total} bytes, over the limit of ${limits.maxBytes}`);
   }
   // The reply may hold less than asked (a short 206): what follows starts from where it ended.
-  const head = await readExactly(first.body, first.end + 1, req);
+  const head = await readReply(req, first);
   if (head.length < first.total && !req.first?.etag && !req.first?.lastModified) {
     // Nothing would tell a replaced object's bytes from the first reply's: read it in one reply instead.
     return full();
