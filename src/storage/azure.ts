@@ -1,12 +1,7 @@
 /**
- * `azure` storages: a read-only SAS URL for one blob with a short expiry
- * (https://learn.microsoft.com/rest/api/storageservices/create-service-sas). Two ways to sign:
- * - an account key, named by `accountKeyEnv`: a service SAS, pure local computation;
- * - no key (delegated access): a user delegation key got with an Entra ID credential
- *   (DefaultAzureCredential: workload identity, managed identity, env, CLI), cached and fetched again
- *   before it expires (https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas).
- *
- * The Azure SDKs load on first use, so a worker without an azure storage never loads them.
+ * `azure` storages: a read-only SAS URL for one blob, signed with the account key (a service SAS, local)
+ * or, without one, with a user delegation key got with an Entra ID credential (DefaultAzureCredential),
+ * cached until it is about to end. The Azure SDKs load on first use.
  */
 import type { TokenCredential } from '@azure/identity';
 import type { ContainerClient, UserDelegationKey } from '@azure/storage-blob';
@@ -17,10 +12,9 @@ import { sdkError, type ObjectRef, type SignedUrl, type Storage } from './storag
 /** Fetches a user delegation key valid over [startsOn, expiresOn] (the Get User Delegation Key call). */
 export type DelegationKeySource = (startsOn: Date, expiresOn: Date) => Promise<UserDelegationKey>;
 
+/** Delegated access only: the Entra ID credential (default DefaultAzureCredential), or the key source itself (tests). */
 export interface AzureStorageOptions {
-  /** Delegated access only: the Entra ID credential; default DefaultAzureCredential. */
   credential?: TokenCredential;
-  /** Delegated access only: replaces the Get User Delegation Key call (tests). */
   delegationKeys?: DelegationKeySource;
 }
 
@@ -53,10 +47,7 @@ export function createAzureStorage(config: ResolvedAzureStorage, options: AzureS
   };
 }
 
-interface Signer {
-  sign(ref: ObjectRef): Promise<SignedUrl>;
-  container: ContainerClient;
-}
+type Signer = { sign(ref: ObjectRef): Promise<SignedUrl>; container: ContainerClient };
 
 async function makeSigner(config: ResolvedAzureStorage, endpoint: string, options: AzureStorageOptions): Promise<Signer> {
   const { BlobServiceClient, BlobSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } =

@@ -1,13 +1,8 @@
 /**
- * Stage: download. Streams a URL into a fresh temp file (mode 0600), hashing and counting on the way; on
- * any failure the partial file is removed here. Redirects, throttling, timeouts and what is trusted:
- * http-get.ts.
- *
- * The size limit counts the bytes received, never Content-Length alone. An object stored with a
- * Content-Encoding (S3 and GCS send `Content-Encoding: gzip` object metadata with the stored bytes,
- * whatever the request's Accept-Encoding) is decoded on the way: the decoded bytes are the asset, what is
- * limited, hashed and extracted (an encoding bomb ends as TOO_LARGE). Ranges of such an object are ranges
- * of its encoding: ranged reads fall back to a whole download.
+ * Stage: download. Streams a URL into a fresh temp file (mode 0600), hashing and counting the bytes
+ * received (never trusting Content-Length alone); a failure removes the partial file. An object stored
+ * with a Content-Encoding (S3 and GCS send `gzip` object metadata whatever the request asks) is decoded on
+ * the way: the decoded bytes are what is limited (a bomb ends as TOO_LARGE), hashed and extracted.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -32,9 +27,8 @@ export interface DownloadedFile {
 export interface Downloader {
   download(url: string, temp: TempDir, limits: DownloadLimits): Promise<DownloadedFile>;
   close(): Promise<void>;
-  /** The connection pool, for ranged reads (storage/ranged/). */
+  /** The connection pool and the guard (for untrusted URLs), for ranged reads. */
   readonly dispatcher?: Dispatcher;
-  /** Present on a downloader for untrusted URLs: ranged reads check every hop of every range with it. */
   readonly guard?: UrlGuard;
 }
 
@@ -44,10 +38,7 @@ const decoders: Record<string, () => Transform> = { gzip: createGunzip, 'x-gzip'
 /** Encodings stacked on one object that are decoded at most (RFC 9110 allows a list; two is already odd). */
 export const maxContentEncodings = 2;
 
-/**
- * A downloader for URLs the worker signed itself (trusted endpoints) or, with a guard, for URLs that came
- * in a job (untrusted: every hop's scheme, host, port and addresses are checked).
- */
+/** A downloader for URLs the worker signed (trusted) or, with a guard, for URLs that came in a job. */
 export function createDownloader(guard?: UrlGuard): Downloader {
   const agent = new Agent({ ...(guard ? { connect: { lookup: guard.lookup } } : {}), keepAliveTimeout: 10_000 });
   return {
@@ -95,12 +86,7 @@ export async function streamResponse(res: Dispatcher.ResponseData, temp: TempDir
 
 /** Streams `body` (through `decoders`) into a fresh temp file; the limit counts the decoded bytes. */
 export async function streamToFile(
-  body: Readable | AsyncIterable<Buffer>,
-  temp: TempDir,
-  maxBytes: number,
-  url: URL,
-  signal: AbortSignal,
-  decoders: Transform[] = [],
+  body: Readable | AsyncIterable<Buffer>, temp: TempDir, maxBytes: number, url: URL, signal: AbortSignal, decoders: Transform[] = [],
 ): Promise<DownloadedFile> {
   const path = temp.newFile();
   const hash = createHash('sha256');

@@ -1,12 +1,7 @@
 /**
- * `gcs` storages: a V4 signed URL for one object
- * (https://cloud.google.com/storage/docs/access-control/signing-urls-manually), signed with a service
- * account key by @google-cloud/storage. With a key the signature is a local RSA-SHA256: no request
- * reaches Google until the download. (Keyless identities would sign through the IAM signBlob API; not
- * supported here, the entry must name a key.)
- *
- * GCS through its S3-compatible XML API with HMAC keys is an `s3` storage instead (docs/storages.md).
- * The SDK loads on first use, so a worker without a gcs storage never loads it.
+ * `gcs` storages: a V4 signed URL for one object, signed locally with a service account key by
+ * @google-cloud/storage (keyless identities are not supported). GCS with HMAC keys is an `s3` storage
+ * instead (docs/storages.md). The SDK loads on first use.
  */
 import type { ResolvedGcsStorage } from './storage-config.js';
 import { sdkError, type Storage } from './storage.js';

@@ -52,10 +52,7 @@ export function createFetchContext(dispatcher: Dispatcher, guard: UrlGuard | und
   return { dispatcher, guard, limits, signal: AbortSignal.timeout(limits.timeoutMs), deadline: Date.now() + limits.timeoutMs, throttleWaits: 0 };
 }
 
-/**
- * GETs `url` with `headers` (a Range, an If-Match), following redirects and waiting out throttling: the
- * response that is neither, and the URL (after redirects) that gave it.
- */
+/** GETs `url` with `headers` (a Range, an If-Match): the first answer neither a redirect nor throttling, and its URL. */
 export async function get(ctx: FetchContext, url: URL, headers: Record<string, string> = {}): Promise<{ res: Dispatcher.ResponseData; url: URL }> {
   let current = url;
   let hops = 0;
@@ -64,14 +61,9 @@ export async function get(ctx: FetchContext, url: URL, headers: Record<string, s
       throw new UrlNotAllowedError(`redirect to scheme ${current.protocol} refused (http and https only) from ${redactUrl(url.href)}`);
     }
     if (ctx.guard) await ctx.guard.check(current);
-    const res = await request(current, {
-      dispatcher: ctx.dispatcher,
-      method: 'GET',
-      headers,
-      signal: ctx.signal,
-      headersTimeout: ctx.limits.stallTimeoutMs,
-      bodyTimeout: ctx.limits.stallTimeoutMs,
-    }).catch((err: unknown) => {
+    const stall = ctx.limits.stallTimeoutMs;
+    const options = { dispatcher: ctx.dispatcher, method: 'GET' as const, headers, signal: ctx.signal, headersTimeout: stall, bodyTimeout: stall };
+    const res = await request(current, options).catch((err: unknown) => {
       throw transportError(err, current, ctx.signal);
     });
     const location = res.headers.location;

@@ -1,12 +1,7 @@
 /**
- * `s3` storages: the worker presigns a GetObject URL itself (AWS S3, MinIO, R2, GCS interoperability, any
- * S3-compatible endpoint) with the SDK's getSignedUrl. Signing is local computation: no request reaches
- * the store until the download, except the AssumeRole call of delegated access.
- *
- * Delegated access: the customer keeps the bucket and grants a role; the worker assumes it through STS
- * (with the customer's ExternalId) and presigns with the temporary credentials. `fromTemporaryCredentials`
- * calls STS on every invocation; the S3Client memoizes it and calls it again only when the credentials end
- * within 5 minutes. test/storage/s3-role.test.ts checks both against a fake STS endpoint.
+ * `s3` storages (AWS S3, MinIO, R2, any S3-compatible endpoint): a GetObject URL presigned locally by the
+ * SDK. Delegated access: the worker assumes the customer's role through STS (with their ExternalId) and
+ * presigns with the temporary credentials, which the S3Client keeps until they end within 5 minutes.
  */
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
@@ -31,7 +26,6 @@ export function createS3Storage(config: ResolvedS3Storage): Storage {
         ? { credentials: config.credentials }
         : {}),
   });
-  // The HTTP status of an AWS SDK service error, if it came from a response.
   const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
   return {
     id: config.id,

@@ -86,13 +86,6 @@ export const StoragesSchema = z.array(StorageConfigSchema).superRefine((list, ct
 
 export type StorageConfig = z.infer<typeof StorageConfigSchema>;
 
-/** The fields of a service account key that V4 signing needs. */
-export interface ServiceAccountKey {
-  client_email: string;
-  private_key: string;
-  project_id?: string;
-}
-
 /** An entry with the secrets it names read from the environment (by config.ts, the only reader of env). */
 export type ResolvedS3Storage = z.infer<typeof S3StorageSchema> & { credentials?: { accessKeyId: string; secretAccessKey: string } };
 export type ResolvedAzureStorage = z.infer<typeof AzureStorageSchema> & { accountKey?: string };
@@ -100,21 +93,13 @@ export type ResolvedGcsStorage = z.infer<typeof GcsStorageSchema> & { serviceAcc
 export type ResolvedSignerStorage = z.infer<typeof SignerStorageSchema> & { token?: string };
 export type ResolvedStorage = ResolvedS3Storage | ResolvedAzureStorage | ResolvedGcsStorage | ResolvedSignerStorage;
 
-/**
- * A secret that is set but unusable (a key file that cannot be read or is not a service account key).
- * The message names the variable and the storage, never the secret's content.
- */
+/** A secret that is set but unusable; the message names the variable and the storage, never the secret. */
 export class StorageSecretError extends Error {
   override readonly name = 'StorageSecretError';
 }
 
-type Resolution = { storage: ResolvedStorage } | { missing: string };
-
-/**
- * Reads the secrets an entry names; returns the name of a variable that is missing, if any. Throws
- * {@link StorageSecretError} for a secret that is set but unusable.
- */
-export function resolveStorage(entry: StorageConfig, env: Record<string, string | undefined>): Resolution {
+/** Reads the secrets an entry names, or says which variable is missing; throws StorageSecretError for an unusable one. */
+export function resolveStorage(entry: StorageConfig, env: Record<string, string | undefined>): { storage: ResolvedStorage } | { missing: string } {
   switch (entry.kind) {
     case 's3': {
       if (!entry.accessKeyIdEnv && !entry.secretAccessKeyEnv) return { storage: entry };
@@ -152,7 +137,15 @@ function readKeyFile(storageId: string, variable: string, path: string): string 
   }
 }
 
-/** Never quotes the input: JSON.parse's own message shows a piece of it, which here is a private key. */
+/** The fields of a service account key that V4 signing needs. */
+const ServiceAccountSchema = z.object({
+  client_email: z.string().includes('@'),
+  private_key: z.string().includes('PRIVATE KEY'),
+  project_id: z.string().optional().catch(undefined),
+});
+export type ServiceAccountKey = z.infer<typeof ServiceAccountSchema>;
+
+/** Never quotes the input: JSON.parse's and zod's messages show pieces of it, which here is a private key. */
 function parseServiceAccount(storageId: string, variable: string, json: string): ServiceAccountKey {
   const bad = (what: string) =>
     new StorageSecretError(`${variable}: ${what}, for storage "${storageId}" (expected a service account key JSON)`);
@@ -162,12 +155,7 @@ function parseServiceAccount(storageId: string, variable: string, json: string):
   } catch {
     throw bad('not JSON');
   }
-  const k = key as Partial<Record<string, unknown>>;
-  if (typeof k.client_email !== 'string' || !k.client_email.includes('@')) throw bad('no client_email');
-  if (typeof k.private_key !== 'string' || !k.private_key.includes('PRIVATE KEY')) throw bad('no private_key');
-  return {
-    client_email: k.client_email,
-    private_key: k.private_key,
-    ...(typeof k.project_id === 'string' ? { project_id: k.project_id } : {}),
-  };
+  const parsed = ServiceAccountSchema.safeParse(key);
+  if (!parsed.success) throw bad(`no ${String(parsed.error.issues[0]?.path[0] ?? 'client_email')}`);
+  return parsed.data;
 }

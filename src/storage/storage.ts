@@ -32,9 +32,8 @@ export interface Storage {
 export type StorageRegistry = (storageId: string) => Storage;
 
 /**
- * A provider SDK's failure (credentials, STS, a listing) by the HTTP status it carries: 404 NOT_FOUND;
- * another 4xx but 429, or `denied`, ACCESS_DENIED (asking again gets the same answer); anything else
- * (no status: unreachable, no credentials yet; 429; 5xx) STORAGE_UNAVAILABLE.
+ * A provider SDK's failure by the HTTP status it carries: 404 NOT_FOUND; another 4xx but 429, or `denied`,
+ * ACCESS_DENIED (the same answer next time); else (unreachable, no credentials yet, 429, 5xx) STORAGE_UNAVAILABLE.
  */
 export function sdkError(id: string, doing: string, err: unknown, status: unknown, denied = false): AssetError {
   const message = `storage ${id}: cannot ${doing}: ${messageOf(err)}`;

@@ -1,9 +1,8 @@
 /**
- * Where downloads live for a moment (docs/contract.md §6). Each replica owns a directory under TMP_DIR with
- * random file names the worker makes (never from the key), mode 0600. Replicas remove the directories of
- * replicas that died, as they start and every `siblingSweepMs` while they run: on the same host by their
- * pid, elsewhere (a shared volume) by a heartbeat that stopped. A replica killed with SIGKILL leaves
- * customer bytes behind; a live sibling removes them within seconds, not at the next restart.
+ * Where downloads live for a moment (docs/contract.md §6): a directory per replica under TMP_DIR, random
+ * file names (never from the key), mode 0600. Replicas remove the directories of dead ones (same host: by
+ * pid; a shared volume: by a stopped heartbeat) as they start and every `siblingSweepMs`, so a replica
+ * killed with SIGKILL leaves customer bytes for seconds only.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
@@ -17,10 +16,9 @@ const heartbeatMs = 30_000;
 export const siblingSweepMs = 10_000;
 const ownerFile = 'owner.json';
 
+/** `sweepIntervalMs` replaces siblingSweepMs (tests); `onSwept` is told what each periodic sweep removed, if anything. */
 export interface TempDirOptions {
-  /** Instead of `siblingSweepMs` (tests). */
   sweepIntervalMs?: number;
-  /** Told the directories each periodic sweep removed (never called with none). */
   onSwept?(removed: string[]): void;
 }
 

@@ -8,6 +8,7 @@
  * `127.0.0.1` lets a job reach every service on the machine (Redis too), `127.0.0.1:9000` the one meant.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as lookupAll } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { StorageUnavailableError, UrlNotAllowedError } from '../errors.js';
 
@@ -45,10 +46,7 @@ export interface UrlGuard {
 }
 
 /** One URL_ALLOWED_HOSTS entry: a host name or address, and the one port allowed (every port without). */
-export interface AllowedHost {
-  host: string;
-  port?: number;
-}
+type AllowedHost = { host: string; port?: number };
 
 const bare = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, '');
 
@@ -108,9 +106,7 @@ export function createUrlGuard(allowedHosts: string[]): UrlGuard {
         if (isPrivateAddress(host)) throw refuse(host, host);
         return;
       }
-      const addresses = await new Promise<LookupAddress[]>((resolve, reject) =>
-        dnsLookup(host, { all: true }, (err, a) => (err ? reject(err) : resolve(a))),
-      ).catch((err: unknown) => {
+      const addresses = await lookupAll(host, { all: true }).catch((err: unknown) => {
         throw new StorageUnavailableError(`host ${host} does not resolve: ${(err as Error).message}`);
       });
       const bad = addresses.find((a) => isPrivateAddress(a.address));

@@ -21,21 +21,14 @@ const threadUrl = new URL(fromSource ? './thread.ts' : './thread.js', import.met
 
 /** A thread that has not loaded its modules in this long is broken, not slow. */
 export const fetchThreadStartTimeoutMs = 30_000;
-/** A fetch still running this long past its own total time is in a stuck thread maybe: DOWNLOAD_TIMEOUT, and the thread is pinged. */
+/** A fetch running this long past its own total time fails with DOWNLOAD_TIMEOUT, and its thread is pinged. */
 export const fetchWatchdogGraceMs = 5_000;
 /** A pinged thread that does not answer in this long is stuck and is replaced. */
 export const fetchThreadPingTimeoutMs = 2_000;
 /** Each fetch thread's V8 old generation, in MB: bodies are Buffers outside it; a planner's tables live in it. */
 export const fetchThreadHeapMb = 256;
 
-/** Longest error message that crosses from a fetch thread, in characters (results store it). */
-const maxErrorMessageChars = 500;
-
-export interface FetchThreadData {
-  allowedHosts: string[];
-  /** A module the thread imports before its first fetch (tests install fault hooks with it). */
-  preload?: string;
-}
+export type FetchThreadData = { allowedHosts: string[]; preload?: string };
 
 export type ToThread =
   | { type: 'fetch'; id: number; request: FetchRequest; file: string }
@@ -56,12 +49,12 @@ const isFetchFile = (candidate: string, file: string): boolean =>
   candidate === file || (candidate.startsWith(file) && /^\.\d+$/.test(candidate.slice(file.length)));
 
 /**
- * A message for something thrown, at most `maxErrorMessageChars` and with no URL's query string. Only an
- * Error's message or a string is read: serialising an unknown value could copy a whole response body.
+ * A message for something thrown, at most 500 characters and with no URL's query string. Only an Error's
+ * message or a string is read: serialising an unknown value could copy a whole response body.
  */
 export function boundedMessage(err: unknown): string {
   const text = err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : `a thrown ${typeof err}`;
-  return redactUrlsIn(text.slice(0, maxErrorMessageChars * 2)).slice(0, maxErrorMessageChars);
+  return redactUrlsIn(text.slice(0, 1000)).slice(0, 500);
 }
 
 export interface FetchPoolOptions {
@@ -105,10 +98,7 @@ export class FetchPool implements Fetcher {
 
   constructor(private readonly options: FetchPoolOptions) {}
 
-  /**
-   * Starts every thread, so that the first jobs do not wait for one to load. Returns the errors of threads
-   * that did not start (to be logged): a later fetch starts another.
-   */
+  /** Starts every thread before the first jobs; returns the errors of threads that did not start (a later fetch starts another). */
   async warm(): Promise<unknown[]> {
     while (this.threads.length < this.options.threads) this.spawn();
     const started = await Promise.allSettled(this.threads.map((t) => t.ready));
@@ -118,15 +108,14 @@ export class FetchPool implements Fetcher {
   async fetch(request: FetchRequest, temp: TempDir): Promise<FetchedFile> {
     if (this.closed) throw workerFault('the fetch pool is closed');
     const file = temp.newFile();
-    let done = false;
     try {
       const fetched = await this.send(request, file);
       if (!isFetchFile(fetched.path, file)) throw workerFault('a fetch thread answered with a file it was not given');
       if (fetched.path !== file) await rename(fetched.path, file);
-      done = true;
       return { ...fetched, path: file };
-    } finally {
-      if (!done) await removeFetchFiles(temp, file);
+    } catch (err) {
+      await removeFetchFiles(temp, file);
+      throw err;
     }
   }
 
@@ -141,20 +130,20 @@ export class FetchPool implements Fetcher {
     await thread.ready;
     if (thread.dead) throw workerFault('the fetch thread stopped before the fetch started');
     const id = this.nextId++;
-    return new Promise<FetchedFile>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        thread.pending.delete(id);
-        reject(new DownloadTimeoutError(`download exceeded its total time of ${request.limits.timeoutMs} ms`));
-        this.checkAlive(thread);
-      }, request.limits.timeoutMs + fetchWatchdogGraceMs);
-      const settle = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A) => {
-        clearTimeout(timer);
-        thread.pending.delete(id);
-        fn(...a);
-      };
-      thread.pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
-      thread.worker.postMessage({ type: 'fetch', id, request, file } satisfies ToThread);
-    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<FetchedFile>((resolve, reject) => {
+        thread.pending.set(id, { resolve, reject });
+        timer = setTimeout(() => {
+          reject(new DownloadTimeoutError(`download exceeded its total time of ${request.limits.timeoutMs} ms`));
+          this.checkAlive(thread);
+        }, request.limits.timeoutMs + fetchWatchdogGraceMs);
+        thread.worker.postMessage({ type: 'fetch', id, request, file } satisfies ToThread);
+      });
+    } finally {
+      clearTimeout(timer);
+      thread.pending.delete(id);
+    }
   }
 
   /** The live thread with the fewest fetches in flight; a new one while the pool is not full. */

@@ -1,9 +1,4 @@
-/**
- * Entry point of one fetch thread: signed and job URLs are fetched here (HTTP client, range planners,
- * temp-file writes), many at a time. An exception nothing can catch (one thrown from a socket's event
- * handler inside the HTTP client) ends this thread only; the pool fails its fetches in flight, removes
- * their files and starts another thread.
- */
+/** Entry point of one fetch thread (pool.ts): fetches many URLs at a time; an uncaught exception ends this thread only. */
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isAssetError } from '../../errors.js';

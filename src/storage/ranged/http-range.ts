@@ -1,12 +1,8 @@
 /**
- * One HTTP Range request (RFC 9110 §14), always `bytes=a-b` or `bytes=a-`: suffix ranges (`bytes=-N`) are
- * answered wrongly by some stores (s3rver sends the first N bytes, Azurite a malformed response).
- *
- * One object, one version: every later reply's validators (ETag, the size in Content-Range,
- * Last-Modified) must equal the first reply's, or a store that ignores If-Match and replaced the object
- * meanwhile would have two versions stitched into one file. A difference is a retriable
- * STORAGE_UNAVAILABLE ("object changed"). If-Match is sent with a strong ETag only: RFC 9110 §13.1.1
- * compares strongly, so a weak one (`W/"…"`) would be refused with 412 every time.
+ * HTTP Range requests (RFC 9110 §14), always `bytes=a-b` or `bytes=a-` (s3rver and Azurite answer suffix
+ * ranges wrongly). Every later reply's validators (ETag, size, Last-Modified) must equal the first's, or a
+ * store that ignores If-Match would stitch two versions into one file: a difference is a retriable
+ * "object changed". If-Match is sent with a strong ETag only (a weak one fails RFC 9110's strong compare).
  */
 import type { Dispatcher } from 'undici';
 import { StorageUnavailableError } from '../../errors.js';
@@ -138,7 +134,7 @@ export async function readReply(req: RangeRequest, reply: PartialReply): Promise
   return Buffer.concat(chunks);
 }
 
-/** Upper bound on the replies one span may take when a store answers it in short pieces (each must progress). */
+/** Replies one span may take when a store answers it in short pieces. */
 export const maxRepliesPerSpan = 4096;
 
 /**
@@ -160,10 +156,7 @@ export async function readSpan(req: RangeRequest, start: number, end: number): P
   return Buffer.concat(pieces, end - start);
 }
 
-/**
- * The object's bytes from a partial reply's start to the object's end, over as many replies as the store
- * sends them in (each later one asked from where the last ended, and checked as every reply is).
- */
+/** The object's bytes from a partial reply's start to its end, over as many replies as the store sends. */
 export async function* restOf(req: RangeRequest, first: PartialReply, total: number): AsyncGenerator<Buffer> {
   let current = first;
   try {

@@ -26,11 +26,7 @@ import { SparseFile } from './sparse-file.js';
 
 /** The least a planner may fetch whatever the object's size: detection's 64 KiB (detect.ts). */
 export const headBytes = 64 * 1024;
-/**
- * The first range: takes whole the many small objects in one request instead of two; for a large object
- * it is at most 512 KiB more than the metadata needs (3% of one just over the default
- * RANGED_READ_MIN_BYTES), and planners start with it held (a front moov, a DICOM header).
- */
+/** The first range: most objects whole in one request; for a large one little more than its metadata needs. */
 export const firstRangeBytes = 512 * 1024;
 /** A plan that would fetch more than this share of the object gives up: the whole object is cheaper. */
 const budgetShare = 0.25;
@@ -42,15 +38,10 @@ export interface FetchedFile extends DownloadedFile {
   bytesFetched?: number;
 }
 
-type Planner = (src: RangeReader, headLength: number) => Promise<boolean>;
-
 /** The planner for a detected format, if its metadata lives in known places. */
-export function plannerFor(detected: Detected): Planner | undefined {
-  if (['mp4', 'mov', 'm4a', 'm4v', 'm4b', '3gp', '3g2'].includes(detected.ext)) return planIsoBmff;
-  if (detected.dataType === 'pdf') return planPdf;
-  if (detected.dataType === 'dicom') return planDicom;
-  if (detected.ext === 'wav') return planWav;
-  return undefined;
+function plannerFor({ ext, dataType }: Detected): ((src: RangeReader, headLength: number) => Promise<boolean>) | undefined {
+  if (['mp4', 'mov', 'm4a', 'm4v', 'm4b', '3gp', '3g2'].includes(ext)) return planIsoBmff;
+  return dataType === 'pdf' ? planPdf : dataType === 'dicom' ? planDicom : ext === 'wav' ? planWav : undefined;
 }
 
 /**
@@ -128,10 +119,7 @@ async function writeWhole(req: RangeRequest, temp: TempDir, head: Buffer): Promi
   return { path, sizeBytes: head.length, sha256: createHash('sha256').update(head).digest('hex'), sha256Scope: 'full' };
 }
 
-/**
- * Writes the head already read, then streams the rest of the object after it, hashing all of it. The rest
- * may come in several replies (short 206s); a store that answers the rest with 200 is read from that reply.
- */
+/** The head already read, then the rest of the object (in several replies, or a 200 read whole), hashed. */
 async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: number): Promise<FetchedFile> {
   if (head.length === total) return writeWhole(req, temp, head);
   const next = await getRange(req, head.length);
@@ -145,7 +133,6 @@ async function readRest(req: RangeRequest, temp: TempDir, head: Buffer, total: n
   }
   try {
     // One pipeline from the first byte, so that a write error (ENOSPC) has a listener at every moment.
-    // restOf checks every reply's length and ends exactly at `total`.
     return { ...(await streamToFile(body(), temp, total, req.url, req.ctx.signal)), sha256Scope: 'full' };
   } finally {
     // restOf discards the reply it is on; this one, if the pipeline never started reading.

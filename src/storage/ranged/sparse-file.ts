@@ -14,18 +14,13 @@ type FetchSpan = (start: number, end: number) => Promise<Buffer>;
 
 /** Ranges fetched at once when a planner asks for many (PDF objects). */
 const parallelFetches = 4;
-/**
- * Range requests one plan may make: bounds the work a crafted file can ask of a planner (a request per
- * tiny box or chunk) whatever its byte budget. The suite's plans need at most 7; a scanned PDF needs about
- * one a page image.
- */
+/** Range requests one plan may make, whatever its byte budget: a crafted file may ask one per tiny box. */
 export const maxRangeRequests = 1024;
 
 export class SparseFile implements RangeReader {
   /** Held ranges, sorted and merged. */
   private spans: Span[] = [];
-  /** Range requests made so far. */
-  requests = 0;
+  private requests = 0;
 
   private constructor(
     readonly path: string,
