@@ -64,7 +64,9 @@ export function codingsOf(header: unknown): string[] {
 }
 
 /** Streams a 200 response's body to a temp file, decoding its Content-Encoding if it has one. */
-export async function streamResponse(res: Dispatcher.ResponseData, temp: TempDir, maxBytes: number, url: URL, signal: AbortSignal): Promise<DownloadedFile> {
+export async function streamResponse(
+  res: Dispatcher.ResponseData, temp: TempDir, maxBytes: number, url: URL, signal: AbortSignal,
+): Promise<DownloadedFile> {
   const codings = codingsOf(res.headers['content-encoding']);
   const unknown = codings.find((c) => !(c in decoders));
   if (unknown !== undefined || codings.length > maxContentEncodings) {

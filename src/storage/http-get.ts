@@ -123,9 +123,9 @@ export function parseRetryAfter(value: unknown, now = Date.now()): number | unde
 /** A URL to fetch; one that does not parse is refused for good (asking again parses the same text). */
 export const parseUrl = (url: string): URL => URL.parse(url) ?? fail(new UrlNotAllowedError('the URL does not parse'));
 
-const fail = (err: Error): never => {
+function fail(err: Error): never {
   throw err;
-};
+}
 
 /** Drops a response body we will not read; its abort must not surface as an unhandled error. */
 export function discard(body: Readable): void {

@@ -24,10 +24,7 @@ export interface Fetcher {
 }
 
 /** The two connection pools a fetch needs: trusted (signed URLs) and SSRF-guarded (job URLs). */
-export interface Downloaders {
-  signed: Downloader;
-  url: Downloader;
-}
+export type Downloaders = Record<FetchRequest['source'], Downloader>;
 
 /** Fetches on the calling thread: an exception the HTTP client throws from an event handler ends it. */
 export function inProcessFetcher(downloaders: Downloaders): Fetcher {
