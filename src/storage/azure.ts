@@ -1,28 +1,20 @@
 /**
- * `azure` storages: a read-only SAS URL for one blob with a short expiry
- * (https://learn.microsoft.com/rest/api/storageservices/create-service-sas). Two ways to sign:
- * - an account key, named by `accountKeyEnv`: a service SAS, pure local computation;
- * - no key (delegated access): a user delegation key got with an Entra ID credential
- *   (DefaultAzureCredential: workload identity, managed identity, env, CLI), cached and fetched again
- *   before it expires (https://learn.microsoft.com/rest/api/storageservices/create-user-delegation-sas).
- *
- * The Azure SDKs load on first use, so a worker without an azure storage never loads them.
+ * `azure` storages: a read-only SAS URL for one blob, signed with the account key (a service SAS, local)
+ * or, without one, with a user delegation key got with an Entra ID credential (DefaultAzureCredential),
+ * cached until it is about to end. The Azure SDKs load on first use.
  */
 import type { TokenCredential } from '@azure/identity';
-import type { UserDelegationKey } from '@azure/storage-blob';
-import { AccessDeniedError, NotFoundError, StorageUnavailableError, messageOf, type AssetError } from '../errors.js';
+import type { ContainerClient, UserDelegationKey } from '@azure/storage-blob';
+import type { AssetError } from '../errors.js';
 import type { ResolvedAzureStorage } from './storage-config.js';
-import type { ObjectRef, SignedUrl, Storage } from './storage.js';
-
-type BlobModule = typeof import('@azure/storage-blob');
+import { sdkError, type ObjectRef, type SignedUrl, type Storage } from './storage.js';
 
 /** Fetches a user delegation key valid over [startsOn, expiresOn] (the Get User Delegation Key call). */
 export type DelegationKeySource = (startsOn: Date, expiresOn: Date) => Promise<UserDelegationKey>;
 
+/** Delegated access only: the Entra ID credential (default DefaultAzureCredential), or the key source itself (tests). */
 export interface AzureStorageOptions {
-  /** Delegated access only: the Entra ID credential; default DefaultAzureCredential. */
   credential?: TokenCredential;
-  /** Delegated access only: replaces the Get User Delegation Key call (tests). */
   delegationKeys?: DelegationKeySource;
 }
 
@@ -33,26 +25,18 @@ const clockSkewMs = 5 * 60_000;
 
 export function createAzureStorage(config: ResolvedAzureStorage, options: AzureStorageOptions = {}): Storage {
   const endpoint = (config.endpoint ?? `https://${config.account}.blob.core.windows.net`).replace(/\/+$/, '');
-  let signer: Promise<(ref: ObjectRef) => Promise<SignedUrl>> | undefined;
-  const load = () => {
-    signer ??= makeSigner(config, endpoint, options).catch((err: unknown) => {
+  let signer: Promise<Signer> | undefined;
+  const load = () =>
+    (signer ??= makeSigner(config, endpoint, options).catch((err: unknown) => {
       signer = undefined;
       throw err;
-    });
-    return signer;
-  };
+    }));
   return {
     id: config.id,
     kind: 'azure',
-    async sign(ref) {
-      return (await load())(ref);
-    },
+    sign: async (ref) => (await load()).sign(ref),
     async sampleKey() {
-      const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');
-      const credential = config.accountKey
-        ? new StorageSharedKeyCredential(config.account, config.accountKey)
-        : (options.credential ?? (await defaultCredential()));
-      const container = new BlobServiceClient(endpoint, credential).getContainerClient(config.container);
+      const { container } = await load();
       try {
         const page = await container.listBlobsFlat().byPage({ maxPageSize: 1 }).next();
         return page.done ? undefined : page.value.segment.blobItems[0]?.name;
@@ -63,13 +47,11 @@ export function createAzureStorage(config: ResolvedAzureStorage, options: AzureS
   };
 }
 
-async function makeSigner(
-  config: ResolvedAzureStorage,
-  endpoint: string,
-  options: AzureStorageOptions,
-): Promise<(ref: ObjectRef) => Promise<SignedUrl>> {
-  const blob = await import('@azure/storage-blob');
-  const { BlobServiceClient, BlobSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } = blob;
+type Signer = { sign(ref: ObjectRef): Promise<SignedUrl>; container: ContainerClient };
+
+async function makeSigner(config: ResolvedAzureStorage, endpoint: string, options: AzureStorageOptions): Promise<Signer> {
+  const { BlobServiceClient, BlobSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } =
+    await import('@azure/storage-blob');
   // Over https the SAS is good for https only; http is for a local emulator.
   const protocol = endpoint.startsWith('https:') ? SASProtocol.Https : SASProtocol.HttpsAndHttp;
   const values = (ref: ObjectRef, expiresOn: Date) => ({
@@ -81,8 +63,8 @@ async function makeSigner(
     ...(ref.versionId ? { versionId: ref.versionId } : {}),
   });
 
-  let service: InstanceType<BlobModule['BlobServiceClient']>;
   let sas: (ref: ObjectRef, expiresOn: Date) => Promise<string>;
+  let service: InstanceType<typeof BlobServiceClient>;
   if (config.accountKey) {
     const key = new StorageSharedKeyCredential(config.account, config.accountKey);
     service = new BlobServiceClient(endpoint, key);
@@ -101,14 +83,16 @@ async function makeSigner(
     };
   }
   const container = service.getContainerClient(config.container);
-
-  return async (ref) => {
-    const expiresAt = new Date(Date.now() + config.urlTtlSeconds * 1000);
-    const query = await sas(ref, expiresAt);
-    const client = container.getBlobClient(ref.key);
-    // The client encodes the blob name as Azure expects (each path segment, '/' kept).
-    const base = ref.versionId ? client.withVersion(ref.versionId).url : client.url;
-    return { url: `${base}${base.includes('?') ? '&' : '?'}${query}`, expiresAt };
+  return {
+    container,
+    async sign(ref) {
+      const expiresAt = new Date(Date.now() + config.urlTtlSeconds * 1000);
+      const query = await sas(ref, expiresAt);
+      // The client encodes the blob name as Azure expects (each path segment, '/' kept).
+      const client = container.getBlobClient(ref.key);
+      const base = ref.versionId ? client.withVersion(ref.versionId).url : client.url;
+      return { url: `${base}${base.includes('?') ? '&' : '?'}${query}`, expiresAt };
+    },
   };
 }
 
@@ -145,16 +129,8 @@ export function cachedDelegationKeys(
   };
 }
 
-/** Azure SDK errors carry the HTTP status (RestError) or, from @azure/identity, a name. */
+/** Azure SDK errors carry the HTTP status (RestError); Entra ID refusing the worker's identity is AuthenticationError. */
 function azureError(id: string, doing: string, err: unknown): AssetError {
   const e = err as { statusCode?: number; name?: string } | undefined;
-  const message = `storage ${id}: cannot ${doing}: ${messageOf(err)}`;
-  const status = e?.statusCode;
-  if (status === 404) return new NotFoundError(message, { cause: err });
-  // AuthenticationError: Entra ID refused the worker's identity (a secret or federation that is wrong).
-  if ((status !== undefined && status >= 400 && status < 500 && status !== 429) || e?.name === 'AuthenticationError') {
-    return new AccessDeniedError(message, { cause: err });
-  }
-  // CredentialUnavailableError (no identity found yet), network errors, throttling and 5xx may pass.
-  return new StorageUnavailableError(message, { cause: err });
+  return sdkError(id, doing, err, e?.statusCode, e?.name === 'AuthenticationError');
 }

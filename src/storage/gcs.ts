@@ -1,16 +1,10 @@
 /**
- * `gcs` storages: a V4 signed URL for one object
- * (https://cloud.google.com/storage/docs/access-control/signing-urls-manually), signed with a service
- * account key by @google-cloud/storage. With a key the signature is a local RSA-SHA256: no request
- * reaches Google until the download. (Keyless identities would sign through the IAM signBlob API; not
- * supported here, the entry must name a key.)
- *
- * GCS through its S3-compatible XML API with HMAC keys is an `s3` storage instead (docs/storages.md).
- * The SDK loads on first use, so a worker without a gcs storage never loads it.
+ * `gcs` storages: a V4 signed URL for one object, signed locally with a service account key by
+ * @google-cloud/storage (keyless identities are not supported). GCS with HMAC keys is an `s3` storage
+ * instead (docs/storages.md). The SDK loads on first use.
  */
-import { AccessDeniedError, NotFoundError, StorageUnavailableError, messageOf, type AssetError } from '../errors.js';
 import type { ResolvedGcsStorage } from './storage-config.js';
-import type { Storage } from './storage.js';
+import { sdkError, type Storage } from './storage.js';
 
 type Bucket = import('@google-cloud/storage').Bucket;
 
@@ -48,7 +42,7 @@ export function createGcsStorage(config: ResolvedGcsStorage): Storage {
         return { url, expiresAt };
       } catch (err) {
         // A key that cannot sign (malformed, wrong type) will not sign later either.
-        throw new AccessDeniedError(`storage ${config.id}: cannot sign with the service account key: ${messageOf(err)}`, { cause: err });
+        throw sdkError(config.id, 'sign with the service account key', err, undefined, true);
       }
     },
     async sampleKey() {
@@ -56,19 +50,9 @@ export function createGcsStorage(config: ResolvedGcsStorage): Storage {
         const [files] = await (await load()).getFiles({ maxResults: 1, autoPaginate: false });
         return files[0]?.name;
       } catch (err) {
-        throw gcsError(config.id, err);
+        // JSON API errors (ApiError) carry the HTTP status in `code`.
+        throw sdkError(config.id, 'list objects', err, (err as { code?: unknown } | undefined)?.code);
       }
     },
   };
-}
-
-/** JSON API errors (ApiError) carry the HTTP status in `code`. */
-function gcsError(id: string, err: unknown): AssetError {
-  const status = (err as { code?: unknown } | undefined)?.code;
-  const message = `storage ${id}: cannot list objects: ${messageOf(err)}`;
-  if (status === 404) return new NotFoundError(message, { cause: err });
-  if (typeof status === 'number' && status >= 400 && status < 500 && status !== 429) {
-    return new AccessDeniedError(message, { cause: err });
-  }
-  return new StorageUnavailableError(message, { cause: err });
 }

@@ -1,30 +1,18 @@
 /**
- * One GET with the manners every download shares, whole or by ranges: redirects followed (at most
- * maxRedirects hops, each hop's URL checked by the guard when there is one), throttling waited out
- * (throttle.ts), the stall and total time bounded, and transport failures turned into coded errors.
+ * One GET with the manners every download shares, whole or by ranges: redirects followed (http and https
+ * only, each hop checked by the guard when there is one), throttling waited out, the stall and total time
+ * bounded, transport failures turned into coded errors. Signed URLs (and their redirects: S3 sends 307 to
+ * a regional endpoint) are the platform's own and run unguarded; a job's `url` is checked at every hop.
  *
- * What is trusted. A URL the worker signed itself (storage sources) points at an endpoint the operator
- * configured, or one the backend's signer answered with over an authenticated call: both are the
- * platform's own, and so is a redirect they send (S3 sends 301/307 to a bucket's regional endpoint; a
- * signer may answer with a CDN URL that redirects to its origin). Those downloads run without the SSRF
- * guard. A `url` source comes in a job and is not trusted: its downloader carries a guard, and every hop
- * of every request (each range of a ranged read too) is checked before connecting, and its connections
- * resolve names through the guard's lookup. Whatever the trust, a hop goes to http or https only and a
- * chain longer than maxRedirects is refused.
+ * Throttling (429, and 503 as S3's SlowDown) says nothing about the object: it is waited out here, a few
+ * times within the total time, rather than spend the job's attempts; past that the error carries the wait
+ * asked for (`retryAfterMs`) for the queue to delay the job by.
  */
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { errors as undiciErrors, request, type Dispatcher } from 'undici';
-import {
-  AccessDeniedError,
-  AssetError,
-  DownloadTimeoutError,
-  NotFoundError,
-  StorageUnavailableError,
-  UrlNotAllowedError,
-  messageOf,
-} from '../errors.js';
+import { AccessDeniedError, AssetError, DownloadTimeoutError, NotFoundError, StorageUnavailableError, UrlNotAllowedError, messageOf } from '../errors.js';
 import { redactUrl } from './redact.js';
-import { Throttle } from './throttle.js';
 import type { UrlGuard } from './url-guard.js';
 
 export interface DownloadLimits {
@@ -35,42 +23,37 @@ export interface DownloadLimits {
   rangedReadMinBytes?: number;
 }
 
-/** Redirects followed at most per request; each hop is checked by the guard again, when there is one. */
+/** Redirects followed at most per request. */
 export const maxRedirects = 5;
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+
+/** Throttled answers waited out within one download; the next one ends it. */
+export const maxThrottleWaits = 4;
+/** The longest Retry-After waited out inside a download; a longer one ends it at once (the queue waits). */
+export const maxInDownloadWaitMs = 30_000;
+/** A Retry-After is untrusted: longer than this is read as this. */
+export const maxRetryAfterMs = 60 * 60_000;
+/** The wait when the store gives no Retry-After (S3's SlowDown does not): doubled at each wait. */
+export const firstThrottleWaitMs = 250;
 
 /** What the requests of one download share: the pool, the guard, the total time and the throttling budget. */
 export interface FetchContext {
   dispatcher: Dispatcher;
   guard?: UrlGuard | undefined;
   limits: DownloadLimits;
-  /** Aborts at the download's total time. */
+  /** Aborts at `deadline` (ms since the epoch), the download's total time. */
   signal: AbortSignal;
-  /** When the total time ends (ms since the epoch). */
   deadline: number;
-  throttle: Throttle;
+  throttleWaits: number;
 }
 
 export function createFetchContext(dispatcher: Dispatcher, guard: UrlGuard | undefined, limits: DownloadLimits): FetchContext {
-  return {
-    dispatcher,
-    guard,
-    limits,
-    signal: AbortSignal.timeout(limits.timeoutMs),
-    deadline: Date.now() + limits.timeoutMs,
-    throttle: new Throttle(),
-  };
+  return { dispatcher, guard, limits, signal: AbortSignal.timeout(limits.timeoutMs), deadline: Date.now() + limits.timeoutMs, throttleWaits: 0 };
 }
 
-/** A response that is not a redirect or a throttling answer, and the URL (after redirects) that gave it. */
-export interface Reply {
-  res: Dispatcher.ResponseData;
-  url: URL;
-}
-
-/** GETs `url` with `headers` (a Range, an If-Match), following redirects and waiting out throttling. */
-export async function get(ctx: FetchContext, url: URL, headers: Record<string, string> = {}): Promise<Reply> {
+/** GETs `url` with `headers` (a Range, an If-Match): the first answer neither a redirect nor throttling, and its URL. */
+export async function get(ctx: FetchContext, url: URL, headers: Record<string, string> = {}): Promise<{ res: Dispatcher.ResponseData; url: URL }> {
   let current = url;
   let hops = 0;
   for (;;) {
@@ -78,20 +61,23 @@ export async function get(ctx: FetchContext, url: URL, headers: Record<string, s
       throw new UrlNotAllowedError(`redirect to scheme ${current.protocol} refused (http and https only) from ${redactUrl(url.href)}`);
     }
     if (ctx.guard) await ctx.guard.check(current);
-    const res = await send(ctx, current, headers);
+    const stall = ctx.limits.stallTimeoutMs;
+    const options = { dispatcher: ctx.dispatcher, method: 'GET' as const, headers, signal: ctx.signal, headersTimeout: stall, bodyTimeout: stall };
+    const res = await request(current, options).catch((err: unknown) => {
+      throw transportError(err, current, ctx.signal);
+    });
     const location = res.headers.location;
     if (redirectStatuses.has(res.statusCode) && typeof location === 'string') {
       discard(res.body);
       // A chain this long is a loop or a trap, and asking again follows the same chain: permanent.
       if (hops >= maxRedirects) throw new UrlNotAllowedError(`more than ${maxRedirects} redirects from ${redactUrl(url.href)}`);
       hops++;
-      current = parseLocation(location, current, url);
+      current = URL.parse(location, current) ?? fail(new StorageUnavailableError(`redirect with an unreadable Location from ${redactUrl(url.href)}`));
       continue;
     }
     if (res.statusCode === 429 || res.statusCode === 503) {
       discard(res.body);
-      const wait = ctx.throttle.next(res.statusCode, res.headers['retry-after'], ctx.deadline - Date.now(), redactUrl(current.href));
-      if (typeof wait !== 'number') throw wait;
+      const wait = throttleWait(ctx, res.statusCode, res.headers['retry-after'], current);
       await sleep(wait, undefined, { signal: ctx.signal }).catch((err: unknown) => {
         throw transportError(err, current, ctx.signal);
       });
@@ -104,40 +90,45 @@ export async function get(ctx: FetchContext, url: URL, headers: Record<string, s
   }
 }
 
+/**
+ * How long to wait out a throttled answer; throws STORAGE_UNAVAILABLE with `retryAfterMs` when the
+ * download should not wait (its waits are spent, or the store asks for too long or past the total time).
+ */
+function throttleWait(ctx: FetchContext, status: number, retryAfter: unknown, url: URL): number {
+  const wait = parseRetryAfter(retryAfter) ?? firstThrottleWaitMs * 2 ** ctx.throttleWaits;
+  const why =
+    ctx.throttleWaits >= maxThrottleWaits ? `after ${ctx.throttleWaits} waits`
+    : wait > maxInDownloadWaitMs ? `asked to wait ${Math.ceil(wait / 1000)} s, over the ${maxInDownloadWaitMs / 1000} s a download waits`
+    : wait >= ctx.deadline - Date.now() ? `asked to wait ${Math.ceil(wait / 1000)} s, past the download's total time`
+    : undefined;
+  if (why) {
+    const message = `storage throttled the download (HTTP ${status}, ${why}) at ${redactUrl(url.href)}`;
+    throw Object.assign(new StorageUnavailableError(message), { retryAfterMs: wait });
+  }
+  ctx.throttleWaits++;
+  return wait;
+}
+
+/** Milliseconds a Retry-After asks for, at most maxRetryAfterMs; undefined when absent or not RFC 9110's. */
+export function parseRetryAfter(value: unknown, now = Date.now()): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (/^\d{1,10}$/.test(text)) return Math.min(Number(text) * 1000, maxRetryAfterMs);
+  if (text.length > 64) return undefined;
+  const at = Date.parse(text);
+  if (!Number.isFinite(at) || !/[a-z]{3}/i.test(text)) return undefined;
+  return Math.min(Math.max(0, at - now), maxRetryAfterMs);
+}
+
 /** A URL to fetch; one that does not parse is refused for good (asking again parses the same text). */
-export function parseUrl(url: string): URL {
-  try {
-    return new URL(url);
-  } catch {
-    throw new UrlNotAllowedError('the URL does not parse');
-  }
-}
+export const parseUrl = (url: string): URL => URL.parse(url) ?? fail(new UrlNotAllowedError('the URL does not parse'));
 
-function parseLocation(location: string, base: URL, origin: URL): URL {
-  try {
-    return new URL(location, base);
-  } catch {
-    throw new StorageUnavailableError(`redirect with an unreadable Location from ${redactUrl(origin.href)}`);
-  }
-}
-
-async function send(ctx: FetchContext, url: URL, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
-  try {
-    return await request(url, {
-      dispatcher: ctx.dispatcher,
-      method: 'GET',
-      headers,
-      signal: ctx.signal,
-      headersTimeout: ctx.limits.stallTimeoutMs,
-      bodyTimeout: ctx.limits.stallTimeoutMs,
-    });
-  } catch (err) {
-    throw transportError(err, url, ctx.signal);
-  }
+function fail(err: Error): never {
+  throw err;
 }
 
 /** Drops a response body we will not read; its abort must not surface as an unhandled error. */
-export function discard(body: Dispatcher.ResponseData['body']): void {
+export function discard(body: Readable): void {
   body.on('error', () => {});
   body.destroy();
 }

@@ -1,7 +1,4 @@
-/**
- * The one place that knows every storage kind: builds each configured entry's driver and looks them up
- * by id. Adding a kind is one case here and one file beside it.
- */
+/** The one place that knows every storage kind. Adding a kind is one case here and one file beside it. */
 import { StorageNotConfiguredError } from '../errors.js';
 import { createAzureStorage } from './azure.js';
 import { createGcsStorage } from './gcs.js';
@@ -10,7 +7,7 @@ import { createSignerStorage } from './signer.js';
 import type { ResolvedStorage } from './storage-config.js';
 import type { Storage, StorageRegistry } from './storage.js';
 
-/** The storage for one entry. Holds its credentials; the plain object it returns exposes none. */
+/** The storage for one entry; it holds the entry's credentials and exposes none. */
 export function createStorage(entry: ResolvedStorage): Storage {
   switch (entry.kind) {
     case 's3':

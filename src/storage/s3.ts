@@ -1,38 +1,43 @@
 /**
- * `s3` storages: the worker presigns a GetObject URL itself (AWS S3, MinIO, R2, GCS interoperability, any
- * S3-compatible endpoint). Signing is local computation: no request reaches the store until the download,
- * except the AssumeRole call of delegated access (s3-role.ts), made once per credential lifetime.
+ * `s3` storages (AWS S3, MinIO, R2, any S3-compatible endpoint): a GetObject URL presigned locally by the
+ * SDK. Delegated access: the worker assumes the customer's role through STS (with their ExternalId) and
+ * presigns with the temporary credentials, which the S3Client keeps until they end within 5 minutes.
  */
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { AccessDeniedError, NotFoundError, StorageUnavailableError, messageOf, type AssetError } from '../errors.js';
-import { createS3Presigner } from './s3-presign.js';
-import { assumeRoleCredentials } from './s3-role.js';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ResolvedS3Storage } from './storage-config.js';
-import type { Storage } from './storage.js';
+import { sdkError, type Storage } from './storage.js';
+
+/** Names the worker's sessions in the customer's CloudTrail. */
+export const defaultRoleSessionName = 'asset-metadata-worker';
+/** One hour: STS's default, and no role's maximum session duration is shorter. */
+export const defaultRoleDurationSeconds = 3600;
 
 export function createS3Storage(config: ResolvedS3Storage): Storage {
-  const roleArn = config.roleArn;
   const client = new S3Client({
     region: config.region,
     forcePathStyle: config.forcePathStyle,
     ...(config.endpoint ? { endpoint: config.endpoint } : {}),
     // Without a role or explicit keys the SDK's default chain applies (env, profile, web identity, ECS/IMDS).
-    ...(roleArn
-      ? { credentials: assumeRoleCredentials({ ...config, roleArn }) }
+    ...(config.roleArn
+      ? { credentials: assumeRole(config, config.roleArn) }
       : config.credentials
         ? { credentials: config.credentials }
         : {}),
   });
-  const presign = createS3Presigner(client, config.bucket, config.urlTtlSeconds);
+  const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
   return {
     id: config.id,
     kind: 's3',
     async sign(ref) {
+      const command = new GetObjectCommand({ Bucket: config.bucket, Key: ref.key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) });
       try {
-        const url = await presign({ key: ref.key, ...(ref.versionId ? { versionId: ref.versionId } : {}) });
+        // Only credential resolution can fail here: STS refusing the role is permanent, STS unreachable is not.
+        const url = await getSignedUrl(client, command, { expiresIn: config.urlTtlSeconds });
         return { url, expiresAt: new Date(Date.now() + config.urlTtlSeconds * 1000) };
       } catch (err) {
-        throw storageError(config.id, 'sign', err);
+        throw sdkError(config.id, 'sign', err, statusOf(err));
       }
     },
     async sampleKey() {
@@ -40,27 +45,22 @@ export function createS3Storage(config: ResolvedS3Storage): Storage {
         const page = await client.send(new ListObjectsV2Command({ Bucket: config.bucket, MaxKeys: 1 }));
         return page.Contents?.[0]?.Key;
       } catch (err) {
-        throw storageError(config.id, 'list objects', err);
+        throw sdkError(config.id, 'list objects', err, statusOf(err));
       }
     },
   };
 }
 
-/** The HTTP status of an AWS SDK service error, if it came from a response. */
-const statusOf = (err: unknown): number | undefined =>
-  (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
-
-/**
- * While presigning only credential resolution can fail. STS refusing the role (a trust policy or ExternalId
- * that does not match) is permanent, as is S3 refusing a listing; anything else (no credentials yet, STS or
- * S3 unreachable, throttling, 5xx) may pass.
- */
-function storageError(id: string, doing: string, err: unknown): AssetError {
-  const status = statusOf(err);
-  const message = `storage ${id}: cannot ${doing}: ${messageOf(err)}`;
-  if (status === 404) return new NotFoundError(message, { cause: err });
-  if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
-    return new AccessDeniedError(message, { cause: err });
-  }
-  return new StorageUnavailableError(message, { cause: err });
+function assumeRole(config: ResolvedS3Storage, roleArn: string) {
+  return fromTemporaryCredentials({
+    params: {
+      RoleArn: roleArn,
+      RoleSessionName: config.roleSessionName ?? defaultRoleSessionName,
+      DurationSeconds: config.roleDurationSeconds ?? defaultRoleDurationSeconds,
+      ...(config.externalId ? { ExternalId: config.externalId } : {}),
+    },
+    // The worker's own identity signs the AssumeRole call: the entry's keys, else the SDK's default chain.
+    ...(config.credentials ? { masterCredentials: config.credentials } : {}),
+    clientConfig: { region: config.region, ...(config.stsEndpoint ? { endpoint: config.stsEndpoint } : {}) },
+  });
 }

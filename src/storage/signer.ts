@@ -1,10 +1,8 @@
 /**
  * `signer` storages: the backend signs. `POST url` with `{assetId, storageId, key, versionId}` and a bearer
- * token; the answer is `{url, expiresAt}` (docs/contract.md §2). The whole exchange, the answer's body included,
- * has `timeoutMs`; an answer larger than maxSignerAnswerBytes is refused unread.
- *
- * The URL the signer answers with is trusted as the backend's own (see ../storage/http-get.ts): it is
- * fetched without the SSRF guard, and so are the redirects it leads to.
+ * token; the answer is `{url, expiresAt}` (docs/contract.md §2). The whole exchange, body included, has
+ * `timeoutMs`; an answer over maxSignerAnswerBytes is refused unread. The URL answered is trusted as the
+ * backend's own (http-get.ts): fetched without the SSRF guard, as are its redirects.
  */
 import { z } from 'zod';
 import { AccessDeniedError, NotFoundError, StorageUnavailableError, messageOf } from '../errors.js';
@@ -29,10 +27,7 @@ export function createSignerStorage(config: ResolvedSignerStorage): Storage {
       try {
         res = await fetch(config.url, {
           method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            ...(config.token ? { authorization: `Bearer ${config.token}` } : {}),
-          },
+          headers: { 'content-type': 'application/json', ...(config.token ? { authorization: `Bearer ${config.token}` } : {}) },
           body: JSON.stringify({ assetId: ref.assetId, storageId: config.id, key: ref.key, versionId: ref.versionId }),
           signal,
           redirect: 'error',
@@ -46,17 +41,12 @@ export function createSignerStorage(config: ResolvedSignerStorage): Storage {
       if (!res.ok) throw new StorageUnavailableError(`signer ${config.id} answered HTTP ${res.status}`);
       const parsed = AnswerSchema.safeParse(await readAnswer(res, signal, config.id, config.timeoutMs));
       if (!parsed.success) throw new StorageUnavailableError(`signer ${config.id} gave an answer without a valid url`);
-      return {
-        url: parsed.data.url,
-        ...(parsed.data.expiresAt ? { expiresAt: new Date(parsed.data.expiresAt) } : {}),
-      };
+      return { url: parsed.data.url, ...(parsed.data.expiresAt ? { expiresAt: new Date(parsed.data.expiresAt) } : {}) };
     },
   };
 }
 
-function timedOut(id: string, timeoutMs: number, when: string): StorageUnavailableError {
-  return new StorageUnavailableError(`signer ${id} timed out after ${timeoutMs} ms ${when}`);
-}
+const timedOut = (id: string, timeoutMs: number, when: string) => new StorageUnavailableError(`signer ${id} timed out after ${timeoutMs} ms ${when}`);
 
 /** The answer's JSON, undefined when it is not JSON; a body that stops coming is a timeout, not a bad answer. */
 async function readAnswer(res: Response, signal: AbortSignal, id: string, timeoutMs: number): Promise<unknown> {

@@ -23,11 +23,11 @@ export const S3StorageSchema = z
     urlTtlSeconds,
     accessKeyIdEnv: envName.optional(),
     secretAccessKeyEnv: envName.optional(),
-    /** Delegated access: the customer's role, assumed through STS (s3-role.ts). */
+    /** Delegated access: the customer's role, assumed through STS (s3.ts). */
     roleArn: z.string().regex(/^arn:[\w-]+:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN').optional(),
     /** The customer's shared secret against the confused-deputy problem; AWS allows 2..1224 characters. */
     externalId: z.string().regex(/^[\w+=,.@:/-]{2,1224}$/, 'must be 2..1224 characters of [A-Za-z0-9+=,.@:/_-]').optional(),
-    /** Shows in the customer's CloudTrail as the session that read their objects; default in s3-role.ts. */
+    /** Shows in the customer's CloudTrail as the session that read their objects; default in s3.ts. */
     roleSessionName: z.string().regex(/^[\w+=,.@-]{2,64}$/).optional(),
     /** Lifetime of the temporary credentials (STS allows 900..43200, capped by the role's maximum). */
     roleDurationSeconds: z.number().int().min(900).max(43_200).optional(),
@@ -75,12 +75,7 @@ export const SignerStorageSchema = z.object({
   timeoutMs: z.number().int().positive().default(10_000),
 });
 
-export const StorageConfigSchema = z.discriminatedUnion('kind', [
-  S3StorageSchema,
-  AzureStorageSchema,
-  GcsStorageSchema,
-  SignerStorageSchema,
-]);
+export const StorageConfigSchema = z.discriminatedUnion('kind', [S3StorageSchema, AzureStorageSchema, GcsStorageSchema, SignerStorageSchema]);
 export const StoragesSchema = z.array(StorageConfigSchema).superRefine((list, ctx) => {
   const seen = new Set<string>();
   list.forEach((s, i) => {
@@ -89,59 +84,34 @@ export const StoragesSchema = z.array(StorageConfigSchema).superRefine((list, ct
   });
 });
 
-export type S3StorageConfig = z.infer<typeof S3StorageSchema>;
-export type AzureStorageConfig = z.infer<typeof AzureStorageSchema>;
-export type GcsStorageConfig = z.infer<typeof GcsStorageSchema>;
-export type SignerStorageConfig = z.infer<typeof SignerStorageSchema>;
 export type StorageConfig = z.infer<typeof StorageConfigSchema>;
 
-/** The two fields of a service account key that V4 signing needs. */
-export interface ServiceAccountKey {
-  client_email: string;
-  private_key: string;
-  project_id?: string;
-}
-
 /** An entry with the secrets it names read from the environment (by config.ts, the only reader of env). */
-export type ResolvedS3Storage = S3StorageConfig & { credentials?: { accessKeyId: string; secretAccessKey: string } };
-export type ResolvedAzureStorage = AzureStorageConfig & { accountKey?: string };
-export type ResolvedGcsStorage = GcsStorageConfig & { serviceAccount: ServiceAccountKey };
-export type ResolvedSignerStorage = SignerStorageConfig & { token?: string };
+export type ResolvedS3Storage = z.infer<typeof S3StorageSchema> & { credentials?: { accessKeyId: string; secretAccessKey: string } };
+export type ResolvedAzureStorage = z.infer<typeof AzureStorageSchema> & { accountKey?: string };
+export type ResolvedGcsStorage = z.infer<typeof GcsStorageSchema> & { serviceAccount: ServiceAccountKey };
+export type ResolvedSignerStorage = z.infer<typeof SignerStorageSchema> & { token?: string };
 export type ResolvedStorage = ResolvedS3Storage | ResolvedAzureStorage | ResolvedGcsStorage | ResolvedSignerStorage;
 
-/**
- * A secret that is set but unusable (a key file that cannot be read or is not a service account key).
- * The message names the variable and the storage, never the secret's content.
- */
+/** A secret that is set but unusable; the message names the variable and the storage, never the secret. */
 export class StorageSecretError extends Error {
   override readonly name = 'StorageSecretError';
 }
 
-type Resolution = { storage: ResolvedStorage } | { missing: string };
-
-/**
- * Reads the secrets an entry names; returns the name of a variable that is missing, if any. Throws
- * {@link StorageSecretError} for a secret that is set but unusable.
- */
-export function resolveStorage(entry: StorageConfig, env: Record<string, string | undefined>): Resolution {
+/** Reads the secrets an entry names, or says which variable is missing; throws StorageSecretError for an unusable one. */
+export function resolveStorage(entry: StorageConfig, env: Record<string, string | undefined>): { storage: ResolvedStorage } | { missing: string } {
   switch (entry.kind) {
     case 's3': {
       if (!entry.accessKeyIdEnv && !entry.secretAccessKeyEnv) return { storage: entry };
       for (const name of [entry.accessKeyIdEnv, entry.secretAccessKeyEnv]) {
         if (!name || !env[name]) return { missing: name ?? 'accessKeyIdEnv/secretAccessKeyEnv (both or neither)' };
       }
-      return {
-        storage: {
-          ...entry,
-          credentials: { accessKeyId: env[entry.accessKeyIdEnv!]!, secretAccessKey: env[entry.secretAccessKeyEnv!]! },
-        },
-      };
+      return { storage: { ...entry, credentials: { accessKeyId: env[entry.accessKeyIdEnv!]!, secretAccessKey: env[entry.secretAccessKeyEnv!]! } } };
     }
     case 'azure': {
       if (!entry.accountKeyEnv) return { storage: entry };
       const accountKey = env[entry.accountKeyEnv];
-      if (!accountKey) return { missing: entry.accountKeyEnv };
-      return { storage: { ...entry, accountKey } };
+      return accountKey ? { storage: { ...entry, accountKey } } : { missing: entry.accountKeyEnv };
     }
     case 'gcs': {
       const name = (entry.credentialsFileEnv ?? entry.credentialsJsonEnv)!;
@@ -153,8 +123,7 @@ export function resolveStorage(entry: StorageConfig, env: Record<string, string 
     case 'signer': {
       if (!entry.tokenEnv) return { storage: entry };
       const token = env[entry.tokenEnv];
-      if (!token) return { missing: entry.tokenEnv };
-      return { storage: { ...entry, token } };
+      return token ? { storage: { ...entry, token } } : { missing: entry.tokenEnv };
     }
   }
 }
@@ -168,7 +137,15 @@ function readKeyFile(storageId: string, variable: string, path: string): string 
   }
 }
 
-/** Never quotes the input: JSON.parse's own message shows a piece of it, which here is a private key. */
+/** The fields of a service account key that V4 signing needs. */
+const ServiceAccountSchema = z.object({
+  client_email: z.string().includes('@'),
+  private_key: z.string().includes('PRIVATE KEY'),
+  project_id: z.string().optional().catch(undefined),
+});
+export type ServiceAccountKey = z.infer<typeof ServiceAccountSchema>;
+
+/** Never quotes the input: JSON.parse's and zod's messages show pieces of it, which here is a private key. */
 function parseServiceAccount(storageId: string, variable: string, json: string): ServiceAccountKey {
   const bad = (what: string) =>
     new StorageSecretError(`${variable}: ${what}, for storage "${storageId}" (expected a service account key JSON)`);
@@ -178,12 +155,7 @@ function parseServiceAccount(storageId: string, variable: string, json: string):
   } catch {
     throw bad('not JSON');
   }
-  const k = key as Partial<Record<string, unknown>>;
-  if (typeof k.client_email !== 'string' || !k.client_email.includes('@')) throw bad('no client_email');
-  if (typeof k.private_key !== 'string' || !k.private_key.includes('PRIVATE KEY')) throw bad('no private_key');
-  return {
-    client_email: k.client_email,
-    private_key: k.private_key,
-    ...(typeof k.project_id === 'string' ? { project_id: k.project_id } : {}),
-  };
+  const parsed = ServiceAccountSchema.safeParse(key);
+  if (!parsed.success) throw bad(`no ${String(parsed.error.issues[0]?.path[0] ?? 'client_email')}`);
+  return parsed.data;
 }

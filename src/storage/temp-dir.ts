@@ -1,9 +1,8 @@
 /**
- * Where downloads live for a moment (docs/contract.md §6). Each replica owns a directory under TMP_DIR with
- * random file names the worker makes (never from the key), mode 0600. Replicas remove the directories of
- * replicas that died, as they start and every `siblingSweepMs` while they run: on the same host by their
- * pid, elsewhere (a shared volume) by a heartbeat that stopped. A replica killed with SIGKILL leaves
- * customer bytes behind; a live sibling removes them within seconds, not at the next restart.
+ * Where downloads live for a moment (docs/contract.md §6): a directory per replica under TMP_DIR, random
+ * file names (never from the key), mode 0600. Replicas remove the directories of dead ones (same host: by
+ * pid; a shared volume: by a stopped heartbeat) as they start and every `siblingSweepMs`, so a replica
+ * killed with SIGKILL leaves customer bytes for seconds only.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
@@ -17,17 +16,10 @@ const heartbeatMs = 30_000;
 export const siblingSweepMs = 10_000;
 const ownerFile = 'owner.json';
 
+/** `sweepIntervalMs` replaces siblingSweepMs (tests); `onSwept` is told what each periodic sweep removed, if anything. */
 export interface TempDirOptions {
-  /** Instead of `siblingSweepMs` (tests). */
   sweepIntervalMs?: number;
-  /** Told the directories each periodic sweep removed (never called with none). */
   onSwept?(removed: string[]): void;
-}
-
-interface Owner {
-  host: string;
-  pid: number;
-  startedAt: string;
 }
 
 function isAlive(pid: number): boolean {
@@ -56,7 +48,7 @@ export class TempDir {
     // same moment never sees a replica directory without an owner (and sweeps it as dead).
     const starting = path.join(root, `.starting-${id}`);
     await mkdir(starting, { mode: 0o700 });
-    const owner: Owner = { host: os.hostname(), pid: process.pid, startedAt: new Date().toISOString() };
+    const owner = { host: os.hostname(), pid: process.pid, startedAt: new Date().toISOString() };
     await writeFile(path.join(starting, ownerFile), JSON.stringify(owner), { mode: 0o600 });
     await rename(starting, dir);
     const temp = new TempDir(dir);
@@ -110,13 +102,9 @@ function sweepEvery(root: string, intervalMs: number, onSwept?: (removed: string
     if (running) return;
     running = true;
     sweepDeadReplicas(root)
-      .then((removed) => {
-        if (removed.length) onSwept?.(removed);
-      })
+      .then((removed) => void (removed.length && onSwept?.(removed)))
       .catch(() => {})
-      .finally(() => {
-        running = false;
-      });
+      .finally(() => (running = false));
   }, intervalMs).unref();
 }
 
@@ -124,29 +112,27 @@ async function sweepDeadReplicas(root: string): Promise<string[]> {
   const removed: string[] = [];
   for (const name of await readdir(root).catch(() => [] as string[])) {
     const dir = path.join(root, name);
-    if (name.startsWith('.starting-')) {
-      // A replica that died between making its directory and naming it: only once it is surely not starting.
-      const st = await stat(dir).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > staleReplicaMs) {
-        await rm(dir, { recursive: true, force: true });
-        removed.push(dir);
-      }
-      continue;
-    }
-    if (!name.startsWith('replica-')) continue;
-    try {
-      const ownerPath = path.join(dir, ownerFile);
-      const [raw, st] = await Promise.all([readFile(ownerPath, 'utf8'), stat(ownerPath)]);
-      const owner = JSON.parse(raw) as Owner;
-      const stale = Date.now() - st.mtimeMs > staleReplicaMs;
-      const deadHere = owner.host === os.hostname() && !isAlive(owner.pid);
-      if (!stale && !deadHere) continue;
-    } catch {
-      // No readable owner file: a replica that died while creating it, or something else's leftovers
-      // in our own namespace; either way nothing alive owns it.
-    }
+    if (!(await isDead(dir, name))) continue;
     await rm(dir, { recursive: true, force: true });
     removed.push(dir);
   }
   return removed;
+}
+
+const isStale = (mtimeMs: number) => Date.now() - mtimeMs > staleReplicaMs;
+
+async function isDead(dir: string, name: string): Promise<boolean> {
+  // A replica that died between making its directory and naming it: only once it is surely not starting.
+  if (name.startsWith('.starting-')) return isStale((await stat(dir).catch(() => undefined))?.mtimeMs ?? Date.now());
+  if (!name.startsWith('replica-')) return false;
+  try {
+    const ownerPath = path.join(dir, ownerFile);
+    const [raw, st] = await Promise.all([readFile(ownerPath, 'utf8'), stat(ownerPath)]);
+    const owner = JSON.parse(raw) as { host: string; pid: number };
+    return isStale(st.mtimeMs) || (owner.host === os.hostname() && !isAlive(owner.pid));
+  } catch {
+    // No readable owner file: a replica that died while creating it, or something else's leftovers in our
+    // own namespace; either way nothing alive owns it.
+    return true;
+  }
 }

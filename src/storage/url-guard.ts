@@ -1,15 +1,14 @@
 /**
  * SSRF guard for `url` sources (docs/contract.md §4 URL_NOT_ALLOWED): http and https only, and every address a
  * host resolves to must be public, unless the operator names the host in URL_ALLOWED_HOSTS. The check runs
- * before each request and again inside the connection's DNS lookup, so a name that resolves to a public
- * address for the check and a private one for the connection (DNS rebinding) is still refused.
+ * before each request (each redirect hop too) and again inside the connection's DNS lookup, so DNS
+ * rebinding (public for the check, private for the connection) is still refused.
  *
- * An URL_ALLOWED_HOSTS entry is `host` (every port of that host) or `host:port` (that port only; IPv6 as
- * `[::1]:8080`). Allowing `127.0.0.1` lets a job reach every service on the machine (Redis at 6379 too);
- * `127.0.0.1:9000` lets it reach the one server meant. The port is checked on the direct URL and on every
- * redirect hop (the check runs per request, with the URL's port or its scheme's default).
+ * An URL_ALLOWED_HOSTS entry is `host` (every port) or `host:port` (that port only; IPv6 as `[::1]:8080`):
+ * `127.0.0.1` lets a job reach every service on the machine (Redis too), `127.0.0.1:9000` the one meant.
  */
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { lookup as lookupAll } from 'node:dns/promises';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { StorageUnavailableError, UrlNotAllowedError } from '../errors.js';
 
@@ -47,10 +46,7 @@ export interface UrlGuard {
 }
 
 /** One URL_ALLOWED_HOSTS entry: a host name or address, and the one port allowed (every port without). */
-export interface AllowedHost {
-  host: string;
-  port?: number;
-}
+type AllowedHost = { host: string; port?: number };
 
 const bare = (host: string) => host.toLowerCase().replace(/^\[|\]$/g, '');
 
@@ -71,10 +67,7 @@ export function parseAllowedHost(entry: string): AllowedHost | undefined {
 }
 
 /** The port a URL connects to: its own, or its scheme's default. */
-function portOf(url: URL): number {
-  if (url.port) return Number(url.port);
-  return url.protocol === 'https:' ? 443 : 80;
-}
+const portOf = (url: URL): number => (url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80);
 
 export function createUrlGuard(allowedHosts: string[]): UrlGuard {
   // config.ts refuses an entry parseAllowedHost cannot read; one that got here anyway allows nothing.
@@ -113,9 +106,7 @@ export function createUrlGuard(allowedHosts: string[]): UrlGuard {
         if (isPrivateAddress(host)) throw refuse(host, host);
         return;
       }
-      const addresses = await new Promise<LookupAddress[]>((resolve, reject) =>
-        dnsLookup(host, { all: true }, (err, a) => (err ? reject(err) : resolve(a))),
-      ).catch((err: unknown) => {
+      const addresses = await lookupAll(host, { all: true }).catch((err: unknown) => {
         throw new StorageUnavailableError(`host ${host} does not resolve: ${(err as Error).message}`);
       });
       const bad = addresses.find((a) => isPrivateAddress(a.address));

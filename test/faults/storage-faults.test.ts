@@ -125,7 +125,7 @@ describe('storage faults', () => {
   });
 
   it('503 SlowDown for 10 requests: waited out in the download, then by delaying the job; no attempt used, ok, saved once', async () => {
-    // One request and four throttling waits a run (throttle.ts), then the job is delayed (queue/worker.ts)
+    // One request and four throttling waits a run (storage/http-get.ts), then the job is delayed (queue/worker.ts)
     // without using an attempt: two such runs take the 10 refusals, the third reads the object.
     h.s3.failNext({ status: 503, count: 10 });
     const result = await run('faults/throttled', big, 2);

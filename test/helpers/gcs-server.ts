@@ -15,6 +15,7 @@
 import { createHash, verify as rsaVerify, type KeyObject } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { rangeOf } from './object-server.js';
 
 export interface Goog4Request {
   method: string;
@@ -132,11 +133,10 @@ export async function startGcsServer(publicKeys: ReadonlyMap<string, KeyObject>)
     const [, bucket = '', ...rest] = checked.path.split('/');
     const body = objects.get(`${bucket}/${decodeURIComponent(rest.join('/'))}`);
     if (!body) return reply(res, 404, 'NoSuchKey', 'The specified key does not exist.');
-    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    const range = rangeOf(req.headers.range, body.length);
+    if (range === 'unsatisfiable') return reply(res, 416, 'InvalidRange', 'The requested range cannot be satisfied.');
     if (range) {
-      const start = Number(range[1]);
-      const end = Math.min(range[2] ? Number(range[2]) : body.length - 1, body.length - 1);
-      if (start > end) return reply(res, 416, 'InvalidRange', 'The requested range cannot be satisfied.');
+      const { start, end } = range;
       statuses.push(206);
       res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${body.length}`, 'content-length': end - start + 1 });
       return res.end(body.subarray(start, end + 1));

@@ -71,6 +71,18 @@ export interface StoreManners {
   ifMatch?: 'strong' | 'ignore';
 }
 
+/**
+ * The range a GET asks for as object stores read it (`bytes=a-b` or `bytes=a-`, clamped to the object's
+ * end): undefined without one, 'unsatisfiable' from past the end (or ending before it starts).
+ */
+export function rangeOf(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | undefined {
+  const range = /^bytes=(\d+)-(\d*)$/.exec(header ?? '');
+  if (!range) return undefined;
+  const start = Number(range[1]);
+  const end = Math.min(range[2] ? Number(range[2]) : size - 1, size - 1);
+  return start > end ? 'unsatisfiable' : { start, end };
+}
+
 /** Answers a GET for `obj` as an object store does: 200 without Range, 206 with one, 416 past the end. */
 export function answerObject(req: IncomingMessage, res: ServerResponse, obj: StoredObject, manners: StoreManners = {}): void {
   const validators = {
@@ -84,11 +96,10 @@ export function answerObject(req: IncomingMessage, res: ServerResponse, obj: Sto
     if (!strongMatch) return void res.writeHead(412, validators).end();
   }
   const size = obj.body.length;
-  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  const range = rangeOf(req.headers.range, size);
   if (!range) return void res.writeHead(200, { ...validators, 'content-length': size }).end(obj.body);
-  const start = Number(range[1]);
-  if (start >= size) return void res.writeHead(416, { ...validators, 'content-range': `bytes */${size}` }).end();
-  let end = Math.min(range[2] ? Number(range[2]) : size - 1, size - 1);
+  if (range === 'unsatisfiable') return void res.writeHead(416, { ...validators, 'content-range': `bytes */${size}` }).end();
+  let { start, end } = range;
   if (manners.maxReplyBytes) end = Math.min(end, start + manners.maxReplyBytes - 1);
   res.writeHead(206, { ...validators, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
   res.end(obj.body.subarray(start, end + 1));

@@ -120,7 +120,7 @@ describe('download', () => {
     expect(err).toMatchObject({ code, retriable });
     expect((err as Error).message).toContain('?[redacted]');
     expect((err as Error).message).not.toContain('topsecret');
-    // 429 and 503 are throttling: waited out inside the download (throttle.ts), then said so.
+    // 429 and 503 are throttling: waited out inside the download (storage/http-get.ts), then said so.
     if (status === 429 || status === 503) expect((err as Error).message).toMatch(/throttled the download/);
   }, 15_000);
 

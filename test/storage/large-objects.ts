@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, createReadStream, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { rangeOf } from '../helpers/object-server.js';
 
 /**
  * A 1 s MP4 (640×360 H.264 at 25 fps, 48 kHz AAC) whose mdat is grown by `holeBytes` of zeros after its
@@ -82,13 +83,10 @@ export async function sha256Of(file: string): Promise<string> {
 export function answerFile(req: IncomingMessage, res: ServerResponse, file: string, counted: (bytes: number) => void, ignoreRange = false): void {
   const size = statSync(file).size;
   const validators = { etag: `"${size}"`, ...(ignoreRange ? {} : { 'accept-ranges': 'bytes' }) };
-  const range = ignoreRange ? null : /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-  let start = 0;
-  let end = size - 1;
+  const range = ignoreRange ? undefined : rangeOf(req.headers.range, size);
+  if (range === 'unsatisfiable') return void res.writeHead(416, { ...validators, 'content-range': `bytes */${size}` }).end();
+  const { start, end } = range ?? { start: 0, end: size - 1 };
   if (range) {
-    start = Number(range[1]);
-    if (start >= size) return void res.writeHead(416, { ...validators, 'content-range': `bytes */${size}` }).end();
-    end = Math.min(range[2] ? Number(range[2]) : size - 1, size - 1);
     res.writeHead(206, { ...validators, 'content-range': `bytes ${start}-${end}/${size}`, 'content-length': end - start + 1 });
   } else {
     res.writeHead(200, { ...validators, 'content-length': size });

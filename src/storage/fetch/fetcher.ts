@@ -10,11 +10,7 @@ import type { TempDir } from '../temp-dir.js';
 export type { FetchedFile };
 
 export interface FetchRequest {
-  /**
-   * `signed`: a URL the worker signed itself (a trusted endpoint).
-   * `url`: a URL that came in a job (untrusted: every hop of every request SSRF-guarded).
-   * Both are read by ranges where the format allows.
-   */
+  /** `signed`: a URL the worker signed itself (trusted); `url`: one that came in a job (every hop SSRF-guarded). */
   source: 'signed' | 'url';
   url: string;
   limits: DownloadLimits;
@@ -28,16 +24,9 @@ export interface Fetcher {
 }
 
 /** The two connection pools a fetch needs: trusted (signed URLs) and SSRF-guarded (job URLs). */
-export interface Downloaders {
-  signed: Downloader;
-  url: Downloader;
-}
+export type Downloaders = Record<FetchRequest['source'], Downloader>;
 
 /** Fetches on the calling thread: an exception the HTTP client throws from an event handler ends it. */
 export function inProcessFetcher(downloaders: Downloaders): Fetcher {
-  return {
-    fetch: (request, temp) =>
-      // The `url` downloader carries the guard: fetchForExtraction checks every hop of every range with it.
-      fetchForExtraction(downloaders[request.source], request.url, temp, request.limits, request.rangedMinBytes),
-  };
+  return { fetch: (request, temp) => fetchForExtraction(downloaders[request.source], request.url, temp, request.limits, request.rangedMinBytes) };
 }

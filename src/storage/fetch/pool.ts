@@ -1,43 +1,61 @@
 /**
- * The replica's fetch threads. The main thread keeps the queue, the signing and the sinks; every fetch
- * (HTTP client, range planners, temp-file writes) runs in one of a few threads, many fetches a thread.
+ * The replica's fetch threads: every fetch (HTTP client, range planners, temp-file writes) runs in one of
+ * a few threads, so that an exception nothing can catch (undici 7 threw one from a socket's 'end' handler)
+ * ends one thread: its fetches fail with WORKER_FAULT (retried), their files are removed, another starts.
  *
- * undici 7 throws an AssertionError from a socket's 'end' handler when a `Connection: close` response
- * ends while its body is paused (fixed in undici 8): nothing can catch it and, on the main thread, the
- * process exits. Here it ends one fetch thread: its fetches in flight fail with WORKER_FAULT
- * (retried), their files are removed and another thread takes its place.
- *
- * The main thread names each fetch's file (TempDir.newFile, so the replica counts and removes it as any
- * other); the thread writes it there, and any other file the fetch needs beside it (a ranged read that
- * gives up and reads the object whole) under the same name with a suffix. A fetch that fails or whose
- * thread dies has every file of that name removed here, so a thread that dies mid-write leaves nothing.
- * (A directory per fetch, made and removed each time, measured 2.7 ms of wall time a fetch on 2 cores.)
+ * The main thread names each fetch's file (TempDir.newFile, so the replica counts it); the thread writes
+ * it, and any further file as `file.1`, ...; a failed fetch has every file of that name removed here.
+ * A failure crosses the thread boundary as `{ code, message }` (errors.ts `fromSerialized`).
  */
 import { readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import type { ErrorCode } from '../../contract.js';
 import { DownloadTimeoutError, fromSerialized, workerFault } from '../../errors.js';
+import { redactUrlsIn } from '../redact.js';
 import type { TempDir } from '../temp-dir.js';
 import type { FetchedFile, Fetcher, FetchRequest } from './fetcher.js';
-import { boundedMessage, isFetchFile, type FetchThreadData, type FromThread, type ToThread } from './protocol.js';
 
 const fromSource = import.meta.url.endsWith('.ts');
 const threadUrl = new URL(fromSource ? './thread.ts' : './thread.js', import.meta.url);
 
 /** A thread that has not loaded its modules in this long is broken, not slow. */
 export const fetchThreadStartTimeoutMs = 30_000;
-/**
- * A fetch ends by its own total timeout inside its thread; one still running this long after it is in a
- * thread whose event loop may be stuck: it fails with DOWNLOAD_TIMEOUT and its thread is pinged.
- */
+/** A fetch running this long past its own total time fails with DOWNLOAD_TIMEOUT, and its thread is pinged. */
 export const fetchWatchdogGraceMs = 5_000;
 /** A pinged thread that does not answer in this long is stuck and is replaced. */
 export const fetchThreadPingTimeoutMs = 2_000;
-/**
- * Each fetch thread's V8 heap (old generation), in MB. Bodies are Buffers, outside this heap; what lives
- * in it is a planner's tables (a PDF's object offsets: about 60 bytes an object at the PDF planner's cap).
- */
+/** Each fetch thread's V8 old generation, in MB: bodies are Buffers outside it; a planner's tables live in it. */
 export const fetchThreadHeapMb = 256;
+
+export type FetchThreadData = { allowedHosts: string[]; preload?: string };
+
+export type ToThread =
+  | { type: 'fetch'; id: number; request: FetchRequest; file: string }
+  /** Answered at once by a thread whose event loop turns. */
+  | { type: 'ping'; id: number };
+
+export type FromThread =
+  | { type: 'ready' }
+  | { type: 'pong'; id: number }
+  | { type: 'done'; id: number; ok: true; file: FetchedFile }
+  | { type: 'done'; id: number; ok: false; error: { code: ErrorCode; message: string; retryAfterMs?: number } };
+
+/** The n-th file a fetch thread writes for the fetch the main thread named `file`: it, then `file.N`. */
+export const fetchFileName = (file: string, n: number): string => (n === 0 ? file : `${file}.${n}`);
+
+/** Whether `candidate` (a path, or a name when `file` is one) is one of the files of the fetch `file`. */
+const isFetchFile = (candidate: string, file: string): boolean =>
+  candidate === file || (candidate.startsWith(file) && /^\.\d+$/.test(candidate.slice(file.length)));
+
+/**
+ * A message for something thrown, at most 500 characters and with no URL's query string. Only an Error's
+ * message or a string is read: serialising an unknown value could copy a whole response body.
+ */
+export function boundedMessage(err: unknown): string {
+  const text = err instanceof Error ? `${err.name}: ${err.message}` : typeof err === 'string' ? err : `a thrown ${typeof err}`;
+  return redactUrlsIn(text.slice(0, 1000)).slice(0, 500);
+}
 
 export interface FetchPoolOptions {
   threads: number;
@@ -49,15 +67,10 @@ export interface FetchPoolOptions {
   onThreadStopped?(reason: string, fetchesFailed: number): void;
 }
 
-interface Pending {
-  resolve(file: FetchedFile): void;
-  reject(err: Error): void;
-}
-
 interface Thread {
   worker: Worker;
   ready: Promise<void>;
-  pending: Map<number, Pending>;
+  pending: Map<number, { resolve(file: FetchedFile): void; reject(err: Error): void }>;
   dead: boolean;
 }
 
@@ -85,10 +98,7 @@ export class FetchPool implements Fetcher {
 
   constructor(private readonly options: FetchPoolOptions) {}
 
-  /**
-   * Starts every thread, so that the first jobs do not wait for one to load. Returns the errors of threads
-   * that did not start (to be logged): a later fetch starts another.
-   */
+  /** Starts every thread before the first jobs; returns the errors of threads that did not start (a later fetch starts another). */
   async warm(): Promise<unknown[]> {
     while (this.threads.length < this.options.threads) this.spawn();
     const started = await Promise.allSettled(this.threads.map((t) => t.ready));
@@ -98,15 +108,14 @@ export class FetchPool implements Fetcher {
   async fetch(request: FetchRequest, temp: TempDir): Promise<FetchedFile> {
     if (this.closed) throw workerFault('the fetch pool is closed');
     const file = temp.newFile();
-    let done = false;
     try {
       const fetched = await this.send(request, file);
       if (!isFetchFile(fetched.path, file)) throw workerFault('a fetch thread answered with a file it was not given');
       if (fetched.path !== file) await rename(fetched.path, file);
-      done = true;
       return { ...fetched, path: file };
-    } finally {
-      if (!done) await removeFetchFiles(temp, file);
+    } catch (err) {
+      await removeFetchFiles(temp, file);
+      throw err;
     }
   }
 
@@ -121,20 +130,20 @@ export class FetchPool implements Fetcher {
     await thread.ready;
     if (thread.dead) throw workerFault('the fetch thread stopped before the fetch started');
     const id = this.nextId++;
-    return new Promise<FetchedFile>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        thread.pending.delete(id);
-        reject(new DownloadTimeoutError(`download exceeded its total time of ${request.limits.timeoutMs} ms`));
-        this.checkAlive(thread);
-      }, request.limits.timeoutMs + fetchWatchdogGraceMs);
-      const settle = <A extends unknown[]>(fn: (...a: A) => void) => (...a: A) => {
-        clearTimeout(timer);
-        thread.pending.delete(id);
-        fn(...a);
-      };
-      thread.pending.set(id, { resolve: settle(resolve), reject: settle(reject) });
-      thread.worker.postMessage({ type: 'fetch', id, request, file } satisfies ToThread);
-    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<FetchedFile>((resolve, reject) => {
+        thread.pending.set(id, { resolve, reject });
+        timer = setTimeout(() => {
+          reject(new DownloadTimeoutError(`download exceeded its total time of ${request.limits.timeoutMs} ms`));
+          this.checkAlive(thread);
+        }, request.limits.timeoutMs + fetchWatchdogGraceMs);
+        thread.worker.postMessage({ type: 'fetch', id, request, file } satisfies ToThread);
+      });
+    } finally {
+      clearTimeout(timer);
+      thread.pending.delete(id);
+    }
   }
 
   /** The live thread with the fewest fetches in flight; a new one while the pool is not full. */

@@ -1,9 +1,4 @@
-/**
- * Entry point of one fetch thread: signed and job URLs are fetched here (HTTP client, range planners,
- * temp-file writes), many at a time. An exception nothing can catch (one thrown from a socket's event
- * handler inside the HTTP client) ends this thread only; the pool fails its fetches in flight, removes
- * their files and starts another thread.
- */
+/** Entry point of one fetch thread (pool.ts): fetches many URLs at a time; an uncaught exception ends this thread only. */
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isAssetError } from '../../errors.js';
@@ -11,7 +6,7 @@ import { createDownloader } from '../download.js';
 import { TempDir } from '../temp-dir.js';
 import { createUrlGuard } from '../url-guard.js';
 import { inProcessFetcher } from './fetcher.js';
-import { boundedMessage, fetchFileName, type FetchThreadData, type FromThread, type ToThread } from './protocol.js';
+import { boundedMessage, fetchFileName, type FetchThreadData, type FromThread, type ToThread } from './pool.js';
 
 const port = parentPort;
 if (!port) throw new Error('fetch/thread.ts runs as a worker thread only');
@@ -21,9 +16,8 @@ if (data.preload) await import(data.preload);
 const fetcher = inProcessFetcher({ signed: createDownloader(), url: createDownloader(createUrlGuard(data.allowedHosts)) });
 
 /**
- * The TempDir one fetch writes through: the replica's directory, whose file names the main thread chose
- * (`file`, then `file.1`, ...). TempDir keeps its constructor for `TempDir.create`, which makes and sweeps
- * a replica's directory; this one wraps the directory the main thread's TempDir made and removes.
+ * The TempDir one fetch writes through: the main thread's directory (it alone makes, sweeps and removes
+ * it), with the file names the main thread chose (`file`, then `file.1`, ...).
  */
 function tempFor(file: string): TempDir {
   const temp = new (TempDir as unknown as new (dir: string) => TempDir)(path.dirname(file));

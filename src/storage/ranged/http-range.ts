@@ -1,50 +1,35 @@
 /**
- * One HTTP Range request (RFC 9110 §14). Always an explicit `bytes=a-b` or `bytes=a-`: suffix ranges
- * (`bytes=-N`) are answered wrongly by some stores (s3rver returns the first N bytes, Azurite a malformed
- * response). Redirects and throttling are http-get.ts's, for every range.
- *
- * One object, one version. The first reply's validators (ETag, the size in Content-Range, Last-Modified)
- * are compared with every later reply's: a store that ignores If-Match (or sends no ETag) and replaced the
- * object meanwhile would otherwise have two versions' bytes stitched into one file. A difference is a
- * retriable STORAGE_UNAVAILABLE ("object changed"): the next attempt reads one version from the start.
- * If-Match is sent only with a strong ETag: RFC 9110 §13.1.1 compares strongly, so a weak one (`W/"…"`)
- * would be refused with 412 by every conforming store, every time.
+ * HTTP Range requests (RFC 9110 §14), always `bytes=a-b` or `bytes=a-` (s3rver and Azurite answer suffix
+ * ranges wrongly). Every later reply's validators (ETag, size, Last-Modified) must equal the first's, or a
+ * store that ignores If-Match would stitch two versions into one file: a difference is a retriable
+ * "object changed". If-Match is sent with a strong ETag only (a weak one fails RFC 9110's strong compare).
  */
 import type { Dispatcher } from 'undici';
 import { StorageUnavailableError } from '../../errors.js';
-import { codingsOf } from '../content-encoding.js';
+import { RangeBudgetExceeded } from '../../extractors/range-plan.js';
+import { codingsOf } from '../download.js';
 import { discard, get, statusError, transportError, type FetchContext } from '../http-get.js';
 import { redactUrl } from '../redact.js';
 
 type Body = Dispatcher.ResponseData['body'];
 
 export type RangeReply =
-  /**
-   * 206: `body` holds bytes [start, end] (inclusive, as Content-Range counts), which may end before the
-   * range asked for (RFC 9110 §15.3.7 lets a server send less); `total` is the object's size.
-   */
+  /** 206: bytes [start, end] (inclusive), maybe short of the range asked for (RFC 9110 §15.3.7); `total` is the object's size. */
   | { kind: 'partial'; start: number; end: number; total: number; body: Body }
   /** 200: the store ignored the Range header and sends the whole object. */
   | { kind: 'whole'; res: Dispatcher.ResponseData; url: URL }
-  /** The object has no bytes: 416 for a range from 0 with a Content-Range of size 0, or a 206 that says its size is 0. */
+  /** The object has no bytes: 416 for a range from 0 with a Content-Range of size 0, or a 206 that says size 0. */
   | { kind: 'empty' }
   /** A 206 without a usable Content-Range, or an encoded body (ranges of an encoding): read the ordinary way. */
   | { kind: 'unusable' };
 
 export type PartialReply = Extract<RangeReply, { kind: 'partial' }>;
 
-/** What the first reply said of the object; later replies must say the same. */
-export interface Validators {
-  etag: string | undefined;
-  lastModified: string | undefined;
-  total: number;
-}
-
 export interface RangeRequest {
   ctx: FetchContext;
   url: URL;
-  /** Set from the first reply; every later reply is checked against them. */
-  first?: Validators;
+  /** What the first reply said of the object; every later reply is checked against it. */
+  first?: { etag: string | undefined; lastModified: string | undefined; total: number };
 }
 
 const header = (value: unknown): string | undefined => (typeof value === 'string' && value.length <= 256 ? value : undefined);
@@ -57,21 +42,21 @@ export async function getRange(req: RangeRequest, start: number, end?: number): 
   const etag = req.first?.etag;
   const headers: Record<string, string> = { range: `bytes=${start}-${end ?? ''}`, ...(etag && !isWeak(etag) ? { 'if-match': etag } : {}) };
   const { res, url } = await get(req.ctx, req.url, headers);
-  if (res.statusCode === 200) {
-    try {
+  try {
+    if (res.statusCode === 200) {
       checkSame(req, res.headers, undefined);
-    } catch (err) {
-      discard(res.body);
-      throw err;
+      return { kind: 'whole', res, url };
     }
-    return { kind: 'whole', res, url };
+    if (res.statusCode === 206) return partial(req, res, start, end, url);
+    discard(res.body);
+    if (res.statusCode === 416) return unsatisfiable(req, res, start, url);
+    // The store compared our If-Match with a newer version: a retry reads the new one from the start.
+    if (res.statusCode === 412) throw changed(url, 'If-Match refused');
+    throw statusError(res.statusCode, url);
+  } catch (err) {
+    discard(res.body);
+    throw err;
   }
-  if (res.statusCode === 206) return partial(req, res, start, end, url);
-  discard(res.body);
-  if (res.statusCode === 416) return unsatisfiable(req, res, start, url);
-  // The store compared our If-Match with a newer version: a retry reads the new one from the start.
-  if (res.statusCode === 412) throw changed(url, 'If-Match refused');
-  throw statusError(res.statusCode, url);
 }
 
 function partial(req: RangeRequest, res: Dispatcher.ResponseData, start: number, end: number | undefined, url: URL): RangeReply {
@@ -80,30 +65,25 @@ function partial(req: RangeRequest, res: Dispatcher.ResponseData, start: number,
   if (total === 0) {
     // s3rver answers a range of an empty object with `bytes 0-0/0` and a body it never sends.
     discard(res.body);
-    return empty(req, url);
+    if (req.first) throw changed(url, 'it is empty now');
+    return { kind: 'empty' };
   }
   if (first === undefined || last === undefined || total === undefined || codingsOf(res.headers['content-encoding']).length > 0) {
     discard(res.body);
     return { kind: 'unusable' };
   }
   if (first !== start || last < first || last >= total || (end !== undefined && last > end)) {
-    discard(res.body);
     throw new StorageUnavailableError(`range reply for bytes ${start}-${end ?? ''} says bytes ${first}-${last}/${total} at ${redactUrl(url.href)}`);
   }
-  try {
-    checkSame(req, res.headers, total);
-  } catch (err) {
-    discard(res.body);
-    throw err;
-  }
+  checkSame(req, res.headers, total);
   req.first ??= { etag: header(res.headers.etag), lastModified: header(res.headers['last-modified']), total };
   return { kind: 'partial', start, end: last, total, body: res.body };
 }
 
 /**
  * 416: a range from byte 0 is unsatisfiable only for an empty object (RFC 9110 §14.1.1), which object
- * stores say with a Content-Range of size 0 (`bytes *` then `/0`); without that header the store is asked the ordinary way. For a
- * later range, the object shrank.
+ * stores say with a Content-Range of size 0 (`bytes *` then `/0`); without that header the store is asked
+ * the ordinary way. For a later range, the object shrank.
  */
 function unsatisfiable(req: RangeRequest, res: Dispatcher.ResponseData, start: number, url: URL): RangeReply {
   const size = /^bytes \*\/(\d{1,15})$/.exec(String(res.headers['content-range'] ?? ''));
@@ -113,57 +93,55 @@ function unsatisfiable(req: RangeRequest, res: Dispatcher.ResponseData, start: n
   throw new StorageUnavailableError(`storage answered HTTP 416 for a range from byte ${start} at ${redactUrl(url.href)}`);
 }
 
-function empty(req: RangeRequest, url: URL): RangeReply {
-  if (req.first) throw changed(url, 'it is empty now');
-  return { kind: 'empty' };
-}
-
 /** Throws "object changed" when a later reply's validators differ from the first reply's. */
 function checkSame(req: RangeRequest, headers: Dispatcher.ResponseData['headers'], total: number | undefined): void {
   const first = req.first;
   if (!first) return;
   const etag = header(headers.etag);
   const lastModified = header(headers['last-modified']);
-  const url = req.url;
-  if (total !== undefined && total !== first.total) throw changed(url, `its size went from ${first.total} to ${total} bytes`);
+  if (total !== undefined && total !== first.total) throw changed(req.url, `its size went from ${first.total} to ${total} bytes`);
   if ((etag === undefined) !== (first.etag === undefined) || (etag && first.etag && !sameTag(etag, first.etag))) {
-    throw changed(url, 'its ETag differs');
+    throw changed(req.url, 'its ETag differs');
   }
-  if (lastModified && first.lastModified && lastModified !== first.lastModified) throw changed(url, 'its Last-Modified differs');
+  if (lastModified && first.lastModified && lastModified !== first.lastModified) throw changed(req.url, 'its Last-Modified differs');
 }
 
 function changed(url: URL, why: string): StorageUnavailableError {
   return new StorageUnavailableError(`object changed while it was read by ranges (${why}) at ${redactUrl(url.href)}`);
 }
 
-/** Reads a partial reply's body into memory, checking it holds exactly `length` bytes. */
-export async function readExactly(body: Body, length: number, req: RangeRequest): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+/** A partial reply's bytes, checked to be exactly the range its Content-Range says. */
+async function* bytesOf(reply: PartialReply): AsyncGenerator<Buffer> {
+  const expected = reply.end - reply.start + 1;
   let got = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      got += chunk.length;
-      if (got > length) break;
-      chunks.push(chunk);
-    }
-  } catch (err) {
-    throw transportError(err, req.url, req.ctx.signal);
+  for await (const chunk of reply.body as AsyncIterable<Buffer>) {
+    got += chunk.length;
+    if (got > expected) throw new Error(`range reply has more than ${expected} bytes`);
+    yield chunk;
   }
-  if (got !== length) {
-    discard(body);
-    throw transportError(new Error(`range reply has ${got > length ? 'more than ' : ''}${got} bytes, expected ${length}`), req.url, req.ctx.signal);
-  }
-  return Buffer.concat(chunks, length);
+  if (got !== expected) throw new Error(`range reply has ${got} bytes, expected ${expected}`);
 }
 
-/** Upper bound on the replies one span may take when a store answers it in short pieces (each must progress). */
+/** A partial reply's bytes in memory. */
+export async function readReply(req: RangeRequest, reply: PartialReply): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of bytesOf(reply)) chunks.push(chunk);
+  } catch (err) {
+    discard(reply.body);
+    throw transportError(err, req.url, req.ctx.signal);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Replies one span may take when a store answers it in short pieces. */
 export const maxRepliesPerSpan = 4096;
 
 /**
  * Bytes [start, end) of the object, in as many replies as the store sends them in (short 206s are asked
- * for the rest). Undefined when the store stopped answering ranges (200 or an unusable 206).
+ * for the rest). A store that stops answering ranges (200 or an unusable 206) ends the plan: read whole.
  */
-export async function readSpan(req: RangeRequest, start: number, end: number): Promise<Buffer | undefined> {
+export async function readSpan(req: RangeRequest, start: number, end: number): Promise<Buffer> {
   const pieces: Buffer[] = [];
   for (let at = start, replies = 0; at < end; replies++) {
     if (replies >= maxRepliesPerSpan) {
@@ -171,29 +149,19 @@ export async function readSpan(req: RangeRequest, start: number, end: number): P
     }
     const reply = await getRange(req, at, end - 1);
     if (reply.kind === 'whole') discard(reply.res.body);
-    if (reply.kind !== 'partial') return undefined;
-    pieces.push(await readExactly(reply.body, reply.end - at + 1, req));
+    if (reply.kind !== 'partial') throw new RangeBudgetExceeded('the store stopped answering ranges');
+    pieces.push(await readReply(req, reply));
     at = reply.end + 1;
   }
   return Buffer.concat(pieces, end - start);
 }
 
-/**
- * The object's bytes from a partial reply's start to the object's end, over as many replies as the store
- * sends them in (each later one asked from where the last ended, and checked as every reply is).
- */
+/** The object's bytes from a partial reply's start to its end, over as many replies as the store sends. */
 export async function* restOf(req: RangeRequest, first: PartialReply, total: number): AsyncGenerator<Buffer> {
   let current = first;
   try {
     for (let replies = 1; ; replies++) {
-      const expected = current.end - current.start + 1;
-      let got = 0;
-      for await (const chunk of current.body as AsyncIterable<Buffer>) {
-        got += chunk.length;
-        if (got > expected) throw new Error(`range reply has more than ${expected} bytes`);
-        yield chunk;
-      }
-      if (got !== expected) throw new Error(`range reply has ${got} bytes, expected ${expected}`);
+      yield* bytesOf(current);
       if (current.end + 1 >= total) return;
       if (replies >= maxRepliesPerSpan) throw new StorageUnavailableError(`store answered the rest of the object in more than ${maxRepliesPerSpan} replies`);
       const more = await getRange(req, current.end + 1);
