@@ -1,6 +1,6 @@
 /**
  * What a format's ranged-read planner (<type>/plan-*.ts) works with: the object's bytes by offset, of which
- * the reader behind fetches only what the plan asks for (storage/ranged/range-source.ts, by HTTP Range
+ * the reader behind fetches only what the plan asks for (storage/ranged/sparse-file.ts, by HTTP Range
  * requests). A planner says which bytes the type's extractor will need; it knows nothing of how they come.
  */
 import { isAssetError } from '../errors.js';
