@@ -1,0 +1,108 @@
+/**
+ * What a file holds, measured from ffprobe's packet listing rather than taken from its header: a header
+ * (an MP3's Xing frame count, ASF's play duration, a WAV's data size, an MP4 index whose media data was cut)
+ * states what the file was meant to hold, the packets what it holds.
+ *
+ * The listing (`-show_entries packet=...`) comes first in ffprobe's JSON, one line a packet with
+ * `json=compact=1`, before the streams and the format. It is read as it streams: each packet line updates
+ * its stream's totals and is dropped, every other line is kept for JSON.parse. Memory stays bounded
+ * whatever the number of packets.
+ */
+import { CorruptAssetError } from '../../errors.js';
+import type { FfprobeResult, FfprobeStream } from './ffprobe.js';
+
+/** ffprobe's arguments for the listing: the packet fields read below, one packet a line. */
+export const packetArgs = ['-show_entries', 'packet=stream_index,pts,dts,duration,size', '-print_format', 'json=compact=1'];
+
+/** One stream's packets: how many, their bytes, and the time they span in the stream's time base. */
+export interface StreamPackets {
+  count: number;
+  bytes: number;
+  start: number;
+  end: number;
+}
+
+/** Packets read at most: ~28 h of 48 kHz AAC, ~110 h of 60 fps video with its audio. */
+export const maxPackets = 100_000_000;
+
+const field = (line: string, name: string): number | undefined => {
+  const m = new RegExp(`"${name}": "?(-?\\d+)`).exec(line);
+  return m ? Number(m[1]) : undefined;
+};
+
+/** Reads ffprobe's stdout chunk by chunk; `feed` throws CorruptAssetError past the bounds. */
+export class PacketListing {
+  readonly streams = new Map<number, StreamPackets>();
+  private packets = 0;
+  private partial = '';
+  private inListing = false;
+  private kept: string[] = [];
+  private keptChars = 0;
+
+  constructor(private readonly maxKeptChars: number) {}
+
+  feed(chunk: string): void {
+    const lines = (this.partial + chunk).split('\n');
+    this.partial = lines.pop() ?? '';
+    if (this.partial.length > this.maxKeptChars) throw new CorruptAssetError(`ffprobe printed a line over ${this.maxKeptChars} characters`);
+    for (const line of lines) this.line(line);
+  }
+
+  /** The JSON without the listing. */
+  text(): string {
+    this.line(this.partial);
+    return this.kept.join('\n');
+  }
+
+  private line(line: string): void {
+    if (line === '    "packets": [') this.inListing = true;
+    else if (this.inListing && /^ {4}\],?$/.test(line)) this.inListing = false;
+    else if (!this.inListing) {
+      this.keptChars += line.length + 1;
+      if (this.keptChars > this.maxKeptChars) throw new CorruptAssetError(`ffprobe output exceeds ${this.maxKeptChars} characters`);
+      this.kept.push(line);
+    } else if (line.trimStart().startsWith('{ "stream_index"')) this.packet(line);
+  }
+
+  private packet(line: string): void {
+    if (++this.packets > maxPackets) throw new CorruptAssetError(`more than ${maxPackets} packets`);
+    const index = field(line, 'stream_index');
+    const time = field(line, 'pts') ?? field(line, 'dts');
+    if (index === undefined || time === undefined) return;
+    const end = time + (field(line, 'duration') ?? 0);
+    const s = this.streams.get(index);
+    const bytes = field(line, 'size') ?? 0;
+    if (!s) this.streams.set(index, { count: 1, bytes, start: time, end });
+    else {
+      s.count++;
+      s.bytes += bytes;
+      s.start = Math.min(s.start, time);
+      s.end = Math.max(s.end, end);
+    }
+  }
+}
+
+/** A stream's time base ("1/90000") as seconds per tick. */
+function tick(stream: FfprobeStream): number | undefined {
+  const [n, d] = (stream.time_base ?? '').split('/').map(Number);
+  return n && d ? n / d : undefined;
+}
+
+/**
+ * Seconds from the first packet to the end of the last, over the given streams, as a decoder plays them:
+ * packets before 0 (AAC priming, Opus pre-skip, which decoders drop) do not count; a timeline that starts
+ * later (MPEG-TS) counts from its start. Undefined when no packet of those streams has a time.
+ */
+export function measuredSec(probe: FfprobeResult, streams: FfprobeStream[]): number | undefined {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const s of streams) {
+    const p = probe.packets?.get(s.index);
+    const t = tick(s);
+    if (!p || t === undefined) continue;
+    start = Math.min(start, p.start * t);
+    end = Math.max(end, p.end * t);
+  }
+  // Rounded to the nanosecond: ticks times a time base leave float noise (0.9999999999999998).
+  return end > -Infinity ? Math.round(Math.max(0, end - Math.max(0, start)) * 1e9) / 1e9 : undefined;
+}
