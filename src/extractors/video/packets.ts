@@ -25,10 +25,8 @@ export interface StreamPackets {
 /** Packets read at most: ~28 h of 48 kHz AAC, ~110 h of 60 fps video with its audio. */
 export const maxPackets = 100_000_000;
 
-const field = (line: string, name: string): number | undefined => {
-  const m = new RegExp(`"${name}": "?(-?\\d+)`).exec(line);
-  return m ? Number(m[1]) : undefined;
-};
+/** A packet line: its fields in ffprobe's order, each absent when unknown. */
+const packetLine = /^\s*\{ "stream_index": (\d+)(?:, "pts": (-?\d+|"N\/A"))?(?:, "dts": (-?\d+|"N\/A"))?(?:, "duration": (\d+|"N\/A"))?(?:, "size": "(\d+)")?/;
 
 /** Reads ffprobe's stdout chunk by chunk; `feed` throws CorruptAssetError past the bounds. */
 export class PacketListing {
@@ -61,24 +59,23 @@ export class PacketListing {
       this.keptChars += line.length + 1;
       if (this.keptChars > this.maxKeptChars) throw new CorruptAssetError(`ffprobe output exceeds ${this.maxKeptChars} characters`);
       this.kept.push(line);
-    } else if (line.trimStart().startsWith('{ "stream_index"')) this.packet(line);
+    } else {
+      const m = packetLine.exec(line);
+      if (m) this.packet(m);
+    }
   }
 
-  private packet(line: string): void {
+  private packet([, index, pts, dts, duration, size]: RegExpExecArray): void {
     if (++this.packets > maxPackets) throw new CorruptAssetError(`more than ${maxPackets} packets`);
-    const index = field(line, 'stream_index');
-    const time = field(line, 'pts') ?? field(line, 'dts');
-    if (index === undefined || time === undefined) return;
-    const end = time + (field(line, 'duration') ?? 0);
-    const s = this.streams.get(index);
-    const bytes = field(line, 'size') ?? 0;
-    if (!s) this.streams.set(index, { count: 1, bytes, start: time, end });
-    else {
-      s.count++;
-      s.bytes += bytes;
-      s.start = Math.min(s.start, time);
-      s.end = Math.max(s.end, end);
-    }
+    const s = this.streams.get(Number(index)) ?? { count: 0, bytes: 0, start: Infinity, end: -Infinity };
+    this.streams.set(Number(index), s);
+    s.count++;
+    s.bytes += Number(size ?? 0);
+    // A packet without a time (pts, else dts) is counted, not timed.
+    const time = [pts, dts].map(Number).find(Number.isFinite);
+    if (time === undefined) return;
+    s.start = Math.min(s.start, time);
+    s.end = Math.max(s.end, time + (Number(duration) || 0));
   }
 }
 
@@ -99,7 +96,7 @@ export function measuredSec(probe: FfprobeResult, streams: FfprobeStream[]): num
   for (const s of streams) {
     const p = probe.packets?.get(s.index);
     const t = tick(s);
-    if (!p || t === undefined) continue;
+    if (!p || t === undefined || p.end === -Infinity) continue;
     start = Math.min(start, p.start * t);
     end = Math.max(end, p.end * t);
   }
