@@ -22,8 +22,8 @@ export interface StreamPackets {
   end: number;
 }
 
-/** Packets read at most: ~28 h of 48 kHz AAC, ~110 h of 60 fps video with its audio. */
-export const maxPackets = 100_000_000;
+/** Packets read at most: about 118 h of 48 kHz AAC, 52 h of 60 fps video with such audio. */
+export const maxPackets = 20_000_000;
 
 /** A packet line: its fields in ffprobe's order, each absent when unknown. */
 const packetLine = /^\s*\{ "stream_index": (\d+)(?:, "pts": (-?\d+|"N\/A"))?(?:, "dts": (-?\d+|"N\/A"))?(?:, "duration": (\d+|"N\/A"))?(?:, "size": "(\d+)")?/;
