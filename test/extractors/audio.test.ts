@@ -63,6 +63,18 @@ describe('MP3 durations are the frames the file holds', () => {
     expect(Math.abs(d - (41 * 576) / 22050)).toBeLessThanOrEqual(576 / 22050 + 1e-9);
   });
 
+  it('a Xing header that claims ten times the frames of a whole file gives way to them', async () => {
+    const bytes = Buffer.from(readFileSync(audio('vbr-xing.mp3')));
+    const xing = bytes.indexOf('Xing', 0, 'latin1');
+    // Xing: tag, flags (bit 0: a frame count follows), frame count; LAME's says 41.
+    expect(bytes.readUInt32BE(xing + 4) & 1).toBe(1);
+    bytes.writeUInt32BE(410, xing + 8);
+    const file = path.join(tmp, 'lying-xing.mp3');
+    writeFileSync(file, bytes);
+    const out = await extractFile(file, testExtractConfig());
+    expect(out.dataType === 'audio' && out.section.durationSec).toBeCloseTo((41 * 576) / 22050, 6);
+  });
+
   it('the same stream lasts as long with its Xing header as without', async () => {
     const withXing = await extractFile(audio('vbr-xing.mp3'), testExtractConfig());
     const without = await extractFile(audio('vbr-no-xing.mp3'), testExtractConfig());

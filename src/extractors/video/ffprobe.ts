@@ -1,5 +1,6 @@
 /**
- * Runs ffprobe on one local file of untrusted bytes and returns its JSON, bounded in time and output.
+ * Runs ffprobe on one local file of untrusted bytes and returns its JSON, bounded in time and output (a
+ * packet listing is read as it streams, packets.ts).
  *
  * Why the binary is spawned here rather than through fluent-ffmpeg's `ffprobe()`: that call has no
  * timeout and can wait forever on a stuck process (fluent-ffmpeg issue #1089), cannot kill what it
