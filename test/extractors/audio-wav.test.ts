@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractAudio } from '../../src/extractors/audio/audio.js';
 import { readWavFormat } from '../../src/extractors/audio/wav.js';
+import { planWav } from '../../src/extractors/audio/plan-wav.js';
 import type { ExtractInput } from '../../src/extractors/extractor.js';
 import { defaultFfprobePath } from '../../src/extractors/video/ffprobe.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
@@ -97,6 +98,20 @@ describe('edited layouts', () => {
     const got = await extractAudio(inputOf(out), testExtractConfig());
     // 1 s of tone: the block count (data bytes over block align) would be some 22 "samples", 1 ms.
     expect((got.section as { durationSec: number }).durationSec).toBeGreaterThan(0.9);
+  });
+
+  it('a ranged read fetches the header alone only where the extractor reads nothing else', async () => {
+    const reader = (name: string) => {
+      const bytes = readFileSync(file(name));
+      return { size: bytes.length, read: async (at: number, n: number) => bytes.subarray(at, at + n), ensureAll: async () => {} };
+    };
+    edited('adpcm-no-fact-plan.wav', 'adpcm-ms-22k.wav', (b) => {
+      b.write('JUNK', chunkAt(b, 'fact'), 'latin1');
+      return b;
+    });
+    expect(await planWav(reader('s16-44k-stereo.wav'))).toBe(true); // PCM: timed from the data size
+    expect(await planWav(reader('adpcm-ms-22k.wav'))).toBe(true); // its fact chunk states the samples
+    expect(await planWav(reader('adpcm-no-fact-plan.wav'))).toBe(false); // ffprobe times its packets: read whole
   });
 
   it('a data chunk that claims more than the file holds: the samples that are there', async () => {

@@ -66,7 +66,8 @@ export async function readWavFormat(path: string): Promise<WavFormat | undefined
   });
 }
 
-function parseFmt(b: Buffer): WavFormat | undefined {
+/** The `fmt ` chunk's body → its format; undefined when too short. */
+export function parseFmt(b: Buffer): WavFormat | undefined {
   if (b.length < 16) return undefined;
   const tag = b.readUInt16LE(0);
   const out: WavFormat = {
