@@ -1,7 +1,6 @@
 /**
- * music-metadata's container and codec names → FFmpeg's vocabulary (docs/contract.md §3): short demuxer
- * names for containers, ffprobe's codec_name for codecs. music-metadata names codecs for people
- * ("MPEG 2 Layer 3", "Vorbis I", "PCM"); backends compare FFmpeg's names, whichever library read the file.
+ * music-metadata's names ("MPEG", "MPEG 2 Layer 3", "Vorbis I", "PCM") → FFmpeg's (docs/contract.md §3):
+ * backends compare FFmpeg's demuxer and codec names, whichever library read the file.
  */
 import type { IFormat } from 'music-metadata';
 
