@@ -1,11 +1,11 @@
 /**
- * Audio: music-metadata reads MP3, Ogg and plain AIFF, a whole WAV is read from its header (wav.ts), ffprobe
- * lists the packets of the rest (video/packets.ts). The duration is what the file holds, so music-metadata's
- * is taken only where facts of the file show it is:
+ * Audio: music-metadata reads MP3, Ogg (Vorbis, Opus) and plain AIFF, wav.ts a whole WAV's header, ffprobe
+ * lists the packets of the rest (video/packets.ts). The duration is what the file holds: music-metadata's
+ * is taken only where facts of the file show it is.
  * - MP3: a Xing/Info header's frames, where the file holds the bytes it states (`xingHolds`). Without one,
- *   music-metadata estimates (from the size when the first frames share a bit rate; else it stops counting
+ *   music-metadata estimates (from the size when the first frames share a bit rate, else it stops counting
  *   164 bytes before the end) and it reads no VBRI header: listed, as a cut or lying header is.
- * - Ogg: the last whole page's granule position (music-metadata reads every page, cut file or not).
+ * - Ogg: the last whole page's granule position (all pages are read), where the file's size can hold it.
  * - AIFF: the COMM chunk's frames, where the SSND chunk fits inside the file and holds them.
  * - WAV: the data chunk's size where it fits inside the file, for PCM or with a fact chunk.
  * Listed: FLAC (its STREAMINFO sample count cannot be checked without reading the frames), ADTS (music-
@@ -80,10 +80,7 @@ function xingHolds(input: ExtractInput, durationSec: number): boolean {
   });
 }
 
-/**
- * An AIFF's SSND chunk (IFF: big-endian sizes, chunks padded to even size) fits inside the file and holds
- * `sampleBytes` after its offset and block size fields.
- */
+/** An AIFF's SSND chunk (IFF: big-endian sizes, padded to even) fits in the file and holds `sampleBytes` past its two fields. */
 function ssndHolds(input: ExtractInput, sampleBytes: number): boolean {
   return withSourceSync(input.path, input.bytes, (src, size) => {
     for (let at = 12, n = 0; n < 1_000; n++) {
@@ -106,6 +103,9 @@ async function fromMusicMetadata(input: ExtractInput): Promise<AudioInfo | undef
   const { duration, sampleRate, numberOfChannels: channels, bitsPerSample: bits = 0 } = f;
   const pcm = names.container === 'aiff';
   if (names.container === 'mp3' && !xingHolds(input, duration)) return undefined;
+  // Ogg: a page of 28 bytes or more carries at most 255 packets, of at most 120 ms (Opus, RFC 6716 §3.2.1)
+  // or 8192 samples (Vorbis I §4.3.1): a last granule position past that for the file's size was damaged.
+  if (names.container === 'ogg' && duration > (input.sizeBytes / 28) * 255 * (names.codec === 'opus' ? 0.12 : 8192 / sampleRate)) return undefined;
   if (pcm && !ssndHolds(input, ((f.numberOfSamples ?? Infinity) * channels * bits) / 8)) return undefined;
   const bitRate = pcm ? sampleRate * channels * bits : names.codec === 'opus' ? undefined : f.bitrate;
   return {

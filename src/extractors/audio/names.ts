@@ -12,7 +12,8 @@ export function ffmpegNames(f: IFormat): { container: string; codec: string } | 
   // FFmpeg's demuxer for MPEG audio of every layer is "mp3".
   const layer = /^MPEG (?:1|2|2\.5) Layer ([123])$/.exec(codec)?.[1];
   if (f.container === 'MPEG' && layer) return { container: 'mp3', codec: `mp${layer}` };
-  if (f.container === 'Ogg' && (oggCodecs[codec] || codec.startsWith('Speex'))) return { container: 'ogg', codec: oggCodecs[codec] ?? 'speex' };
+  const ogg = oggCodecs[codec];
+  if (f.container === 'Ogg' && ogg) return { container: 'ogg', codec: ogg };
   // Plain AIFF is big-endian PCM; AIFF-C names its compression in free text, which ffprobe reads instead.
   const bits = f.bitsPerSample ?? 0;
   if (f.container === 'AIFF' && codec === 'PCM' && [8, 16, 24, 32].includes(bits)) {
