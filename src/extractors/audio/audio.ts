@@ -96,8 +96,8 @@ function ssndHolds(input: ExtractInput, sampleBytes: number): boolean {
 
 /** music-metadata's answer where its duration is what the file holds (see above); undefined where ffprobe decides. */
 async function fromMusicMetadata(input: ExtractInput): Promise<AudioInfo | undefined> {
-  // A file music-metadata cannot read is ffprobe's to judge.
-  const f = await parseFile(input.path, { duration: true, skipCovers: true }).then((m) => m.format, () => undefined);
+  // A file music-metadata cannot read is ffprobe's to judge. An MP3's frames are not counted: only its header's are used.
+  const f = await parseFile(input.path, { duration: input.ext !== 'mp3', skipCovers: true }).then((m) => m.format, () => undefined);
   const names = f && ffmpegNames(f);
   if (!f || !names || !f.duration || f.duration <= 0 || !f.sampleRate || !f.numberOfChannels) return undefined;
   const { duration, sampleRate, numberOfChannels: channels, bitsPerSample: bits = 0 } = f;
