@@ -10,7 +10,7 @@ import { detect } from '../../src/detect/detect.js';
 import { CorruptAssetError, UnsupportedTypeError } from '../../src/errors.js';
 import { extractImage } from '../../src/extractors/image/image.js';
 import { apngFrameCount } from '../../src/extractors/image/apng.js';
-import { heifRotation } from '../../src/extractors/image/heif-rotation.js';
+import { heifRotation } from '../../src/extractors/image/heif.js';
 import { jpegTruncation } from '../../src/extractors/image/jpeg-end.js';
 import { svgLength, svgSize } from '../../src/extractors/image/svg.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';

@@ -13,30 +13,26 @@ import type { Extractor } from '../extractor.js';
 
 /** A DS/IS value, or undefined when absent or not a number. */
 function numberAt(dataSet: DataSet, tag: string, index = 0): number | undefined {
-  const value = Number(dataSet.string(tag, index));
-  return dataSet.string(tag, index) !== undefined && Number.isFinite(value) ? value : undefined;
-}
-
-function text(dataSet: DataSet, tag: string): string | undefined {
-  const value = dataSet.string(tag)?.trim();
-  return value ? value : undefined;
+  const value = dataSet.string(tag, index);
+  return value !== undefined && Number.isFinite(Number(value)) ? Number(value) : undefined;
 }
 
 /** Maps dicom-parser's data set to the contract's section; `tags` per the allow-list. */
 export function toDicomInfo(dataSet: DataSet, transferSyntaxUID: string, includePhi: boolean): DicomInfo {
+  const text = (tag: string) => dataSet.string(tag)?.trim() || undefined;
   const frames = numberAt(dataSet, 'x00280008');
   const rowSpacing = numberAt(dataSet, 'x00280030', 0);
   const columnSpacing = numberAt(dataSet, 'x00280030', 1);
   const bitsAllocated = dataSet.uint16('x00280100');
   const sliceThickness = numberAt(dataSet, 'x00180050');
   const optional = {
-    modality: text(dataSet, 'x00080060'),
-    sopClassUID: text(dataSet, 'x00080016'),
-    sopInstanceUID: text(dataSet, 'x00080018'),
-    studyInstanceUID: text(dataSet, 'x0020000d'),
-    seriesInstanceUID: text(dataSet, 'x0020000e'),
+    modality: text('x00080060'),
+    sopClassUID: text('x00080016'),
+    sopInstanceUID: text('x00080018'),
+    studyInstanceUID: text('x0020000d'),
+    seriesInstanceUID: text('x0020000e'),
     bitsAllocated: bitsAllocated && bitsAllocated > 0 ? bitsAllocated : undefined,
-    photometricInterpretation: text(dataSet, 'x00280004'),
+    photometricInterpretation: text('x00280004'),
     // PixelSpacing (0028,0030) is row spacing \ column spacing, in mm (PS3.3 §10.7.1.3).
     pixelSpacing: rowSpacing !== undefined && columnSpacing !== undefined ? ([rowSpacing, columnSpacing] as [number, number]) : undefined,
     sliceThickness,

@@ -1,13 +1,10 @@
 /**
  * The DICOM attributes a result may name in `dicom.tags`, by keyword (PS3.6), and how to read each.
- *
- * Two lists. `technical` holds attributes that describe the pixels and the acquisition geometry, none of
- * which PS3.15 Annex E's Basic Application Level Confidentiality Profile (Table E.1-1) removes: they are
- * always reported. `identifying` holds attributes that Table E.1-1 removes or blanks (patient,
- * institution, people, dates and times, free-text descriptions, study and device identifiers); they are
- * reported only when the operator sets DICOM_INCLUDE_PHI=true (docs/contract.md §3). Manufacturer and model
- * are kept behind the same switch: they narrow a file down to a site, so we err on the side of leaving
- * them out. Anything on neither list is never reported.
+ * `technicalTags` describe the pixels and the acquisition geometry; PS3.15 Annex E's Basic Application
+ * Level Confidentiality Profile (Table E.1-1) removes none of them: always reported. `identifyingTags` are
+ * those Table E.1-1 removes or blanks (patient, institution, people, dates and times, free-text
+ * descriptions, study and device identifiers), plus manufacturer and model, which narrow a file down to a
+ * site: reported only with DICOM_INCLUDE_PHI=true (docs/contract.md §3). Nothing else is ever reported.
  *
  * Values are read by the VR the dictionary gives (implicit VR files carry none), trimmed, numbers as
  * numbers; a multi-valued attribute becomes an array.
@@ -16,12 +13,8 @@ import type { DataSet } from 'dicom-parser';
 
 /** Value representations we read (PS3.5 §6.2). */
 type Vr = 'AS' | 'CS' | 'DA' | 'DS' | 'IS' | 'LO' | 'PN' | 'SH' | 'ST' | 'TM' | 'UI' | 'US';
-
-interface TagDef {
-  /** dicom-parser's key: 'x' + group + element, lower-case hex. */
-  tag: string;
-  vr: Vr;
-}
+/** `tag` is dicom-parser's key: 'x' + group + element, lower-case hex. */
+type TagDef = { tag: string; vr: Vr };
 
 const def = (tag: string, vr: Vr): TagDef => ({ tag: `x${tag.toLowerCase()}`, vr });
 
@@ -105,10 +98,9 @@ export function readTag(dataSet: DataSet, { tag, vr }: TagDef): TagValue | undef
   if (raw === undefined) return undefined;
   const parts = vr === 'ST' ? [raw] : raw.split('\\').map((s) => s.trim());
   if (vr === 'DS' || vr === 'IS') {
-    const numbers = parts.map(Number);
     // A number string that does not parse is reported as the file wrote it rather than as NaN.
-    if (numbers.some((n) => !Number.isFinite(n))) return single(parts);
-    return single(numbers);
+    const numbers = parts.map(Number);
+    return single<string | number>(numbers.some((n) => !Number.isFinite(n)) ? parts : numbers);
   }
   return raw.trim() === '' ? undefined : single(parts);
 }
@@ -121,12 +113,9 @@ function single<T>(values: T[]): T | T[] | undefined {
 /** The `tags` of a result: the technical list, plus the identifying one when `includePhi`. */
 export function allowedTags(dataSet: DataSet, includePhi: boolean): Record<string, TagValue> {
   const out: Record<string, TagValue> = {};
-  const lists = includePhi ? [technicalTags, identifyingTags] : [technicalTags];
-  for (const list of lists) {
-    for (const [keyword, tagDef] of Object.entries(list)) {
-      const value = readTag(dataSet, tagDef);
-      if (value !== undefined) out[keyword] = value;
-    }
+  for (const [keyword, tagDef] of Object.entries(includePhi ? { ...technicalTags, ...identifyingTags } : technicalTags)) {
+    const value = readTag(dataSet, tagDef);
+    if (value !== undefined) out[keyword] = value;
   }
   return out;
 }

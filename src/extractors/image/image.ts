@@ -17,8 +17,6 @@ import { jpegTruncation } from './jpeg-end.js';
 import { readWithSharp, sharpExts } from './sharp.js';
 import { readSvg } from './svg.js';
 
-export { displaySize } from './display-size.js';
-
 async function readImage(input: ExtractInput, config: ExtractConfig): Promise<ImageInfo> {
   if (input.ext === 'svg') return readSvg(input.path, input.bytes);
   if (heifExts.has(input.ext)) return readHeif(input, config);

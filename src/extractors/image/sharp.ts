@@ -7,7 +7,6 @@ import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../../contract.js';
 import { CorruptAssetError } from '../../errors.js';
 import { apngFrames } from './apng.js';
-import { displaySize } from './display-size.js';
 
 /** file-type extensions whose headers libvips reads (SVG is not among them: see svg.ts). */
 export const sharpExts = new Set(['jpg', 'png', 'apng', 'webp', 'gif', 'tif', 'avif', 'heic', 'heif']);
@@ -22,10 +21,11 @@ const colorSpaceByVips: Record<string, string> = {
   labs: 'lab', scrgb: 'scrgb', xyz: 'xyz', hsv: 'hsv', lch: 'lch', multiband: 'multiband',
 };
 
-/** libvips calls AVIF and HEIC both "heif"; the compression inside tells them apart. */
-function formatName(meta: Metadata): string {
-  if (meta.format === 'heif') return meta.compression === 'av1' ? 'avif' : 'heic';
-  return meta.format;
+/** Shown size: EXIF orientations 5..8 turn the image a quarter (EXIF 2.32 §4.6.4 A, tag 0x0112). */
+export function displaySize(width: number, height: number, orientation: number): { displayWidth: number; displayHeight: number } {
+  return orientation >= 5 && orientation <= 8
+    ? { displayWidth: height, displayHeight: width }
+    : { displayWidth: width, displayHeight: height };
 }
 
 // sharp checks limitInputPixels when it opens the input, even for metadata(), which never decodes:
@@ -41,7 +41,8 @@ function imageInfoOf(meta: Metadata): ImageInfo {
   const bits = meta.isPalette ? 8 : (meta.bitsPerSample ?? bitsByDepth[meta.depth]);
   const colorSpace = colorSpaceByVips[meta.space] ?? meta.space;
   return {
-    format: formatName(meta),
+    // libvips calls AVIF and HEIC both "heif"; the compression inside tells them apart.
+    format: meta.format === 'heif' ? (meta.compression === 'av1' ? 'avif' : 'heic') : meta.format,
     width: meta.width,
     height: meta.height,
     orientation,
@@ -54,10 +55,7 @@ function imageInfoOf(meta: Metadata): ImageInfo {
   };
 }
 
-/**
- * The header of the image at `path`, read by libvips (sharp), in the contract's terms; from `bytes`
- * instead when given (a copy of the file the caller had to change for libvips, see heif.ts).
- */
+/** The header of the image at `path` (or in `bytes`: a copy heif.ts changed for libvips), in the contract's terms. */
 export async function readWithSharp(path: string, bytes?: Buffer): Promise<ImageInfo> {
   const info = imageInfoOf(await sharp(bytes ?? path, sharpOptions).metadata());
   // libvips reports an APNG's default image only: its acTL chunk counts the frames (apng.ts).

@@ -15,10 +15,7 @@ import { readAtSync, withSourceSync } from '../read-sync.js';
 /** The root element comes after the prolog; a DOCTYPE's internal subset may be long, not this long. */
 export const svgHeadBytes = 256 * 1024;
 
-/**
- * Size when neither width/height nor viewBox give one: the CSS default object size (CSS Images 3
- * §5.2.4), which is what a browser shows for such an SVG in an <img>.
- */
+/** Size when neither width/height nor viewBox give one: the CSS default object size (CSS Images 3 §5.2.4). */
 const defaultSize = { width: 300, height: 150 };
 
 /** px per unit. em and ex have no absolute value: the initial font size (16px) and half of it are assumed. */
@@ -61,11 +58,7 @@ function rootTag(text: string): string | null {
 }
 
 function attributes(tag: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of tag.matchAll(/\s([A-Za-z_:][-\w.:]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
-    out.set(m[1]!, m[2] ?? m[3] ?? '');
-  }
-  return out;
+  return new Map([...tag.matchAll(/\s([A-Za-z_:][-\w.:]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)].map((m) => [m[1]!, m[2] ?? m[3] ?? '']));
 }
 
 /** Width and height in px from the root element's attributes, rounded to whole pixels (at least 1). */

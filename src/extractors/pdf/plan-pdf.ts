@@ -10,9 +10,8 @@ import { unsureOnFault, type RangeReader, type Span } from '../range-plan.js';
 
 /** Objects up to this size are read whole; larger ones are read whole only when they are not a stream. */
 const smallObjectBytes = 64 * 1024;
-/** The head of a large object read to see its dictionary (and whether it is a stream). */
+/** Of a large object, the head (its dictionary: is it a stream?) and the tail (`endstream endobj`, checked by pdf.js). */
 const objectHeadBytes = 4096;
-/** The end of a large stream object: `endstream endobj`, which pdf.js checks after /Length. */
 const objectTailBytes = 256;
 /** Where `startxref` is looked for (pdf.js looks back 1 KiB at a time from the end). */
 const tailBytes = 64 * 1024;
@@ -40,9 +39,9 @@ interface Xref {
   entries: number;
 }
 
-/** The dictionary `<< ... >>` starting at or after `from` in `text`, by nesting; undefined if unclosed. */
-function dictAt(text: string, from: number): { dict: string; end: number } | undefined {
-  const start = text.indexOf('<<', from);
+/** The first dictionary `<< ... >>` in `text`, by nesting; undefined if unclosed. */
+function dictAt(text: string): { dict: string; end: number } | undefined {
+  const start = text.indexOf('<<');
   if (start < 0) return undefined;
   let depth = 0;
   for (let i = start; i < text.length - 1; i++) {
@@ -70,7 +69,7 @@ async function readTable(src: RangeReader, at: number, xref: Xref): Promise<stri
     if (!sub) {
       if (!/^\s*trailer/.test(line)) return undefined;
       const text = (await src.read(pos, 16 * 1024)).toString('latin1');
-      return dictAt(text, 0)?.dict;
+      return dictAt(text)?.dict;
     }
     const first = Number(sub[1]);
     const count = Number(sub[2]);
@@ -110,24 +109,24 @@ function unpredict(data: Buffer, columns: number): Buffer | undefined {
 /** A cross-reference stream (§7.5.8); returns its dictionary, which is also the trailer. */
 async function readXrefStream(src: RangeReader, at: number, xref: Xref): Promise<string | undefined> {
   const text = (await src.read(at, 16 * 1024)).toString('latin1');
-  const found = dictAt(text, 0);
+  const found = dictAt(text);
   if (!found || !/\/Type\s*\/XRef/.test(found.dict)) return undefined;
-  const { dict } = found;
+  const dict = found.dict;
   const length = intIn(dict, 'Length');
   const w = /\/W\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s*\]/.exec(dict)?.slice(1).map(Number);
   const keyword = /^\s*stream(\r\n|\n)/.exec(text.slice(found.end));
   if (length === undefined || length > maxXrefStreamBytes || !w || !keyword) return undefined;
   // A row must hold an offset (§7.5.8.3): rows of no bytes would be counted forever without reading any.
   if (w[1]! === 0 || w.some((bytes) => bytes > maxFieldBytes)) return undefined;
-  const dataAt = at + found.end + keyword[0].length;
-  let data = await src.read(dataAt, length + 32);
-  data = data.subarray(0, length);
+  let data = (await src.read(at + found.end + keyword[0].length, length + 32)).subarray(0, length);
   const filter = /\/Filter\s*(\[\s*)?\/(\w+)/.exec(dict)?.[2];
   if (filter && filter !== 'FlateDecode') return undefined;
   if (filter) {
-    const inflated = inflateCapped(data);
-    if (!inflated) return undefined;
-    data = inflated;
+    try {
+      data = inflateSync(data, { maxOutputLength: maxXrefStreamBytes });
+    } catch {
+      return undefined; // not zlib data, or past the cap
+    }
   }
   const rowBytes = w[0]! + w[1]! + w[2]!;
   const predictor = intIn(dict, 'Predictor') ?? 1;
@@ -158,15 +157,6 @@ async function readXrefStream(src: RangeReader, at: number, xref: Xref): Promise
     }
   }
   return dict;
-}
-
-/** A FlateDecode stream inflated up to maxXrefStreamBytes; undefined past it or when it is not zlib data. */
-function inflateCapped(data: Buffer): Buffer | undefined {
-  try {
-    return inflateSync(data, { maxOutputLength: maxXrefStreamBytes });
-  } catch {
-    return undefined;
-  }
 }
 
 /** Follows every section from `startxref`; undefined when any is not what it should be. */
@@ -218,7 +208,7 @@ export const planPdf = unsureOnFault(async function planPdf(src: RangeReader): P
   const whole: Span[] = [];
   for (const [, offset, end] of large) {
     const head = (await src.read(offset, objectHeadBytes)).toString('latin1');
-    const dict = dictAt(head, 0);
+    const dict = dictAt(head);
     // Not a stream whose dictionary fits the head: a big dictionary or array the page tree may need.
     if (!dict || !/^\s*stream(\r\n|\n)/.test(head.slice(dict.end))) whole.push([offset, end]);
   }

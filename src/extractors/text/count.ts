@@ -1,10 +1,8 @@
 /**
  * Counts code points and lines of decoded text fed in pieces (docs/contract.md §3): `charCount` counts Unicode
  * code points; `lineCount` counts lines ended by LF, CRLF or a lone CR, plus a last unterminated
- * non-empty line. A CRLF split between two pieces is one line end, not two.
- *
- * Work per piece is native string search: indexOf for line ends, one character-class search for the first
- * surrogate (a JS loop runs only from there).
+ * non-empty line. A CRLF split between two pieces is one line end, not two. Work per piece is native string
+ * search (indexOf for line ends, one search for the first surrogate); a JS loop runs only from there.
  */
 const highSurrogate = /[\uD800-\uDBFF]/;
 
@@ -22,15 +20,9 @@ export class TextCounter {
     if (n === 0) return;
     this.codeUnits += n;
     // TextDecoder in stream mode never splits a code point between outputs, so pairs are whole here.
-    // The native search finds the first high surrogate (instantly in a one-byte string, which holds
-    // none); the per-unit loop runs only from there, so text without any costs no JS loop at all.
     const first = text.search(highSurrogate);
-    if (first !== -1) {
-      let high = 0;
-      for (let i = first; i < n; i++) {
-        if ((text.charCodeAt(i) & 0xfc00) === 0xd800) high++;
-      }
-      this.surrogatePairs += high;
+    for (let i = first === -1 ? n : first; i < n; i++) {
+      if ((text.charCodeAt(i) & 0xfc00) === 0xd800) this.surrogatePairs++;
     }
 
     let start = 0;

@@ -23,10 +23,7 @@ function lastNonSpaceOf(text: string): string {
   return '';
 }
 
-/**
- * Reads the text file at `path` (or `bytes`, all of it, when the caller holds them) in one pass; exported
- * for tests that feed generated files.
- */
+/** Reads the text file at `path` (or `bytes`, all of it, when the caller holds them) in one pass. */
 export async function readTextInfo(path: string, bytes?: Buffer): Promise<TextInfo> {
   return withSourceSync(path, bytes, (fd, size) => textInfoOf(fd, size));
 }
