@@ -4,7 +4,8 @@
  * multi-frame file costs its header only. dicom-parser reads whatever it is given; the bounds are ours.
  *
  * A deflated data set (PS3.5 §A.5) is inflated in one synchronous call from a growing read of its
- * compressed bytes, both capped at the header cap, so a deflate bomb inflates no further than the cap.
+ * compressed bytes (4 KiB, doubling: deflate inflates at most ~1,000-fold, so the first steps stay small),
+ * both capped at the header cap, so a deflate bomb inflates no further than the cap.
  *
  * Files without the 128-byte preamble and "DICM" are read too (they circulate, though PS3.10 §7.1 wants
  * both): when they start with the meta group the missing preamble is put back; when they are a bare
@@ -20,8 +21,8 @@ import { readAtSync, withSourceSync, type Source } from '../read-sync.js';
 export const dicomFirstChunkBytes = 64 * 1024;
 /** The most header (data set bytes before the pixel data, after inflating) read before giving up. */
 export const dicomMaxHeaderBytes = 64 * 1024 * 1024;
-/** Compressed bytes of a deflated data set read first, doubling from there. */
-const deflatedFirstReadBytes = 64 * 1024;
+/** Compressed bytes of a deflated data set read first. */
+const deflatedFirstReadBytes = 4 * 1024;
 
 export interface DicomReadLimits {
   firstChunkBytes: number;
@@ -176,7 +177,8 @@ export async function readDicomHeader(
  */
 function readDeflated(fd: Source, size: number, start: number, meta: Buffer, layout: Layout, limits: DicomReadLimits): DicomHeader {
   for (let want = deflatedFirstReadBytes; ; want *= 2) {
-    const compressed = readAll(fd, start, Math.min(size - start, want, limits.maxHeaderBytes));
+    // The meta group may say the data set starts past the end of the file: then there is nothing to inflate.
+    const compressed = readAll(fd, start, Math.min(Math.max(0, size - start), want, limits.maxHeaderBytes));
     const complete = start + compressed.length >= size;
     let inflated: Buffer;
     try {
