@@ -1,16 +1,14 @@
 /**
- * Reads a DICOM file's data set up to the pixel data, never the pixel data itself: the file is read from
- * its start in growing chunks (64 KiB, doubling) until dicom-parser reaches (7FE0,0010), so a 300 MB
- * multi-frame file costs its header only. dicom-parser reads whatever it is given; the bounds are ours.
- *
- * A deflated data set (PS3.5 §A.5) is inflated in one synchronous call from a growing read of its
- * compressed bytes (4 KiB, doubling: deflate inflates at most ~1,000-fold, so the first steps stay small),
- * both capped at the header cap, so a deflate bomb inflates no further than the cap.
+ * Reads a DICOM file's data set up to the pixel data, never the pixel data itself: dicom-parser parses
+ * whatever it is given, so the bounds are ours. The file is read from its start in growing chunks (64 KiB,
+ * doubling) until dicom-parser reaches (7FE0,0010): a 300 MB multi-frame file costs its header only. A
+ * deflated data set (PS3.5 §A.5) is inflated in one synchronous call from a growing read of its compressed
+ * bytes (4 KiB, doubling: deflate inflates at most ~1,000-fold), both capped at the header cap, so a
+ * deflate bomb inflates no further than the cap.
  *
  * Files without the 128-byte preamble and "DICM" are read too (they circulate, though PS3.10 §7.1 wants
- * both): when they start with the meta group the missing preamble is put back; when they are a bare
- * data set the transfer syntax is guessed from the first element (explicit VR if it names a VR, else
- * implicit VR little endian).
+ * both): the missing preamble is put back before a meta group; a bare data set's transfer syntax is
+ * guessed from its first element (explicit VR if it names a VR, else implicit VR little endian).
  */
 import { constants, inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
@@ -24,10 +22,7 @@ export const dicomMaxHeaderBytes = 64 * 1024 * 1024;
 /** Compressed bytes of a deflated data set read first. */
 const deflatedFirstReadBytes = 4 * 1024;
 
-export interface DicomReadLimits {
-  firstChunkBytes: number;
-  maxHeaderBytes: number;
-}
+export type DicomReadLimits = { firstChunkBytes: number; maxHeaderBytes: number };
 
 export interface DicomHeader {
   /** The data set up to the pixel data element's header, meta group merged in. */
@@ -46,12 +41,11 @@ const sequenceDelimiter = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
 /** Preamble (128 bytes) and "DICM". */
 const prefixBytes = 132;
 
-/** How the file begins; `prefix` is put in front of its bytes before parsing (a missing preamble). */
-interface Layout {
-  prefix: Buffer;
-  /** For a bare data set: the transfer syntax guessed, which dicom-parser then needs as an option. */
-  transferSyntaxUID?: string;
-}
+/**
+ * How the file begins: `prefix` is put in front of its bytes before parsing (a missing preamble); a bare
+ * data set's `transferSyntaxUID` is guessed, and dicom-parser then needs it as an option.
+ */
+type Layout = { prefix: Buffer; transferSyntaxUID?: string };
 
 function sniffLayout(head: Buffer): Layout {
   if (head.length >= prefixBytes && head.toString('latin1', 128, 132) === 'DICM') return { prefix: Buffer.alloc(0) };

@@ -1,11 +1,8 @@
 /**
  * Images: headers only, never a decode (docs/contract.md §6), so a 100,000 x 100,000 scan is answered with its
- * size at no memory cost. Three readers by format:
- * - libvips (sharp) metadata for JPEG, PNG, WebP, GIF, TIFF (sharp.ts), and for AVIF and HEIC with
- *   their image sequences and primary items (heif.ts);
- * - SVG as text, never rendered nor parsed as XML (svg.ts);
- * - image-size plus documented header fields for BMP, ICO/CUR, JPEG 2000, PSD (header.ts).
- * A JPEG cut short passes libvips' header read; a cheap structural check catches it (jpeg-end.ts).
+ * size at no memory cost. libvips (sharp.ts) reads JPEG, PNG, WebP, GIF, TIFF, and AVIF and HEIC with
+ * corrections (heif.ts); SVG is read as text (svg.ts); BMP, ICO/CUR, JPEG 2000 and PSD by image-size plus
+ * header fields (header.ts). A JPEG cut short passes libvips' header read: jpeg-end.ts catches it.
  */
 import type { ExtractConfig } from '../../config.js';
 import type { ImageInfo } from '../../contract.js';

@@ -111,7 +111,7 @@ async function readXrefStream(src: RangeReader, at: number, xref: Xref): Promise
   const text = (await src.read(at, 16 * 1024)).toString('latin1');
   const found = dictAt(text);
   if (!found || !/\/Type\s*\/XRef/.test(found.dict)) return undefined;
-  const dict = found.dict;
+  const { dict } = found;
   const length = intIn(dict, 'Length');
   const w = /\/W\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s*\]/.exec(dict)?.slice(1).map(Number);
   const keyword = /^\s*stream(\r\n|\n)/.exec(text.slice(found.end));
@@ -120,36 +120,31 @@ async function readXrefStream(src: RangeReader, at: number, xref: Xref): Promise
   if (w[1]! === 0 || w.some((bytes) => bytes > maxFieldBytes)) return undefined;
   let data = (await src.read(at + found.end + keyword[0].length, length + 32)).subarray(0, length);
   const filter = /\/Filter\s*(\[\s*)?\/(\w+)/.exec(dict)?.[2];
-  if (filter && filter !== 'FlateDecode') return undefined;
-  if (filter) {
-    try {
-      data = inflateSync(data, { maxOutputLength: maxXrefStreamBytes });
-    } catch {
-      return undefined; // not zlib data, or past the cap
-    }
+  if (filter !== undefined && filter !== 'FlateDecode') return undefined;
+  try {
+    if (filter) data = inflateSync(data, { maxOutputLength: maxXrefStreamBytes });
+  } catch {
+    return undefined; // not zlib data, or past the cap
   }
-  const rowBytes = w[0]! + w[1]! + w[2]!;
   const predictor = intIn(dict, 'Predictor') ?? 1;
-  if (predictor >= 10) {
-    const rows = unpredict(data, intIn(dict, 'Columns') ?? 1);
-    if (!rows) return undefined;
-    data = rows;
-  } else if (predictor !== 1) return undefined;
+  const table = predictor >= 10 ? unpredict(data, intIn(dict, 'Columns') ?? 1) : predictor === 1 ? data : undefined;
+  if (!table) return undefined;
+  const rowBytes = w[0]! + w[1]! + w[2]!;
   const size = intIn(dict, 'Size') ?? 0;
   const index = /\/Index\s*\[([\d\s]+)\]/.exec(dict)?.[1]?.trim().split(/\s+/).map(Number) ?? [0, size];
   // Rows past the stream's end make the section unsure below; counting them stops at the data's rows.
-  const rows = Math.floor(data.length / rowBytes);
+  const rows = Math.floor(table.length / rowBytes);
   if (xref.entries + rows > maxPdfObjects) return undefined;
   xref.entries += rows;
   const field = (row: number, from: number, bytes: number) => {
     let v = 0;
-    for (let i = 0; i < bytes; i++) v = v * 256 + data[row * rowBytes + from + i]!;
+    for (let i = 0; i < bytes; i++) v = v * 256 + table[row * rowBytes + from + i]!;
     return v;
   };
   let row = 0;
   for (let i = 0; i + 1 < index.length; i += 2) {
     for (let k = 0; k < index[i + 1]!; k++, row++) {
-      if ((row + 1) * rowBytes > data.length) return undefined;
+      if ((row + 1) * rowBytes > table.length) return undefined;
       const type = w[0] ? field(row, 0, w[0]) : 1;
       const f2 = field(row, w[0]!, w[1]!);
       if (type === 1 && f2 > 0) xref.offsets.set(index[i]! + k, f2);

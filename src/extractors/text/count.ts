@@ -7,38 +7,31 @@
 const highSurrogate = /[\uD800-\uDBFF]/;
 
 export class TextCounter {
-  private codeUnits = 0;
-  private surrogatePairs = 0;
+  /** Code units less surrogate pairs. */
+  charCount = 0;
   private lineEnds = 0;
-  /** The previous piece ended with CR: a LF starting the next piece completes that CRLF. */
-  private pendingCr = false;
-  /** The last code unit seen, to know whether a last line is unterminated. */
+  /** The last code unit seen: a CR there and a LF starting the next piece are one CRLF; not a line end, an unterminated line. */
   private lastUnit = -1;
 
   push(text: string): void {
     const n = text.length;
     if (n === 0) return;
-    this.codeUnits += n;
+    this.charCount += n;
     // TextDecoder in stream mode never splits a code point between outputs, so pairs are whole here.
     const first = text.search(highSurrogate);
     for (let i = first === -1 ? n : first; i < n; i++) {
-      if ((text.charCodeAt(i) & 0xfc00) === 0xd800) this.surrogatePairs++;
+      if ((text.charCodeAt(i) & 0xfc00) === 0xd800) this.charCount--;
     }
 
     let start = 0;
-    if (this.pendingCr && text.charCodeAt(0) === 0x0a) start = 1; // the LF of a CRLF counted at its CR
+    if (this.lastUnit === 0x0d && text.charCodeAt(0) === 0x0a) start = 1; // the LF of a CRLF counted at its CR
     for (let i = text.indexOf('\n', start); i !== -1; i = text.indexOf('\n', i + 1)) this.lineEnds++;
     for (let i = text.indexOf('\r'); i !== -1; i = text.indexOf('\r', i + 1)) {
       // A CR ends a line; a LF right after it belongs to the same end and was counted above: undo it.
       this.lineEnds++;
       if (i + 1 < n && text.charCodeAt(i + 1) === 0x0a) this.lineEnds--;
     }
-    this.pendingCr = text.charCodeAt(n - 1) === 0x0d;
     this.lastUnit = text.charCodeAt(n - 1);
-  }
-
-  get charCount(): number {
-    return this.codeUnits - this.surrogatePairs;
   }
 
   get lineCount(): number {

@@ -11,9 +11,8 @@ type TextFormat = TextInfo['format'];
 export const formatSampleChars = 64 * 1024;
 /** Up to this many bytes a JSON candidate is parsed in full; past it, its ends decide (see below). */
 export const jsonParseMaxBytes = 4 * 1024 * 1024;
-/** Lines of the start the CSV and Markdown checks read. */
+/** Lines of the start the CSV and Markdown checks read; a CSV needs at least `csvMinRows` of them. */
 const sampleLines = 50;
-/** A CSV needs at least this many rows with the same number of delimiters. */
 const csvMinRows = 2;
 const csvDelimiters = [',', ';', '\t', '|'] as const;
 
@@ -100,9 +99,5 @@ export function textFormat(input: FormatInput, complete: boolean): TextFormat {
 
 /** The MIME type each format is served with (IANA registrations; text/markdown is RFC 7763). */
 export const mimeByFormat: Record<TextFormat, string> = {
-  plain: 'text/plain',
-  markdown: 'text/markdown',
-  html: 'text/html',
-  json: 'application/json',
-  csv: 'text/csv',
+  plain: 'text/plain', markdown: 'text/markdown', html: 'text/html', json: 'application/json', csv: 'text/csv',
 };

@@ -54,19 +54,14 @@ function textInfoOf(fd: Source, size: number): TextInfo {
     if (keepWhole && /\S/.test(prefix.slice(0, 1024))) keepWhole = /^\s*[{[]/.test(prefix);
     if (keepWhole) parts.push(text);
     else parts.length = 0;
-    const last = lastNonSpaceOf(text);
-    if (last) lastNonSpace = last;
+    lastNonSpace = lastNonSpaceOf(text) || lastNonSpace;
     if (done) break;
     // Read until a read returns nothing, as a stream would: the size from fstat only sizes the buffer.
     const n = fillSync(fd, chunk, position);
     bytes = chunk.subarray(0, n);
     position += n;
   }
-  const whole = keepWhole ? parts.join('') : undefined;
-  const format = textFormat(
-    { prefix, lastNonSpace, ...(whole !== undefined ? { whole } : {}) },
-    units === prefix.length,
-  );
+  const format = textFormat({ prefix, lastNonSpace, ...(keepWhole ? { whole: parts.join('') } : {}) }, units === prefix.length);
   return { encoding: enc.encoding, bom: enc.bom, charCount: counter.charCount, lineCount: counter.lineCount, format };
 }
 
