@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/detect.js';
 import { CorruptAssetError, UnsupportedTypeError } from '../../src/errors.js';
 import { extractImage } from '../../src/extractors/image/image.js';
-import { apngFrameCount } from '../../src/extractors/image/apng.js';
+import { apngFrameCount } from '../../src/extractors/image/sharp.js';
 import { heifRotation } from '../../src/extractors/image/heif.js';
 import { jpegTruncation } from '../../src/extractors/image/jpeg-end.js';
 import { svgLength, svgSize } from '../../src/extractors/image/svg.js';

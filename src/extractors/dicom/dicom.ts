@@ -23,27 +23,24 @@ export function toDicomInfo(dataSet: DataSet, transferSyntaxUID: string, include
   const frames = numberAt(dataSet, 'x00280008');
   const rowSpacing = numberAt(dataSet, 'x00280030', 0);
   const columnSpacing = numberAt(dataSet, 'x00280030', 1);
-  const bitsAllocated = dataSet.uint16('x00280100');
-  const sliceThickness = numberAt(dataSet, 'x00180050');
   const optional = {
     modality: text('x00080060'),
     sopClassUID: text('x00080016'),
     sopInstanceUID: text('x00080018'),
     studyInstanceUID: text('x0020000d'),
     seriesInstanceUID: text('x0020000e'),
-    bitsAllocated: bitsAllocated && bitsAllocated > 0 ? bitsAllocated : undefined,
+    bitsAllocated: dataSet.uint16('x00280100') || undefined,
     photometricInterpretation: text('x00280004'),
     // PixelSpacing (0028,0030) is row spacing \ column spacing, in mm (PS3.3 §10.7.1.3).
     pixelSpacing: rowSpacing !== undefined && columnSpacing !== undefined ? ([rowSpacing, columnSpacing] as [number, number]) : undefined,
-    sliceThickness,
+    sliceThickness: numberAt(dataSet, 'x00180050'),
   };
   // Columns and Rows belong to the Image Pixel module: an object without an image (a structured report,
   // a waveform, a DICOMDIR) has neither, and then no size is reported rather than 0 x 0.
   const width = dataSet.uint16('x00280011');
   const height = dataSet.uint16('x00280010');
-  const size = width && height ? { width, height } : {};
   return {
-    ...size,
+    ...(width && height ? { width, height } : {}),
     // NumberOfFrames is absent on single-frame objects (PS3.3 §C.7.6.6).
     frames: frames !== undefined && Number.isInteger(frames) && frames > 0 ? frames : 1,
     transferSyntaxUID,
@@ -56,8 +53,7 @@ export const extractDicom: Extractor = async (input, config) => {
   try {
     const { dataSet, transferSyntaxUID } = await readDicomHeader(input.path, undefined, input.bytes);
     if (!transferSyntaxUID) throw new CorruptAssetError('dicom file has no transfer syntax');
-    const dicom = toDicomInfo(dataSet, transferSyntaxUID, config.dicomIncludePhi);
-    return { dataType: 'dicom', mimeType: input.mimeType, section: dicom };
+    return { dataType: 'dicom', mimeType: input.mimeType, section: toDicomInfo(dataSet, transferSyntaxUID, config.dicomIncludePhi) };
   } catch (err) {
     if (err instanceof AssetError) throw err;
     // dicom-parser throws strings and { exception, dataSet } objects, never Errors.

@@ -25,8 +25,8 @@ function bmpSamples(b: Buffer): Samples {
   const compression = headerSize >= 40 ? b.readUInt32LE(30) : 0;
   const hasMasks = (compression === 3 && headerSize >= 56) || compression === 6;
   const hasAlpha = hasMasks && b.length >= 70 && b.readUInt32LE(66) !== 0;
-  if (bitCount === 16) return { hasAlpha, channels: hasAlpha ? 4 : 3, colorSpace: 'srgb' };
-  return { hasAlpha, channels: hasAlpha ? 4 : 3, bitsPerSample: 8, colorSpace: 'srgb' };
+  // 16-bit pixels pack 5 or 6 bits a sample: no single number then.
+  return { hasAlpha, channels: hasAlpha ? 4 : 3, ...(bitCount === 16 ? {} : { bitsPerSample: 8 }), colorSpace: 'srgb' };
 }
 
 /**

@@ -31,9 +31,8 @@ export const heifMetaMaxBytes = 256 * 1024;
 function associations(b: Buffer, ipma: Box, item: number): number[] {
   const version = b[ipma.start]!;
   const wideIndex = (b.readUInt32BE(ipma.start) & 1) === 1;
-  let at = ipma.start + 4;
-  const entries = b.readUInt32BE(at);
-  at += 4;
+  const entries = b.readUInt32BE(ipma.start + 4);
+  let at = ipma.start + 8;
   for (let e = 0; e < entries && at < ipma.end; e++) {
     const id = version < 1 ? b.readUInt16BE(at) : b.readUInt32BE(at);
     at += version < 1 ? 2 : 4;

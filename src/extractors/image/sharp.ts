@@ -6,7 +6,7 @@
 import sharp, { type Metadata } from 'sharp';
 import type { ImageInfo } from '../../contract.js';
 import { CorruptAssetError } from '../../errors.js';
-import { apngFrames } from './apng.js';
+import { readAtSync, withFileSync } from '../read-sync.js';
 
 /** file-type extensions whose headers libvips reads (SVG is not among them: see svg.ts). */
 export const sharpExts = new Set(['jpg', 'png', 'apng', 'webp', 'gif', 'tif', 'avif', 'heic', 'heif']);
@@ -55,10 +55,36 @@ function imageInfoOf(meta: Metadata): ImageInfo {
   };
 }
 
+/**
+ * Animated PNG frame count, which libvips lacks: it reads an APNG as its default image and reports one
+ * page. The animation's length is the acTL chunk's num_frames (APNG 1.0, W3C PNG 3rd edition §11.3.6),
+ * which must come before the first IDAT; exiftool's AnimationFrames is the same field. IHDR, acTL and a
+ * few small chunks come first in what encoders write: past this head (a large ICC profile or EXIF block
+ * first) the image has one frame, as libvips says.
+ */
+const apngHeadBytes = 64 * 1024;
+
+/**
+ * num_frames of the acTL chunk among the chunks before the first IDAT in `head` (a PNG's first bytes),
+ * or undefined when there is none there or it is 0. After the 8-byte signature, each chunk is length (4),
+ * type (4), data, CRC (4); acTL's data is num_frames (4) and num_plays (4).
+ */
+export function apngFrameCount(head: Buffer): number | undefined {
+  for (let pos = 8; pos + 12 <= head.length; pos += 12 + head.readUInt32BE(pos)) {
+    const type = head.toString('latin1', pos + 4, pos + 8);
+    if (type === 'IDAT') return undefined;
+    if (type === 'acTL') {
+      if (head.readUInt32BE(pos) !== 8 || pos + 16 > head.length) return undefined;
+      return head.readUInt32BE(pos + 8) || undefined;
+    }
+  }
+  return undefined;
+}
+
 /** The header of the image at `path` (or in `bytes`: a copy heif.ts changed for libvips), in the contract's terms. */
 export async function readWithSharp(path: string, bytes?: Buffer): Promise<ImageInfo> {
   const info = imageInfoOf(await sharp(bytes ?? path, sharpOptions).metadata());
-  // libvips reports an APNG's default image only: its acTL chunk counts the frames (apng.ts).
-  const frames = info.format === 'png' ? apngFrames(path) : undefined;
+  if (info.format !== 'png') return info;
+  const frames = apngFrameCount(withFileSync(path, (fd, size) => readAtSync(fd, 0, Math.min(size, apngHeadBytes))));
   return frames ? { ...info, frames } : info;
 }

@@ -1,12 +1,10 @@
 /**
- * SVG size from its root element's attributes, read as plain text: the file is never handed to
- * librsvg (sharp) or an XML parser, so no external entity, stylesheet or image it names is resolved or
- * fetched, and an entity-expansion bomb in its DOCTYPE is just bytes we skip.
- *
- * Not image-size's SVG reader: it splits viewBox on single spaces only (SVG 1.1 §7.7 allows commas and any
- * whitespace) and converts pc as 1/9 px instead of 16 px. The rules here follow CSS Values 4 §6.2
- * (absolute lengths: 1in = 96px = 2.54cm = 72pt = 6pc, 1Q = 0.25mm) and SVG 2 §8.2 (width/height
- * default to auto, then the viewBox gives the aspect and size).
+ * SVG size from its root element's attributes, read as plain text: the file is never handed to librsvg
+ * (sharp) or an XML parser, so no external entity, stylesheet or image it names is resolved or fetched, and
+ * an entity-expansion bomb in its DOCTYPE is just bytes we skip. Not image-size's SVG reader: it splits
+ * viewBox on single spaces only (SVG 1.1 §7.7 allows commas and any whitespace) and converts pc as 1/9 px
+ * instead of 16 px. Lengths follow CSS Values 4 §6.2 (1in = 96px = 2.54cm = 72pt = 6pc, 1Q = 0.25mm);
+ * width and height default to auto, and then the viewBox gives the aspect and size (SVG 2 §8.2).
  */
 import type { ImageInfo } from '../../contract.js';
 import { CorruptAssetError } from '../../errors.js';

@@ -6,6 +6,7 @@
  * Page sizes are pdf.js's viewport at scale 1: the CropBox (clipped to the MediaBox), /Rotate applied,
  * in points (ISO 32000-1 §14.11.2, §7.7.3.3).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { getDocument, PDFWorker } from 'pdfjs-dist/legacy/build/pdf.mjs';
 import type { PdfInfo } from '../../contract.js';
 import { AssetError, CorruptAssetError, EncryptedAssetError, messageOf } from '../../errors.js';
@@ -18,8 +19,9 @@ const quiet = 0;
 const pdfSettleAfterFailureMs = 2_000;
 
 /**
- * One pdf.js worker per thread. In Node it is a "fake" worker on the calling thread; setting it up once
- * saves each file the module's message-handler setup (pdf.js supports many documents per worker).
+ * One pdf.js worker per thread (in Node a "fake" one on the calling thread, serving many documents), set up
+ * once: starting it imports the 2 MB pdf.worker.mjs, a few hundred ms of CPU. The registry calls
+ * startPdfWorker as the extractor loads, so that a replica's warm-up pays for it rather than its first PDF.
  */
 let sharedWorker: PDFWorker | undefined;
 function pdfWorker(): PDFWorker {
@@ -27,10 +29,6 @@ function pdfWorker(): PDFWorker {
   return sharedWorker;
 }
 
-/**
- * Starts this thread's pdf.js worker (in Node that imports the 2 MB pdf.worker.mjs, a few hundred ms of
- * CPU). The registry calls it as the extractor loads, so that a replica's warm-up pays rather than its first PDF.
- */
 export async function startPdfWorker(): Promise<void> {
   await pdfWorker().promise;
 }
@@ -46,10 +44,7 @@ function laterVersion(a: string | undefined, b: string | undefined): string | un
   return aMajor > bMajor || (aMajor === bMajor && aMinor >= bMinor) ? a : b;
 }
 
-/**
- * Reads the page tree through `transport` (which stays open: the caller closes it). Exported so that a
- * test can watch the bytes a transport read.
- */
+/** Reads the page tree through `transport`, which the caller closes (a test watches the bytes it read). */
 export async function readPdfInfo(transport: FileRangeTransport, maxPageSizes: number): Promise<PdfInfo> {
   const task = getDocument({
     range: transport,
@@ -100,10 +95,7 @@ export async function readPdfInfo(transport: FileRangeTransport, maxPageSizes: n
     // After a failed read pdf.js is let to finish its load on the zeros it was given (source.ts), bounded,
     // before it is destroyed. Destroying the task also destroys its document and ends pending page requests.
     if (transport.hasFailed) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, pdfSettleAfterFailureMs)));
-      await Promise.race([task.promise.then(() => {}, () => {}), timeout]);
-      clearTimeout(timer);
+      await Promise.race([task.promise.catch(() => {}), sleep(pdfSettleAfterFailureMs, undefined, { ref: false })]);
     }
     await task.destroy();
   }

@@ -18,9 +18,8 @@ const tailBytes = 64 * 1024;
 /** Missing parts closer than this are fetched in one range. */
 const gapBytes = 64 * 1024;
 /**
- * A cross-reference stream larger than this, compressed or inflated, is not read here (the file is read
- * whole): 16 MiB is over two million rows of the widest usual /W [1 4 2]. Without the cap, a 1 MB stream
- * of deflated zeros inflated to 1 GiB in one call.
+ * A cross-reference stream larger than this, compressed or inflated, is not read here (the file is read whole):
+ * 16 MiB is over two million rows of /W [1 4 2]. Without the cap, 1 MB of deflated zeros inflated to 1 GiB.
  */
 export const maxXrefStreamBytes = 16 * 1024 * 1024;
 /** Objects listed in all sections together, at most; a larger table is read whole (bounds the offset map). */
