@@ -1,8 +1,7 @@
 /**
- * DICOM: image size, frames, identifiers and an allow-list of tags, read with dicom-parser from the data
- * set before the pixel data (reader.ts); the pixel data is never read, whatever its compression.
- * Patient and institution identifiers stay out of the result unless DICOM_INCLUDE_PHI=true
- * (docs/contract.md §3, tags.ts).
+ * DICOM: image size, frames, identifiers and an allow-list of tags, read with dicom-parser from the data set
+ * before the pixel data (reader.ts), never the pixel data. Patient and institution identifiers stay out of
+ * the result unless DICOM_INCLUDE_PHI=true (docs/contract.md §3, tags.ts).
  */
 import type { DataSet } from 'dicom-parser';
 import type { DicomInfo } from '../../contract.js';

@@ -24,13 +24,8 @@ const deflatedFirstReadBytes = 4 * 1024;
 
 export type DicomReadLimits = { firstChunkBytes: number; maxHeaderBytes: number };
 
-export interface DicomHeader {
-  /** The data set up to the pixel data element's header, meta group merged in. */
-  dataSet: DataSet;
-  transferSyntaxUID: string;
-  /** Bytes read from the file (the compressed ones only, for a deflated data set). */
-  bytesRead: number;
-}
+/** The data set up to the pixel data element's header, meta group merged in; bytes read (compressed ones if deflated). */
+export type DicomHeader = { dataSet: DataSet; transferSyntaxUID: string; bytesRead: number };
 
 const pixelDataTag = 'x7fe00010';
 const implicitLittleEndian = '1.2.840.10008.1.2';
@@ -49,11 +44,7 @@ type Layout = { prefix: Buffer; transferSyntaxUID?: string };
 
 function sniffLayout(head: Buffer): Layout {
   if (head.length >= prefixBytes && head.toString('latin1', 128, 132) === 'DICM') return { prefix: Buffer.alloc(0) };
-  if (head.length >= 2 && head.readUInt16LE(0) === 0x0002) {
-    const prefix = Buffer.alloc(prefixBytes);
-    prefix.write('DICM', 128, 'latin1');
-    return { prefix };
-  }
+  if (head.length >= 2 && head.readUInt16LE(0) === 0x0002) return { prefix: Buffer.concat([Buffer.alloc(128), Buffer.from('DICM')]) };
   const vr = head.length >= 6 ? head.toString('latin1', 4, 6) : '';
   return { prefix: Buffer.alloc(0), transferSyntaxUID: /^[A-Z]{2}$/.test(vr) ? explicitLittleEndian : implicitLittleEndian };
 }

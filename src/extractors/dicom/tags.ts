@@ -75,8 +75,7 @@ export function readTag(dataSet: DataSet, { tag, vr }: TagDef): TagValue | undef
 }
 
 function single<T>(values: T[]): T | T[] | undefined {
-  if (values.length === 0) return undefined;
-  return values.length === 1 ? values[0] : values;
+  return values.length <= 1 ? values[0] : values;
 }
 
 /** The `tags` of a result: the technical list, plus the identifying one when `includePhi`. */

@@ -3,12 +3,8 @@
  * size (4 bytes), type (4), content; size 1 means a 64-bit size follows the type, size 0 runs to the end.
  * libvips reads neither format's item properties nor JP2's header boxes, so the readers beside this walk them.
  */
-export interface Box {
-  type: string;
-  /** Content range [start, end) in the buffer walked. */
-  start: number;
-  end: number;
-}
+/** A box's type and content range [start, end) in the buffer walked. */
+export type Box = { type: string; start: number; end: number };
 
 /** The boxes in b[start, end), in order; the walk stops at a box that runs past `end`. */
 export function* boxes(b: Buffer, start = 0, end = b.length): Generator<Box> {

@@ -83,14 +83,9 @@ const headerFormats: Record<string, { name: string; samples: (head: Buffer, larg
   psd: { name: 'psd', samples: psdSamples },
 };
 
-export function readsHeader(ext: string): boolean {
-  return ext in headerFormats;
-}
+export const headerExts = new Set(Object.keys(headerFormats));
 
-/**
- * Reads an image libvips does not know. ICO/CUR: the size of the largest image, and frames = the number
- * of images in the icon (its sizes are the "pages" a viewer can show).
- */
+/** Reads an image libvips does not know. ICO/CUR: the largest image's size, and as frames the icon's images. */
 export async function readWithHeader(path: string, ext: string, bytes?: Buffer): Promise<ImageInfo> {
   const format = headerFormats[ext];
   if (!format) throw new UnsupportedTypeError(`no header reader for ${ext} images`);

@@ -18,7 +18,6 @@ import { num } from '../video/ffprobe-map.js';
 import { boxes, findBox, type Box } from './boxes.js';
 import { displaySize, readWithSharp } from './sharp.js';
 
-/** file-type extensions of the HEIF family. */
 export const heifExts = new Set(['avif', 'heic', 'heif']);
 /** Major brands of HEIF image sequences (AVIF §7.2, ISO/IEC 23008-12 Annex B). */
 const sequenceBrands = new Set(['avis', 'msf1', 'hevs']);
@@ -72,17 +71,13 @@ export function heifRotation(head: Buffer): { width: number; height: number; ori
   return width > 0 && height > 0 ? { width, height, orientation } : undefined;
 }
 
-/** The major brand and, for `avis`, the file's bytes rebranded `avif` for libvips; undefined when not a sequence. */
-function sequenceBytes(input: ExtractInput): { brand: string; bytes?: Buffer } | undefined {
+/** A copy of the file's bytes, its major brand `avis` rewritten `avif` for libvips. */
+function rebranded(input: ExtractInput): Buffer {
   return withSourceSync(input.path, input.bytes, (fd, size) => {
-    const ftyp = readAtSync(fd, 0, Math.min(size, 12));
-    const brand = ftyp.length === 12 && ftyp.toString('latin1', 4, 8) === 'ftyp' ? ftyp.toString('latin1', 8, 12) : '';
-    if (!sequenceBrands.has(brand)) return undefined;
-    if (brand !== 'avis') return { brand };
     if (size > heifSequenceMaxBytes) throw new UnsupportedTypeError(`AVIF image sequence of ${size} bytes, over ${heifSequenceMaxBytes}`);
     const copy = Buffer.from(readAtSync(fd, 0, size));
     copy.write('avif', 8, 'latin1');
-    return { brand, bytes: copy };
+    return copy;
   });
 }
 
@@ -94,10 +89,10 @@ async function sequenceFrames(path: string, config: ExtractConfig): Promise<numb
 }
 
 export async function readHeif(input: ExtractInput, config: ExtractConfig): Promise<ImageInfo> {
-  const sequence = sequenceBytes(input);
-  const info = await readWithSharp(input.path, sequence?.bytes);
   const head = withSourceSync(input.path, input.bytes, (fd, size) => readAtSync(fd, 0, Math.min(size, heifMetaMaxBytes)));
+  const brand = head.length >= 12 && head.toString('latin1', 4, 8) === 'ftyp' ? head.toString('latin1', 8, 12) : '';
+  const info = await readWithSharp(input.path, brand === 'avis' ? rebranded(input) : undefined);
   const stored = heifRotation(head);
-  const frames = sequence ? ((await sequenceFrames(input.path, config)) ?? 1) : 1;
+  const frames = sequenceBrands.has(brand) ? ((await sequenceFrames(input.path, config)) ?? 1) : 1;
   return { ...info, ...(stored && { ...stored, ...displaySize(stored.width, stored.height, stored.orientation) }), frames };
 }

@@ -18,11 +18,8 @@ const tailBytes = 64;
 const SOS = 0xda;
 const EOI = 0xd9;
 
-function tailEndsWithEoi(tail: Buffer): boolean {
-  let end = tail.length;
-  while (end > 0 && tail[end - 1] === 0x00) end--;
-  return end >= 2 && tail[end - 2] === 0xff && tail[end - 1] === EOI;
-}
+/** Whether `tail` ends with EOI, zero padding after it allowed. */
+const endsWithEoi = (tail: Buffer) => tail.toString('latin1').replace(/\0+$/, '').endsWith('\xff\xd9');
 
 /** Offset just past the first SOS segment header, walking the marker segments by their lengths; -1 when there is none. */
 function firstScanOffset(fd: Source, size: number): number {
@@ -64,7 +61,7 @@ function hasEoiAfter(fd: Source, start: number, size: number): boolean {
 /** Why the JPEG at `path` (or `bytes`, all of it) is incomplete, or null when it has its scan and its EOI marker. */
 export async function jpegTruncation(path: string, bytes?: Buffer): Promise<string | null> {
   return withSourceSync(path, bytes, (fd, size) => {
-    if (tailEndsWithEoi(readAtSync(fd, Math.max(0, size - tailBytes), Math.min(size, tailBytes)))) return null;
+    if (endsWithEoi(readAtSync(fd, Math.max(0, size - tailBytes), Math.min(size, tailBytes)))) return null;
     const scan = firstScanOffset(fd, size);
     if (scan < 0) return 'JPEG has no complete scan header (SOS)';
     if (!hasEoiAfter(fd, scan, size)) return 'JPEG ends inside its image data (no EOI marker): the file is truncated';

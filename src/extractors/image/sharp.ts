@@ -33,7 +33,6 @@ export function displaySize(width: number, height: number, orientation: number):
 // size. Inputs opened with these options are used for metadata() only and never piped into a decode.
 const sharpOptions = { limitInputPixels: false, failOn: 'none' } as const;
 
-/** sharp's metadata in the contract's terms. */
 function imageInfoOf(meta: Metadata): ImageInfo {
   if (!meta.width || !meta.height) throw new CorruptAssetError(`image header has no size (${meta.format})`);
   const orientation = meta.orientation && meta.orientation >= 1 && meta.orientation <= 8 ? meta.orientation : 1;
@@ -64,11 +63,7 @@ function imageInfoOf(meta: Metadata): ImageInfo {
  */
 const apngHeadBytes = 64 * 1024;
 
-/**
- * num_frames of the acTL chunk among the chunks before the first IDAT in `head` (a PNG's first bytes),
- * or undefined when there is none there or it is 0. After the 8-byte signature, each chunk is length (4),
- * type (4), data, CRC (4); acTL's data is num_frames (4) and num_plays (4).
- */
+/** acTL's num_frames in `head`, a PNG's first bytes: 8 of signature, then chunks of length, type, data, CRC. */
 export function apngFrameCount(head: Buffer): number | undefined {
   for (let pos = 8; pos + 12 <= head.length; pos += 12 + head.readUInt32BE(pos)) {
     const type = head.toString('latin1', pos + 4, pos + 8);

@@ -39,11 +39,10 @@ function parseViewBox(value: string | undefined): { width: number; height: numbe
   return width > 0 && height > 0 ? { width, height } : null;
 }
 
-/** The root element's start tag: the first `<svg` of the text, up to its first unquoted '>'. */
+/** The root element's start tag: the first `<svg` of the text, up to its first '>' not in a quoted value. */
 function rootTag(text: string): string | null {
   const start = text.search(/<svg[\s>/]/i);
   if (start < 0) return null;
-  // Attribute values may hold '>' when quoted: walk to the first unquoted '>'.
   let quote = '';
   for (let i = start; i < text.length; i++) {
     const c = text[i]!;
@@ -83,7 +82,7 @@ export function svgSize(text: string): { width: number; height: number } {
 export async function readSvg(path: string, bytes?: Buffer): Promise<ImageInfo> {
   const text = withSourceSync(path, bytes, (fd, size) => {
     const b = readAtSync(fd, 0, Math.min(size, svgHeadBytes));
-    // Detection accepts SVG in UTF-8 or UTF-16 with a BOM; TextDecoder honours the BOM it finds.
+    // Detection accepts SVG in UTF-8, or UTF-16 with a BOM; TextDecoder skips the BOM.
     const encoding = b[0] === 0xff && b[1] === 0xfe ? 'utf-16le' : b[0] === 0xfe && b[1] === 0xff ? 'utf-16be' : 'utf-8';
     return new TextDecoder(encoding).decode(b);
   });

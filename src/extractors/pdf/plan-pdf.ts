@@ -28,14 +28,10 @@ export const maxPdfObjects = 1_000_000;
 const maxFieldBytes = 6;
 
 interface Xref {
-  /** Object number → offset, for objects stored uncompressed (type 1). */
-  offsets: Map<number, number>;
-  /** Object streams that hold compressed objects (type 2): read whole. */
-  objectStreams: Set<number>;
-  /** Where each cross-reference section starts (a boundary for the objects' extents). */
-  sections: number[];
-  /** Entries of all sections so far (free ones too), against maxPdfObjects. */
-  entries: number;
+  offsets: Map<number, number>; // object number → offset, for objects stored uncompressed (type 1)
+  objectStreams: Set<number>; // object streams holding compressed objects (type 2): read whole
+  sections: number[]; // where each cross-reference section starts (a boundary of the objects' extents)
+  entries: number; // entries of all sections so far (free ones too), against maxPdfObjects
 }
 
 /** The first dictionary `<< ... >>` in `text`, by nesting; undefined if unclosed. */
@@ -182,11 +178,10 @@ export const planPdf = unsureOnFault(async function planPdf(src: RangeReader): P
   if (!xref) return false;
   const boundaries = [...new Set([...xref.offsets.values(), ...xref.sections, src.size])].sort((a, b) => a - b);
   const nextBoundary = new Map(boundaries.map((b, i) => [b, boundaries[i + 1] ?? src.size]));
-  const extentOf = (offset: number) => nextBoundary.get(offset) ?? src.size;
   const large: [num: number, offset: number, end: number][] = [];
   const wanted: Span[] = [];
   for (const [num, offset] of xref.offsets) {
-    const end = extentOf(offset);
+    const end = nextBoundary.get(offset) ?? src.size;
     if (end - offset <= smallObjectBytes || xref.objectStreams.has(num)) wanted.push([offset, end]);
     else {
       large.push([num, offset, end]);
@@ -195,8 +190,7 @@ export const planPdf = unsureOnFault(async function planPdf(src: RangeReader): P
   }
   await src.ensureAll(wanted, gapBytes);
   for (const [num, offset] of xref.offsets) {
-    const head = (await src.read(offset, 32)).toString('latin1');
-    const m = /^\s*(\d+)\s+(\d+)\s+obj/.exec(head);
+    const m = /^\s*(\d+)\s+\d+\s+obj/.exec((await src.read(offset, 32)).toString('latin1'));
     if (!m || Number(m[1]) !== num) return false;
   }
   const whole: Span[] = [];
