@@ -7,6 +7,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inspect } from 'node:util';
+import { inflateRawSync } from 'node:zlib';
 import dicomParser from 'dicom-parser';
 import { afterAll, describe, expect, it } from 'vitest';
 import { element, nestedSequences, part10Header, patientModule, plantedPhi } from '../../scripts/fuzz/dicom-writer.js';
@@ -172,6 +173,27 @@ describe('dicom reader', () => {
     }
     // Hand-written: the whole file is an 8x6 RGB secondary capture, deflated explicit VR little endian.
     expect(await seen(readDicomHeader(path.join(tmp, 'deflated-whole.dcm')))).toMatchObject({ syntax: '1.2.840.10008.1.2.1.99' });
+  });
+
+  it('caps the compressed bytes of a deflated data set too: empty deflate blocks past the cap are TOO_LARGE', async () => {
+    const bytes = readFileSync(path.join(fixturesDir, 'dicom/deflated.dcm'));
+    let start = -1;
+    dicomParser.parseDicom(bytes, {
+      inflater: (arr: Uint8Array, position: number) => {
+        start = position;
+        return Buffer.concat([arr.subarray(0, position), inflateRawSync(arr.subarray(position))]);
+      },
+    });
+    // 2,000 empty stored blocks (BFINAL 0, BTYPE 00, 5 ignored bits set so that the first two bytes do not
+    // read as a meta group tag, LEN 0, NLEN FFFF: 5 bytes each) before the data set's own deflate stream:
+    // 10,000 compressed bytes that inflate to nothing.
+    const emptyBlocks = Buffer.concat(Array.from({ length: 2000 }, () => Buffer.from([0xf8, 0, 0, 0xff, 0xff])));
+    const file = path.join(tmp, 'deflated-padded.dcm');
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, start), emptyBlocks, bytes.subarray(start)]));
+    await expect(readDicomHeader(file, { firstChunkBytes: 64 * 1024, maxHeaderBytes: 8 * 1024 })).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    const header = await readDicomHeader(file, { firstChunkBytes: 64 * 1024, maxHeaderBytes: 1 << 20 });
+    expect(header.transferSyntaxUID).toBe('1.2.840.10008.1.2.1.99');
+    expect(header.dataSet.uint16('x00280011')).toBe(8);
   });
 
   it('stops a deflate bomb at the cap without inflating all of it', async () => {

@@ -6,6 +6,7 @@
  * tag in its bytes: the search runs to its cap and the whole file is read.
  */
 import { unsureOnFault, type RangeReader } from '../range-plan.js';
+
 /** Header bytes searched at most before giving up (a header this large is rare; the file is read). */
 const maxHeaderBytes = 16 * 1024 * 1024;
 /** The element's tag and what follows it, up to its value, in each byte order. */

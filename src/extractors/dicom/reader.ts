@@ -1,17 +1,16 @@
 /**
- * Reads a DICOM file's data set up to the pixel data, never the pixel data itself: the file is read in
- * growing chunks from its start (64 KiB, doubling) until dicom-parser reaches (7FE0,0010), so a 300 MB
- * multi-frame file costs its header only. A deflated data set (PS3.5 §A.5) is inflated as a stream the
- * same way, so a deflate bomb inflates no further than the header cap.
+ * Reads a DICOM file's data set up to the pixel data, never the pixel data itself: dicom-parser parses
+ * whatever it is given, so the bounds are ours. The file is read from its start in growing chunks (64 KiB,
+ * doubling) until dicom-parser reaches (7FE0,0010): a 300 MB multi-frame file costs its header only. A
+ * deflated data set (PS3.5 §A.5) is inflated in one synchronous call from a growing read of its compressed
+ * bytes (4 KiB, doubling: deflate inflates at most ~1,000-fold), both capped at the header cap, so a
+ * deflate bomb inflates no further than the cap.
  *
  * Files without the 128-byte preamble and "DICM" are read too (they circulate, though PS3.10 §7.1 wants
- * both): when they start with the meta group the missing preamble is put back; when they are a bare
- * data set the transfer syntax is guessed from the first element (explicit VR if it names a VR, else
- * implicit VR little endian).
+ * both): the missing preamble is put back before a meta group; a bare data set's transfer syntax is
+ * guessed from its first element (explicit VR if it names a VR, else implicit VR little endian).
  */
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream';
-import { createInflateRaw, inflateRawSync } from 'node:zlib';
+import { constants, inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { CorruptAssetError, TooLargeError, messageOf } from '../../errors.js';
 import { readAtSync, withSourceSync, type Source } from '../read-sync.js';
@@ -20,19 +19,13 @@ import { readAtSync, withSourceSync, type Source } from '../read-sync.js';
 export const dicomFirstChunkBytes = 64 * 1024;
 /** The most header (data set bytes before the pixel data, after inflating) read before giving up. */
 export const dicomMaxHeaderBytes = 64 * 1024 * 1024;
+/** Compressed bytes of a deflated data set read first. */
+const deflatedFirstReadBytes = 4 * 1024;
 
-export interface DicomReadLimits {
-  firstChunkBytes: number;
-  maxHeaderBytes: number;
-}
+export type DicomReadLimits = { firstChunkBytes: number; maxHeaderBytes: number };
 
-export interface DicomHeader {
-  /** The data set up to the pixel data element's header, meta group merged in. */
-  dataSet: DataSet;
-  transferSyntaxUID: string;
-  /** Bytes read from the file (compressed bytes for a deflated data set). */
-  bytesRead: number;
-}
+/** The data set up to the pixel data element's header, meta group merged in; bytes read (compressed ones if deflated). */
+export type DicomHeader = { dataSet: DataSet; transferSyntaxUID: string; bytesRead: number };
 
 const pixelDataTag = 'x7fe00010';
 const implicitLittleEndian = '1.2.840.10008.1.2';
@@ -40,21 +33,18 @@ const explicitLittleEndian = '1.2.840.10008.1.2.1';
 const deflatedLittleEndian = '1.2.840.10008.1.2.1.99';
 /** Sequence Delimitation Item (FFFE,E0DD) with length 0: how encapsulated pixel data ends (PS3.5 §A.4). */
 const sequenceDelimiter = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+/** Preamble (128 bytes) and "DICM". */
+const prefixBytes = 132;
 
-/** How the file begins; `prefix` is put in front of its bytes before parsing (a missing preamble). */
-interface Layout {
-  prefix: Buffer;
-  /** For a bare data set: the transfer syntax guessed, which dicom-parser then needs as an option. */
-  transferSyntaxUID?: string;
-}
+/**
+ * How the file begins: `prefix` is put in front of its bytes before parsing (a missing preamble); a bare
+ * data set's `transferSyntaxUID` is guessed, and dicom-parser then needs it as an option.
+ */
+type Layout = { prefix: Buffer; transferSyntaxUID?: string };
 
 function sniffLayout(head: Buffer): Layout {
-  if (head.length >= 132 && head.toString('latin1', 128, 132) === 'DICM') return { prefix: Buffer.alloc(0) };
-  if (head.length >= 2 && head.readUInt16LE(0) === 0x0002) {
-    const prefix = Buffer.alloc(132);
-    prefix.write('DICM', 128, 'latin1');
-    return { prefix };
-  }
+  if (head.length >= prefixBytes && head.toString('latin1', 128, 132) === 'DICM') return { prefix: Buffer.alloc(0) };
+  if (head.length >= 2 && head.readUInt16LE(0) === 0x0002) return { prefix: Buffer.concat([Buffer.alloc(128), Buffer.from('DICM')]) };
   const vr = head.length >= 6 ? head.toString('latin1', 4, 6) : '';
   return { prefix: Buffer.alloc(0), transferSyntaxUID: /^[A-Z]{2}$/.test(vr) ? explicitLittleEndian : implicitLittleEndian };
 }
@@ -74,9 +64,8 @@ export function parserException(err: unknown): unknown {
 
 /** PS3.5 §7.1: elements ascend by tag. A partial parse that goes backwards is reading garbage. */
 function outOfOrder(dataSet: DataSet | undefined): string | undefined {
-  if (!dataSet) return undefined;
   let previous = '';
-  for (const tag of Object.keys(dataSet.elements)) {
+  for (const tag of Object.keys(dataSet?.elements ?? {})) {
     if (tag.startsWith('x0002')) continue;
     if (tag < previous) return `element ${tag} follows ${previous}`;
     previous = tag;
@@ -115,6 +104,13 @@ function tooLarge(limits: DicomReadLimits): TooLargeError {
   return new TooLargeError(`dicom header is over ${limits.maxHeaderBytes} bytes before the pixel data`);
 }
 
+/** `length` bytes at `position`, all of them: the size was known when the read began. */
+function readAll(fd: Source, position: number, length: number): Buffer {
+  const bytes = readAtSync(fd, position, length);
+  if (bytes.length < length) throw new CorruptAssetError('dicom file shrank while being read');
+  return bytes;
+}
+
 /** Truncation shows where the pixel data's own length or end marker lies past the end of the file. */
 function checkPixelDataEnd(fd: Source, size: number, dataSet: DataSet, shift: number): void {
   const element = dataSet.elements[pixelDataTag];
@@ -128,125 +124,57 @@ function checkPixelDataEnd(fd: Source, size: number, dataSet: DataSet, shift: nu
   if (end > size) throw new CorruptAssetError(`dicom pixel data ends at byte ${end}, file has ${size}: truncated`);
 }
 
-/** Where the plain read stopped because the data set is deflated: inflating goes on from `start`. */
-interface DeflatedStart {
-  start: number;
-  /** The bytes before `start`, preamble put back: the meta group. */
-  meta: Buffer;
-  layout: Layout;
-}
-
-/** Reads the header of the DICOM file at `path`; see the module comment. */
+/** Reads the header of the DICOM file at `path` (or `bytes`, the whole file when the caller holds it). */
 export async function readDicomHeader(
   path: string,
   limits: DicomReadLimits = { firstChunkBytes: dicomFirstChunkBytes, maxHeaderBytes: dicomMaxHeaderBytes },
-  /** The whole file, when the caller holds it (ExtractInput.bytes). */
   bytes?: Buffer,
 ): Promise<DicomHeader> {
-  const plain = withSourceSync(path, bytes, (fd, size) => {
-    const read = readPlain(fd, size, limits);
-    return 'dataSet' in read ? read : (readSmallDeflated(fd, size, read, limits) ?? read);
-  });
-  if ('dataSet' in plain) return plain;
-  return readDeflated(path, plain.start, plain.meta, plain.layout, limits);
-}
-
-/** Deflated data sets up to this size (compressed) are first tried in one synchronous inflate. */
-const smallDeflatedBytes = 256 * 1024;
-
-/**
- * A small deflated data set that inflates whole within the first chunk: inflated in one synchronous call
- * (`maxOutputLength` stops a bomb at that size) and parsed as complete, which is what the streaming read
- * below does with a stream that ends before its first target (an async stream cost ~1.5 ms a file).
- * Anything else (larger, corrupt, cut short, more than the first chunk) is left to the streaming read,
- * so that its answer, error or not, stays the only one.
- */
-function readSmallDeflated(fd: Source, size: number, at: DeflatedStart, limits: DicomReadLimits): DicomHeader | undefined {
-  const compressed = size - at.start;
-  if (compressed > smallDeflatedBytes) return undefined;
-  let inflated: Buffer;
-  try {
-    inflated = inflateRawSync(readAtSync(fd, at.start, compressed), { maxOutputLength: limits.firstChunkBytes - 1 });
-  } catch {
-    return undefined;
-  }
-  const dataSet = tryParse(Buffer.concat([at.meta, inflated]), true, at.layout, true);
-  return dataSet && { dataSet, transferSyntaxUID: deflatedLittleEndian, bytesRead: compressed };
-}
-
-/**
- * The plain (not deflated) read, with synchronous reads (read-sync.ts): the first chunk, then doubling
- * until the pixel data is reached, the file ends or the cap is hit.
- */
-function readPlain(fd: Source, size: number, limits: DicomReadLimits): DicomHeader | DeflatedStart {
-  let fileBytes = readAtSync(fd, 0, Math.min(size, limits.firstChunkBytes));
-  const layout = sniffLayout(fileBytes);
-  const shift = layout.prefix.length;
-  for (;;) {
-    const complete = fileBytes.length >= size;
-    let dataSet: DataSet | undefined;
-    try {
-      // Without a prefix to put back the bytes are parsed as read (no copy).
-      dataSet = tryParse(shift ? Buffer.concat([layout.prefix, fileBytes]) : fileBytes, complete, layout, false);
-    } catch (err) {
-      if (!(err instanceof DeflatedFrom)) throw err;
-      const start = err.position - shift;
-      return { start, meta: Buffer.concat([layout.prefix, fileBytes.subarray(0, start)]), layout };
-    }
-    if (dataSet) {
-      checkPixelDataEnd(fd, size, dataSet, shift);
-      return { dataSet, transferSyntaxUID: transferSyntaxOf(dataSet, layout), bytesRead: fileBytes.length };
-    }
-    if (fileBytes.length >= limits.maxHeaderBytes) throw tooLarge(limits);
-    const next = Math.min(size, fileBytes.length * 2, limits.maxHeaderBytes);
-    const more = readAtSync(fd, fileBytes.length, next - fileBytes.length);
-    if (more.length === 0) throw new CorruptAssetError('dicom file shrank while being read');
-    fileBytes = Buffer.concat([fileBytes, more]);
-  }
-}
-
-/** The deflated data set from `start` to the end of the file, inflated as a stream in growing steps. */
-async function readDeflated(
-  path: string,
-  start: number,
-  meta: Buffer,
-  layout: Layout,
-  limits: DicomReadLimits,
-): Promise<DicomHeader> {
-  // A stream of its own (deflated files are rare): inflation is driven chunk by chunk, as before.
-  const source = createReadStream(path, { start });
-  const inflate = pipeline(source, createInflateRaw({ chunkSize: 256 * 1024 }), () => {});
-  const chunks: Buffer[] = [meta];
-  let inflatedBytes = 0;
-  let target = limits.firstChunkBytes;
-  try {
-    const it = inflate[Symbol.asyncIterator]();
+  return withSourceSync(path, bytes, (fd, size) => {
+    let held = readAll(fd, 0, Math.min(size, Math.max(limits.firstChunkBytes, prefixBytes)));
+    const layout = sniffLayout(held);
+    const shift = layout.prefix.length;
     for (;;) {
-      let step: IteratorResult<Buffer>;
+      let dataSet: DataSet | undefined;
       try {
-        step = (await it.next()) as IteratorResult<Buffer>;
+        // Without a prefix to put back the bytes are parsed as read (no copy).
+        dataSet = tryParse(shift ? Buffer.concat([layout.prefix, held]) : held, held.length >= size, layout, false);
       } catch (err) {
-        throw new CorruptAssetError(`cannot inflate dicom data set: ${messageOf(err)}`, { cause: err });
+        if (!(err instanceof DeflatedFrom)) throw err;
+        const start = err.position - shift;
+        return readDeflated(fd, size, start, Buffer.concat([layout.prefix, held.subarray(0, start)]), layout, limits);
       }
-      if (!step.done) {
-        chunks.push(step.value);
-        inflatedBytes += step.value.length;
-        if (inflatedBytes < target) continue;
+      if (dataSet) {
+        checkPixelDataEnd(fd, size, dataSet, shift);
+        const transferSyntaxUID = layout.transferSyntaxUID ?? dataSet.string('x00020010') ?? '';
+        return { dataSet, transferSyntaxUID, bytesRead: held.length };
       }
-      const bytes = Buffer.concat(chunks);
-      chunks.length = 0;
-      chunks.push(bytes);
-      const dataSet = tryParse(bytes, step.done === true, layout, true);
-      if (dataSet) return { dataSet, transferSyntaxUID: deflatedLittleEndian, bytesRead: source.bytesRead };
-      if (inflatedBytes >= limits.maxHeaderBytes) throw tooLarge(limits);
-      target = Math.min(target * 2, limits.maxHeaderBytes);
+      if (held.length >= limits.maxHeaderBytes) throw tooLarge(limits);
+      const next = Math.min(size, held.length * 2, limits.maxHeaderBytes);
+      held = Buffer.concat([held, readAll(fd, held.length, next - held.length)]);
     }
-  } finally {
-    source.destroy();
-    inflate.destroy();
-  }
+  });
 }
 
-function transferSyntaxOf(dataSet: DataSet, layout: Layout): string {
-  return layout.transferSyntaxUID ?? dataSet.string('x00020010') ?? '';
+/**
+ * The deflated data set from file offset `start` on, after the meta group `meta` (preamble put back).
+ * Until the end of the file is read, the inflate flushes what it has rather than failing on the cut.
+ */
+function readDeflated(fd: Source, size: number, start: number, meta: Buffer, layout: Layout, limits: DicomReadLimits): DicomHeader {
+  for (let want = deflatedFirstReadBytes; ; want *= 2) {
+    // The meta group may say the data set starts past the end of the file: then there is nothing to inflate.
+    const compressed = readAll(fd, start, Math.min(Math.max(0, size - start), want, limits.maxHeaderBytes));
+    const complete = start + compressed.length >= size;
+    let inflated: Buffer;
+    try {
+      const finishFlush = complete ? constants.Z_FINISH : constants.Z_SYNC_FLUSH;
+      inflated = inflateRawSync(compressed, { maxOutputLength: limits.maxHeaderBytes, finishFlush });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limits);
+      throw new CorruptAssetError(`cannot inflate dicom data set: ${messageOf(err)}`, { cause: err });
+    }
+    const dataSet = tryParse(Buffer.concat([meta, inflated]), complete, layout, true);
+    if (dataSet) return { dataSet, transferSyntaxUID: deflatedLittleEndian, bytesRead: compressed.length };
+    if (inflated.length >= limits.maxHeaderBytes || compressed.length >= limits.maxHeaderBytes) throw tooLarge(limits);
+  }
 }

@@ -7,6 +7,7 @@ import { imageSize } from 'image-size';
 import type { ImageInfo } from '../../contract.js';
 import { CorruptAssetError, UnsupportedTypeError, messageOf } from '../../errors.js';
 import { readAtSync, withSourceSync } from '../read-sync.js';
+import { findBox } from './boxes.js';
 
 /** Bytes of the head read: the headers and directories of these formats sit in their first few KiB. */
 export const headerBytes = 512 * 1024;
@@ -24,8 +25,8 @@ function bmpSamples(b: Buffer): Samples {
   const compression = headerSize >= 40 ? b.readUInt32LE(30) : 0;
   const hasMasks = (compression === 3 && headerSize >= 56) || compression === 6;
   const hasAlpha = hasMasks && b.length >= 70 && b.readUInt32LE(66) !== 0;
-  if (bitCount === 16) return { hasAlpha, channels: hasAlpha ? 4 : 3, colorSpace: 'srgb' };
-  return { hasAlpha, channels: hasAlpha ? 4 : 3, bitsPerSample: 8, colorSpace: 'srgb' };
+  // 16-bit pixels pack 5 or 6 bits a sample: no single number then.
+  return { hasAlpha, channels: hasAlpha ? 4 : 3, ...(bitCount === 16 ? {} : { bitsPerSample: 8 }), colorSpace: 'srgb' };
 }
 
 /**
@@ -40,44 +41,23 @@ function icoSamples(b: Buffer, index: number): Samples {
 /** JPEG 2000 enumerated colour spaces (ISO/IEC 15444-1 Table I.10). */
 const jp2ColorSpace: Record<number, string> = { 12: 'cmyk', 16: 'srgb', 17: 'gray', 18: 'sycc' };
 
-/** Boxes inside [start, end): type → content range (ISO/IEC 15444-1 §I.4). */
-function boxes(b: Buffer, start: number, end: number): Map<string, [number, number]> {
-  const out = new Map<string, [number, number]>();
-  let pos = start;
-  while (pos + 8 <= end) {
-    let length = b.readUInt32BE(pos);
-    const type = b.toString('latin1', pos + 4, pos + 8);
-    let header = 8;
-    if (length === 1 && pos + 16 <= end) {
-      length = Number(b.readBigUInt64BE(pos + 8));
-      header = 16;
-    } else if (length === 0) length = end - pos;
-    if (length < header) break;
-    if (!out.has(type)) out.set(type, [pos + header, Math.min(pos + length, end)]);
-    pos += length;
-  }
-  return out;
-}
-
 /** JP2: ihdr (NC, BPC), colr (EnumCS) and cdef (channel types: 1 and 2 are opacity) inside jp2h. */
 function jp2Samples(b: Buffer): Samples {
-  const jp2h = boxes(b, 0, b.length).get('jp2h');
+  const jp2h = findBox(b, 'jp2h');
   if (!jp2h) throw new CorruptAssetError('JPEG 2000 file has no jp2h header box in its head');
-  const inner = boxes(b, jp2h[0], jp2h[1]);
-  const ihdr = inner.get('ihdr');
-  if (!ihdr || ihdr[1] - ihdr[0] < 14) throw new CorruptAssetError('JPEG 2000 header has no ihdr box');
-  const channels = b.readUInt16BE(ihdr[0] + 8);
-  const bpc = b[ihdr[0] + 10]!;
-  const colr = inner.get('colr');
-  const colorSpace = colr && b[colr[0]] === 1 ? jp2ColorSpace[b.readUInt32BE(colr[0] + 3)] : undefined;
+  const inner = (type: string) => findBox(b, type, jp2h.start, jp2h.end);
+  const ihdr = inner('ihdr');
+  if (!ihdr || ihdr.end - ihdr.start < 14) throw new CorruptAssetError('JPEG 2000 header has no ihdr box');
+  const channels = b.readUInt16BE(ihdr.start + 8);
+  const bpc = b[ihdr.start + 10]!;
+  const colr = inner('colr');
+  const colorSpace = colr && b[colr.start] === 1 ? jp2ColorSpace[b.readUInt32BE(colr.start + 3)] : undefined;
   let hasAlpha = false;
-  const cdef = inner.get('cdef');
-  if (cdef) {
-    const n = b.readUInt16BE(cdef[0]);
-    for (let i = 0; i < n && cdef[0] + 2 + i * 6 + 6 <= cdef[1]; i++) {
-      const typ = b.readUInt16BE(cdef[0] + 2 + i * 6 + 2);
-      if (typ === 1 || typ === 2) hasAlpha = true;
-    }
+  const cdef = inner('cdef');
+  // cdef: N, then N entries of channel, type, association (2 bytes each).
+  for (let i = 0; cdef && i < b.readUInt16BE(cdef.start) && cdef.start + 8 + i * 6 <= cdef.end; i++) {
+    const typ = b.readUInt16BE(cdef.start + 4 + i * 6);
+    if (typ === 1 || typ === 2) hasAlpha = true;
   }
   // BPC 0xFF: components differ in depth (a bpcc box lists them); no single number then.
   return { hasAlpha, channels, ...(bpc !== 0xff ? { bitsPerSample: (bpc & 0x7f) + 1 } : {}), ...(colorSpace ? { colorSpace } : {}) };
@@ -93,14 +73,8 @@ function psdSamples(b: Buffer): Samples {
   return { hasAlpha: channels > colorChannels, channels, bitsPerSample: b.readUInt16BE(22), ...(colorSpace ? { colorSpace } : {}) };
 }
 
-interface HeaderFormat {
-  /** The contract's format name. */
-  name: string;
-  samples: (head: Buffer, largest: number) => Samples;
-}
-
-/** file-type's ext → how to read it. Formats whose header does not say how many channels they have are left out. */
-const headerFormats: Record<string, HeaderFormat> = {
+/** file-type's ext → the contract's name and the samples' reader. Formats whose header does not say their channels are left out. */
+const headerFormats: Record<string, { name: string; samples: (head: Buffer, largest: number) => Samples }> = {
   bmp: { name: 'bmp', samples: bmpSamples },
   ico: { name: 'ico', samples: icoSamples },
   cur: { name: 'cur', samples: icoSamples },
@@ -109,14 +83,9 @@ const headerFormats: Record<string, HeaderFormat> = {
   psd: { name: 'psd', samples: psdSamples },
 };
 
-export function readsHeader(ext: string): boolean {
-  return ext in headerFormats;
-}
+export const headerExts = new Set(Object.keys(headerFormats));
 
-/**
- * Reads an image libvips does not know. ICO/CUR: the size of the largest image, and frames = the number
- * of images in the icon (its sizes are the "pages" a viewer can show).
- */
+/** Reads an image libvips does not know. ICO/CUR: the largest image's size, and as frames the icon's images. */
 export async function readWithHeader(path: string, ext: string, bytes?: Buffer): Promise<ImageInfo> {
   const format = headerFormats[ext];
   if (!format) throw new UnsupportedTypeError(`no header reader for ${ext} images`);
@@ -128,11 +97,8 @@ export async function readWithHeader(path: string, ext: string, bytes?: Buffer):
     throw new CorruptAssetError(`cannot read ${format.name} header: ${messageOf(err)}`, { cause: err });
   }
   const images = size.images && size.images.length > 0 ? size.images : [size];
-  let largest = 0;
-  images.forEach((im, i) => {
-    const best = images[largest]!;
-    if (im.width * im.height > best.width * best.height) largest = i;
-  });
+  const area = (i: number) => images[i]!.width * images[i]!.height;
+  const largest = images.reduce((best, _im, i) => (area(i) > area(best) ? i : best), 0);
   const { width, height } = images[largest]!;
   if (!(width > 0 && height > 0)) throw new CorruptAssetError(`${format.name} header has no size`);
   let samples: Samples;

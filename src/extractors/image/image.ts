@@ -1,34 +1,26 @@
 /**
- * Images: headers only, never a decode (docs/contract.md §6), so a 100,000 x 100,000 scan is answered with its
- * size at no memory cost. Three readers by format:
- * - libvips (sharp) metadata for JPEG, PNG, WebP, GIF, TIFF (sharp.ts), and for AVIF and HEIC with
- *   their image sequences and primary items (heif.ts);
- * - SVG as text, never rendered nor parsed as XML (svg.ts);
- * - image-size plus documented header fields for BMP, ICO/CUR, JPEG 2000, PSD (header.ts).
- * A JPEG cut short passes libvips' header read; a cheap structural check catches it (jpeg-end.ts).
+ * Images: headers only, never a decode (docs/contract.md §6). libvips (sharp.ts) reads JPEG, PNG, WebP, GIF,
+ * TIFF, and AVIF and HEIC with corrections (heif.ts); SVG is read as text (svg.ts); BMP, ICO/CUR, JPEG 2000
+ * and PSD by image-size plus header fields (header.ts). jpeg-end.ts catches a JPEG cut short.
  */
 import type { ExtractConfig } from '../../config.js';
 import type { ImageInfo } from '../../contract.js';
 import { AssetError, CorruptAssetError, UnsupportedTypeError, messageOf } from '../../errors.js';
 import type { Extractor, ExtractInput } from '../extractor.js';
-import { readWithHeader, readsHeader } from './header.js';
+import { headerExts, readWithHeader } from './header.js';
 import { heifExts, readHeif } from './heif.js';
 import { jpegTruncation } from './jpeg-end.js';
 import { readWithSharp, sharpExts } from './sharp.js';
 import { readSvg } from './svg.js';
 
-export { displaySize } from './display-size.js';
-
 async function readImage(input: ExtractInput, config: ExtractConfig): Promise<ImageInfo> {
   if (input.ext === 'svg') return readSvg(input.path, input.bytes);
   if (heifExts.has(input.ext)) return readHeif(input, config);
-  if (readsHeader(input.ext)) return readWithHeader(input.path, input.ext, input.bytes);
+  if (headerExts.has(input.ext)) return readWithHeader(input.path, input.ext, input.bytes);
   if (!sharpExts.has(input.ext)) throw new UnsupportedTypeError(`no reader for ${input.mimeType} images`);
   const image = await readWithSharp(input.path);
-  if (image.format === 'jpeg') {
-    const truncated = await jpegTruncation(input.path, input.bytes);
-    if (truncated) throw new CorruptAssetError(truncated);
-  }
+  const truncated = image.format === 'jpeg' ? await jpegTruncation(input.path, input.bytes) : null;
+  if (truncated) throw new CorruptAssetError(truncated);
   return image;
 }
 

@@ -1,74 +1,56 @@
 /**
  * Is a JPEG complete? libvips' metadata() reads only the markers before the first scan, so a file cut
  * inside its entropy-coded data passes it (NOTES.md); only a decode would notice, and we never decode.
- * The cheap structural check: a complete JPEG has an EOI marker (FF D9) after its first SOS.
- * ITU-T T.81 §B.1.1.5: inside entropy-coded data a 0xFF byte is always followed by 0x00 (stuffing) or a
- * restart marker (D0..D7), so FF D9 there can only be the end of the image.
+ * A complete JPEG has an EOI marker (FF D9) after its first SOS: inside entropy-coded data a 0xFF byte is
+ * always followed by 0x00 (stuffing) or a restart marker D0..D7 (ITU-T T.81 §B.1.1.5), so FF D9 there can
+ * only be the end of the image.
  *
- * Fast path: the file's tail ends with EOI (possibly followed by zero padding). Otherwise (cameras and
- * phones append trailers after EOI, motion photos append a whole MP4) the bytes after the first SOS are
- * scanned in large chunks for FF D9 with Buffer.indexOf; a missing EOI means the file was cut short.
+ * Fast path: the file ends with EOI (maybe followed by zero padding). Otherwise (cameras append trailers
+ * after EOI, motion photos a whole MP4) the bytes after the first SOS are scanned in chunks for FF D9.
  */
 import { readAtSync, withSourceSync, type Source } from '../read-sync.js';
 
-/** Bytes read per step when walking segments or scanning for EOI. */
+/** Bytes read per step when scanning for EOI. */
 const chunkBytes = 256 * 1024;
 /** Tail read for the fast path; zero padding up to this length after EOI is tolerated. */
 const tailBytes = 64;
 
-const SOI = 0xd8;
 const SOS = 0xda;
 const EOI = 0xd9;
 
-function tailEndsWithEoi(tail: Buffer): boolean {
-  let end = tail.length;
-  while (end > 0 && tail[end - 1] === 0x00) end--;
-  return end >= 2 && tail[end - 2] === 0xff && tail[end - 1] === EOI;
-}
+/** Whether `tail` ends with EOI, zero padding after it allowed. */
+const endsWithEoi = (tail: Buffer) => tail.toString('latin1').replace(/\0+$/, '').endsWith('\xff\xd9');
 
-/**
- * Offset just past the first SOS segment header, found by walking the marker segments by their lengths,
- * or -1 when the segment structure ends (or breaks) before any scan.
- */
+/** Offset just past the first SOS segment header, walking the marker segments by their lengths; -1 when there is none. */
 function firstScanOffset(fd: Source, size: number): number {
   const soi = readAtSync(fd, 0, 2);
-  if (soi.length < 2 || soi[0] !== 0xff || soi[1] !== SOI) return -1;
+  if (soi.length < 2 || soi[0] !== 0xff || soi[1] !== 0xd8) return -1;
   let pos = 2;
   while (pos + 4 <= size) {
     const head = readAtSync(fd, pos, 4);
     if (head.length < 4 || head[0] !== 0xff) return -1;
     const marker = head[1]!;
-    // Fill bytes (FF FF ...) may precede a marker (T.81 §B.1.1.2).
-    if (marker === 0xff) {
-      pos += 1;
-      continue;
+    if (marker === 0xff) pos += 1; // fill bytes before a marker (T.81 §B.1.1.2)
+    else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) pos += 2; // TEM and RSTn have no length
+    else {
+      const length = head.readUInt16BE(2);
+      if (marker === EOI || length < 2) return -1;
+      if (marker === SOS) return pos + 2 + length <= size ? pos + 2 + length : -1;
+      pos += 2 + length;
     }
-    // Markers without a length field: TEM and RSTn.
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-      pos += 2;
-      continue;
-    }
-    if (marker === EOI) return -1;
-    const length = head.readUInt16BE(2);
-    if (length < 2) return -1;
-    if (marker === SOS) return pos + 2 + length <= size ? pos + 2 + length : -1;
-    pos += 2 + length;
   }
   return -1;
 }
 
 /** Scans from `start` for FF D9, carrying one byte over chunk edges so a marker split across them is found. */
 function hasEoiAfter(fd: Source, start: number, size: number): boolean {
-  let pos = start;
   let carry = -1;
-  while (pos < size) {
+  for (let pos = start; pos < size; ) {
     const chunk = readAtSync(fd, pos, Math.min(chunkBytes, size - pos));
     if (chunk.length === 0) return false;
     if (carry === 0xff && chunk[0] === EOI) return true;
-    let i = chunk.indexOf(0xff);
-    while (i !== -1 && i < chunk.length - 1) {
+    for (let i = chunk.indexOf(0xff); i !== -1 && i < chunk.length - 1; i = chunk.indexOf(0xff, i + 1)) {
       if (chunk[i + 1] === EOI) return true;
-      i = chunk.indexOf(0xff, i + 1);
     }
     carry = chunk[chunk.length - 1]!;
     pos += chunk.length;
@@ -78,9 +60,8 @@ function hasEoiAfter(fd: Source, start: number, size: number): boolean {
 
 /** Why the JPEG at `path` (or `bytes`, all of it) is incomplete, or null when it has its scan and its EOI marker. */
 export async function jpegTruncation(path: string, bytes?: Buffer): Promise<string | null> {
-  // Synchronous reads (read-sync.ts): the tail is one small read, and this runs on every JPEG.
   return withSourceSync(path, bytes, (fd, size) => {
-    if (tailEndsWithEoi(readAtSync(fd, Math.max(0, size - tailBytes), Math.min(size, tailBytes)))) return null;
+    if (endsWithEoi(readAtSync(fd, Math.max(0, size - tailBytes), Math.min(size, tailBytes)))) return null;
     const scan = firstScanOffset(fd, size);
     if (scan < 0) return 'JPEG has no complete scan header (SOS)';
     if (!hasEoiAfter(fd, scan, size)) return 'JPEG ends inside its image data (no EOI marker): the file is truncated';

@@ -1,12 +1,10 @@
 /**
- * SVG size from its root element's attributes, read as plain text: the file is never handed to
- * librsvg (sharp) or an XML parser, so no external entity, stylesheet or image it names is resolved or
- * fetched, and an entity-expansion bomb in its DOCTYPE is just bytes we skip.
- *
- * Not image-size's SVG reader: it splits viewBox on single spaces only (SVG 1.1 §7.7 allows commas and any
- * whitespace) and converts pc as 1/9 px instead of 16 px. The rules here follow CSS Values 4 §6.2
- * (absolute lengths: 1in = 96px = 2.54cm = 72pt = 6pc, 1Q = 0.25mm) and SVG 2 §8.2 (width/height
- * default to auto, then the viewBox gives the aspect and size).
+ * SVG size from its root element's attributes, read as plain text: the file is never handed to librsvg
+ * (sharp) or an XML parser, so no external entity, stylesheet or image it names is resolved or fetched, and
+ * an entity-expansion bomb in its DOCTYPE is just bytes we skip. Not image-size's SVG reader: it splits
+ * viewBox on single spaces only (SVG 1.1 §7.7 allows commas and any whitespace) and converts pc as 1/9 px
+ * instead of 16 px. Lengths follow CSS Values 4 §6.2 (1in = 96px = 2.54cm = 72pt = 6pc, 1Q = 0.25mm);
+ * width and height default to auto, and then the viewBox gives the aspect and size (SVG 2 §8.2).
  */
 import type { ImageInfo } from '../../contract.js';
 import { CorruptAssetError } from '../../errors.js';
@@ -15,10 +13,7 @@ import { readAtSync, withSourceSync } from '../read-sync.js';
 /** The root element comes after the prolog; a DOCTYPE's internal subset may be long, not this long. */
 export const svgHeadBytes = 256 * 1024;
 
-/**
- * Size when neither width/height nor viewBox give one: the CSS default object size (CSS Images 3
- * §5.2.4), which is what a browser shows for such an SVG in an <img>.
- */
+/** Size when neither width/height nor viewBox give one: the CSS default object size (CSS Images 3 §5.2.4). */
 const defaultSize = { width: 300, height: 150 };
 
 /** px per unit. em and ex have no absolute value: the initial font size (16px) and half of it are assumed. */
@@ -44,11 +39,10 @@ function parseViewBox(value: string | undefined): { width: number; height: numbe
   return width > 0 && height > 0 ? { width, height } : null;
 }
 
-/** The root element's start tag: the first `<svg` of the text, up to its first unquoted '>'. */
+/** The root element's start tag: the first `<svg` of the text, up to its first '>' not in a quoted value. */
 function rootTag(text: string): string | null {
   const start = text.search(/<svg[\s>/]/i);
   if (start < 0) return null;
-  // Attribute values may hold '>' when quoted: walk to the first unquoted '>'.
   let quote = '';
   for (let i = start; i < text.length; i++) {
     const c = text[i]!;
@@ -61,11 +55,7 @@ function rootTag(text: string): string | null {
 }
 
 function attributes(tag: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of tag.matchAll(/\s([A-Za-z_:][-\w.:]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
-    out.set(m[1]!, m[2] ?? m[3] ?? '');
-  }
-  return out;
+  return new Map([...tag.matchAll(/\s([A-Za-z_:][-\w.:]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)].map((m) => [m[1]!, m[2] ?? m[3] ?? '']));
 }
 
 /** Width and height in px from the root element's attributes, rounded to whole pixels (at least 1). */
@@ -92,7 +82,7 @@ export function svgSize(text: string): { width: number; height: number } {
 export async function readSvg(path: string, bytes?: Buffer): Promise<ImageInfo> {
   const text = withSourceSync(path, bytes, (fd, size) => {
     const b = readAtSync(fd, 0, Math.min(size, svgHeadBytes));
-    // Detection accepts SVG in UTF-8 or UTF-16 with a BOM; TextDecoder honours the BOM it finds.
+    // Detection accepts SVG in UTF-8, or UTF-16 with a BOM; TextDecoder skips the BOM.
     const encoding = b[0] === 0xff && b[1] === 0xfe ? 'utf-16le' : b[0] === 0xfe && b[1] === 0xff ? 'utf-16be' : 'utf-8';
     return new TextDecoder(encoding).decode(b);
   });

@@ -10,18 +10,16 @@ import { unsureOnFault, type RangeReader, type Span } from '../range-plan.js';
 
 /** Objects up to this size are read whole; larger ones are read whole only when they are not a stream. */
 const smallObjectBytes = 64 * 1024;
-/** The head of a large object read to see its dictionary (and whether it is a stream). */
+/** Of a large object, the head (its dictionary: is it a stream?) and the tail (`endstream endobj`, checked by pdf.js). */
 const objectHeadBytes = 4096;
-/** The end of a large stream object: `endstream endobj`, which pdf.js checks after /Length. */
 const objectTailBytes = 256;
 /** Where `startxref` is looked for (pdf.js looks back 1 KiB at a time from the end). */
 const tailBytes = 64 * 1024;
 /** Missing parts closer than this are fetched in one range. */
 const gapBytes = 64 * 1024;
 /**
- * A cross-reference stream larger than this, compressed or inflated, is not read here (the file is read
- * whole): 16 MiB is over two million rows of the widest usual /W [1 4 2]. Without the cap, a 1 MB stream
- * of deflated zeros inflated to 1 GiB in one call.
+ * A cross-reference stream larger than this, compressed or inflated, is not read here (the file is read whole):
+ * 16 MiB is over two million rows of /W [1 4 2]. Without the cap, 1 MB of deflated zeros inflated to 1 GiB.
  */
 export const maxXrefStreamBytes = 16 * 1024 * 1024;
 /** Objects listed in all sections together, at most; a larger table is read whole (bounds the offset map). */
@@ -30,19 +28,15 @@ export const maxPdfObjects = 1_000_000;
 const maxFieldBytes = 6;
 
 interface Xref {
-  /** Object number → offset, for objects stored uncompressed (type 1). */
-  offsets: Map<number, number>;
-  /** Object streams that hold compressed objects (type 2): read whole. */
-  objectStreams: Set<number>;
-  /** Where each cross-reference section starts (a boundary for the objects' extents). */
-  sections: number[];
-  /** Entries of all sections so far (free ones too), against maxPdfObjects. */
-  entries: number;
+  offsets: Map<number, number>; // object number → offset, for objects stored uncompressed (type 1)
+  objectStreams: Set<number>; // object streams holding compressed objects (type 2): read whole
+  sections: number[]; // where each cross-reference section starts (a boundary of the objects' extents)
+  entries: number; // entries of all sections so far (free ones too), against maxPdfObjects
 }
 
-/** The dictionary `<< ... >>` starting at or after `from` in `text`, by nesting; undefined if unclosed. */
-function dictAt(text: string, from: number): { dict: string; end: number } | undefined {
-  const start = text.indexOf('<<', from);
+/** The first dictionary `<< ... >>` in `text`, by nesting; undefined if unclosed. */
+function dictAt(text: string): { dict: string; end: number } | undefined {
+  const start = text.indexOf('<<');
   if (start < 0) return undefined;
   let depth = 0;
   for (let i = start; i < text.length - 1; i++) {
@@ -70,7 +64,7 @@ async function readTable(src: RangeReader, at: number, xref: Xref): Promise<stri
     if (!sub) {
       if (!/^\s*trailer/.test(line)) return undefined;
       const text = (await src.read(pos, 16 * 1024)).toString('latin1');
-      return dictAt(text, 0)?.dict;
+      return dictAt(text)?.dict;
     }
     const first = Number(sub[1]);
     const count = Number(sub[2]);
@@ -110,7 +104,7 @@ function unpredict(data: Buffer, columns: number): Buffer | undefined {
 /** A cross-reference stream (§7.5.8); returns its dictionary, which is also the trailer. */
 async function readXrefStream(src: RangeReader, at: number, xref: Xref): Promise<string | undefined> {
   const text = (await src.read(at, 16 * 1024)).toString('latin1');
-  const found = dictAt(text, 0);
+  const found = dictAt(text);
   if (!found || !/\/Type\s*\/XRef/.test(found.dict)) return undefined;
   const { dict } = found;
   const length = intIn(dict, 'Length');
@@ -119,38 +113,33 @@ async function readXrefStream(src: RangeReader, at: number, xref: Xref): Promise
   if (length === undefined || length > maxXrefStreamBytes || !w || !keyword) return undefined;
   // A row must hold an offset (§7.5.8.3): rows of no bytes would be counted forever without reading any.
   if (w[1]! === 0 || w.some((bytes) => bytes > maxFieldBytes)) return undefined;
-  const dataAt = at + found.end + keyword[0].length;
-  let data = await src.read(dataAt, length + 32);
-  data = data.subarray(0, length);
+  let data = (await src.read(at + found.end + keyword[0].length, length + 32)).subarray(0, length);
   const filter = /\/Filter\s*(\[\s*)?\/(\w+)/.exec(dict)?.[2];
-  if (filter && filter !== 'FlateDecode') return undefined;
-  if (filter) {
-    const inflated = inflateCapped(data);
-    if (!inflated) return undefined;
-    data = inflated;
+  if (filter !== undefined && filter !== 'FlateDecode') return undefined;
+  try {
+    if (filter) data = inflateSync(data, { maxOutputLength: maxXrefStreamBytes });
+  } catch {
+    return undefined; // not zlib data, or past the cap
   }
-  const rowBytes = w[0]! + w[1]! + w[2]!;
   const predictor = intIn(dict, 'Predictor') ?? 1;
-  if (predictor >= 10) {
-    const rows = unpredict(data, intIn(dict, 'Columns') ?? 1);
-    if (!rows) return undefined;
-    data = rows;
-  } else if (predictor !== 1) return undefined;
+  const table = predictor >= 10 ? unpredict(data, intIn(dict, 'Columns') ?? 1) : predictor === 1 ? data : undefined;
+  if (!table) return undefined;
+  const rowBytes = w[0]! + w[1]! + w[2]!;
   const size = intIn(dict, 'Size') ?? 0;
   const index = /\/Index\s*\[([\d\s]+)\]/.exec(dict)?.[1]?.trim().split(/\s+/).map(Number) ?? [0, size];
   // Rows past the stream's end make the section unsure below; counting them stops at the data's rows.
-  const rows = Math.floor(data.length / rowBytes);
+  const rows = Math.floor(table.length / rowBytes);
   if (xref.entries + rows > maxPdfObjects) return undefined;
   xref.entries += rows;
   const field = (row: number, from: number, bytes: number) => {
     let v = 0;
-    for (let i = 0; i < bytes; i++) v = v * 256 + data[row * rowBytes + from + i]!;
+    for (let i = 0; i < bytes; i++) v = v * 256 + table[row * rowBytes + from + i]!;
     return v;
   };
   let row = 0;
   for (let i = 0; i + 1 < index.length; i += 2) {
     for (let k = 0; k < index[i + 1]!; k++, row++) {
-      if ((row + 1) * rowBytes > data.length) return undefined;
+      if ((row + 1) * rowBytes > table.length) return undefined;
       const type = w[0] ? field(row, 0, w[0]) : 1;
       const f2 = field(row, w[0]!, w[1]!);
       if (type === 1 && f2 > 0) xref.offsets.set(index[i]! + k, f2);
@@ -158,15 +147,6 @@ async function readXrefStream(src: RangeReader, at: number, xref: Xref): Promise
     }
   }
   return dict;
-}
-
-/** A FlateDecode stream inflated up to maxXrefStreamBytes; undefined past it or when it is not zlib data. */
-function inflateCapped(data: Buffer): Buffer | undefined {
-  try {
-    return inflateSync(data, { maxOutputLength: maxXrefStreamBytes });
-  } catch {
-    return undefined;
-  }
 }
 
 /** Follows every section from `startxref`; undefined when any is not what it should be. */
@@ -198,11 +178,10 @@ export const planPdf = unsureOnFault(async function planPdf(src: RangeReader): P
   if (!xref) return false;
   const boundaries = [...new Set([...xref.offsets.values(), ...xref.sections, src.size])].sort((a, b) => a - b);
   const nextBoundary = new Map(boundaries.map((b, i) => [b, boundaries[i + 1] ?? src.size]));
-  const extentOf = (offset: number) => nextBoundary.get(offset) ?? src.size;
   const large: [num: number, offset: number, end: number][] = [];
   const wanted: Span[] = [];
   for (const [num, offset] of xref.offsets) {
-    const end = extentOf(offset);
+    const end = nextBoundary.get(offset) ?? src.size;
     if (end - offset <= smallObjectBytes || xref.objectStreams.has(num)) wanted.push([offset, end]);
     else {
       large.push([num, offset, end]);
@@ -211,14 +190,13 @@ export const planPdf = unsureOnFault(async function planPdf(src: RangeReader): P
   }
   await src.ensureAll(wanted, gapBytes);
   for (const [num, offset] of xref.offsets) {
-    const head = (await src.read(offset, 32)).toString('latin1');
-    const m = /^\s*(\d+)\s+(\d+)\s+obj/.exec(head);
+    const m = /^\s*(\d+)\s+\d+\s+obj/.exec((await src.read(offset, 32)).toString('latin1'));
     if (!m || Number(m[1]) !== num) return false;
   }
   const whole: Span[] = [];
   for (const [, offset, end] of large) {
     const head = (await src.read(offset, objectHeadBytes)).toString('latin1');
-    const dict = dictAt(head, 0);
+    const dict = dictAt(head);
     // Not a stream whose dictionary fits the head: a big dictionary or array the page tree may need.
     if (!dict || !/^\s*stream(\r\n|\n)/.test(head.slice(dict.end))) whole.push([offset, end]);
   }

@@ -1,21 +1,15 @@
 /**
  * Which encoding a text file is in, from a sample of its head. In order: a BOM (it is authoritative);
- * UTF-16 without a BOM (NUL pattern); valid UTF-8 (pure ASCII included: ASCII is UTF-8, and "us-ascii"
- * would only say that no byte above 0x7F was seen in the sample); otherwise chardet's best candidate that
- * the WHATWG TextDecoder can decode. Names are lower-case WHATWG/IANA labels: utf-8, utf-16le, utf-16be,
- * windows-1252, iso-8859-1, shift_jis, ...
+ * UTF-16 without a BOM (NUL pattern); valid UTF-8 (pure ASCII included: "us-ascii" would only say that the
+ * sample had no byte above 0x7F), unless ISO-2022 escapes make chardet's answer the better one; otherwise
+ * chardet's best candidate that the WHATWG TextDecoder can decode, or windows-1252, which decodes every byte
+ * and is the WHATWG Encoding standard's fallback for legacy content. Names are lower-case WHATWG labels.
  */
 import chardet from 'chardet';
 import { bomOf, utf16WithoutBom } from '../../detect/text-sniff.js';
 
 /** Bytes of the head the encoding is decided from (chardet's own default sample is this size too). */
 export const encodingSampleBytes = 64 * 1024;
-
-/**
- * When no candidate fits: windows-1252 decodes every byte, and it is the fallback the WHATWG Encoding
- * standard gives legacy content.
- */
-const fallbackEncoding = 'windows-1252';
 
 export interface TextEncoding {
   /** Lower-case label, also accepted by TextDecoder. */
@@ -25,39 +19,18 @@ export interface TextEncoding {
   bomLength: number;
 }
 
-function decodable(label: string): boolean {
+/** Whether TextDecoder knows `label` and decodes `sample` without error (with `stream`, a sequence cut at its end is allowed). */
+function decodes(label: string, sample?: Uint8Array, stream = false): boolean {
   try {
-    new TextDecoder(label);
+    new TextDecoder(label, { fatal: true }).decode(sample, { stream });
     return true;
   } catch {
     return false;
   }
 }
 
-/** Valid UTF-8, allowing a sequence cut by the sample's end when the file goes on. */
-function isUtf8(sample: Uint8Array, wholeFile: boolean): boolean {
-  try {
-    new TextDecoder('utf-8', { fatal: true }).decode(sample, { stream: !wholeFile });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** ISO-2022 encodings are 7-bit (valid UTF-8 byte for byte) but switch character sets with ESC $ / ESC (. */
-function hasIso2022Escapes(sample: Uint8Array): boolean {
-  for (let i = sample.indexOf(0x1b); i !== -1 && i + 1 < sample.length; i = sample.indexOf(0x1b, i + 1)) {
-    if (sample[i + 1] === 0x24 || sample[i + 1] === 0x28) return true;
-  }
-  return false;
-}
-
-function chardetGuess(sample: Uint8Array): string | null {
-  for (const match of chardet.analyse(sample)) {
-    const label = match.name.toLowerCase();
-    if (decodable(label)) return label;
-  }
-  return null;
+function chardetGuess(sample: Uint8Array): string | undefined {
+  return chardet.analyse(sample).map((match) => match.name.toLowerCase()).find((label) => decodes(label));
 }
 
 /**
@@ -67,11 +40,14 @@ function chardetGuess(sample: Uint8Array): string | null {
 export function detectEncoding(sample: Uint8Array, wholeFile: boolean): TextEncoding {
   const bom = bomOf(sample);
   if (bom) return { encoding: bom.encoding, bom: true, bomLength: bom.length };
+  const plain = (encoding: string): TextEncoding => ({ encoding, bom: false, bomLength: 0 });
   const utf16 = utf16WithoutBom(sample);
-  if (utf16) return { encoding: utf16, bom: false, bomLength: 0 };
-  if (isUtf8(sample, wholeFile)) {
-    const iso2022 = hasIso2022Escapes(sample) ? chardetGuess(sample) : null;
-    return { encoding: iso2022?.startsWith('iso-2022') ? iso2022 : 'utf-8', bom: false, bomLength: 0 };
+  if (utf16) return plain(utf16);
+  if (decodes('utf-8', sample, !wholeFile)) {
+    // ISO-2022 encodings are 7-bit (valid UTF-8 byte for byte) but switch character sets with ESC $ or ESC (.
+    const bytes = Buffer.from(sample.buffer, sample.byteOffset, sample.byteLength);
+    const iso2022 = bytes.includes('\x1b$') || bytes.includes('\x1b(') ? chardetGuess(sample) : undefined;
+    return plain(iso2022?.startsWith('iso-2022') ? iso2022 : 'utf-8');
   }
-  return { encoding: chardetGuess(sample) ?? fallbackEncoding, bom: false, bomLength: 0 };
+  return plain(chardetGuess(sample) ?? 'windows-1252');
 }

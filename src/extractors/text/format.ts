@@ -11,9 +11,8 @@ type TextFormat = TextInfo['format'];
 export const formatSampleChars = 64 * 1024;
 /** Up to this many bytes a JSON candidate is parsed in full; past it, its ends decide (see below). */
 export const jsonParseMaxBytes = 4 * 1024 * 1024;
-/** Lines of the start the CSV and Markdown checks read. */
+/** Lines of the start the CSV and Markdown checks read; a CSV needs at least `csvMinRows` of them. */
 const sampleLines = 50;
-/** A CSV needs at least this many rows with the same number of delimiters. */
 const csvMinRows = 2;
 const csvDelimiters = [',', ';', '\t', '|'] as const;
 
@@ -26,18 +25,13 @@ export interface FormatInput {
   lastNonSpace: string;
 }
 
-function firstNonSpace(s: string): string {
-  const m = /\S/.exec(s.slice(0, 1024));
-  return m ? m[0] : '';
-}
-
 /**
  * JSON (RFC 8259) whose top level is an object or array. A small file must parse. A large one is judged by
  * its ends: it opens with { or [ followed by what JSON allows there, and closes with the matching bracket.
  * That is a heuristic, said plainly: parsing gigabytes would need a streaming parser's time and memory.
  */
 function isJson({ prefix, whole, lastNonSpace }: FormatInput): boolean {
-  const open = firstNonSpace(prefix);
+  const open = /\S/.exec(prefix.slice(0, 1024))?.[0];
   if (open !== '{' && open !== '[') return false;
   if (lastNonSpace !== (open === '{' ? '}' : ']')) return false;
   if (whole !== undefined) {
@@ -78,27 +72,19 @@ function delimiterCount(line: string, delimiter: string): number {
 
 /** Every sampled line has the same, non-zero number of one delimiter. */
 function isCsv(lines: string[]): boolean {
-  if (lines.length < csvMinRows) return false;
-  return csvDelimiters.some((d) => {
+  return lines.length >= csvMinRows && csvDelimiters.some((d) => {
     const first = delimiterCount(lines[0]!, d);
     return first > 0 && lines.every((l) => delimiterCount(l, d) === first);
   });
 }
 
-const mdStrong = [/^#{1,6}\s+\S/, /^(?:```|~~~)/, /^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$/];
-const mdWeak = [/^(?:={3,}|-{3,})\s*$/, /^\s{0,3}(?:[-*+]|\d{1,9}[.)])\s+\S/, /^\s{0,3}>\s?\S/, /\[[^\]\n]+\]\([^)\s]+(?:\s+"[^"]*")?\)/, /(?:\*\*|__)\S[^*_]*\S(?:\*\*|__)/, /`[^`\n]+`/];
-
 /**
  * CommonMark constructs (https://spec.commonmark.org/): a heading, a code fence or a GFM table's delimiter
  * row is enough; otherwise two different weaker signs (rules/setext underlines, lists, quotes, links,
- * emphasis, code spans). A "#" line without a space after the
- * hash (#EXTM3U, #!/bin/sh) is no heading.
+ * emphasis, code spans). A "#" line without a space after the hash (#EXTM3U, #!/bin/sh) is no heading.
  */
-function isMarkdown(lines: string[]): boolean {
-  if (lines.some((l) => mdStrong.some((re) => re.test(l)))) return true;
-  const kinds = mdWeak.filter((re) => lines.some((l) => re.test(l))).length;
-  return kinds >= 2;
-}
+const mdStrong = [/^#{1,6}\s+\S/, /^(?:```|~~~)/, /^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)+\|?\s*$/];
+const mdWeak = [/^(?:={3,}|-{3,})\s*$/, /^\s{0,3}(?:[-*+]|\d{1,9}[.)])\s+\S/, /^\s{0,3}>\s?\S/, /\[[^\]\n]+\]\([^)\s]+(?:\s+"[^"]*")?\)/, /(?:\*\*|__)\S[^*_]*\S(?:\*\*|__)/, /`[^`\n]+`/];
 
 /** @param complete whether `prefix` holds the whole text */
 export function textFormat(input: FormatInput, complete: boolean): TextFormat {
@@ -108,15 +94,10 @@ export function textFormat(input: FormatInput, complete: boolean): TextFormat {
   // A Markdown table also has one '|' count per line: headings and fences decide for Markdown first.
   if (lines.some((l) => mdStrong.some((re) => re.test(l)))) return 'markdown';
   if (isCsv(lines)) return 'csv';
-  if (isMarkdown(lines)) return 'markdown';
-  return 'plain';
+  return mdWeak.filter((re) => lines.some((l) => re.test(l))).length >= 2 ? 'markdown' : 'plain';
 }
 
 /** The MIME type each format is served with (IANA registrations; text/markdown is RFC 7763). */
 export const mimeByFormat: Record<TextFormat, string> = {
-  plain: 'text/plain',
-  markdown: 'text/markdown',
-  html: 'text/html',
-  json: 'application/json',
-  csv: 'text/csv',
+  plain: 'text/plain', markdown: 'text/markdown', html: 'text/html', json: 'application/json', csv: 'text/csv',
 };

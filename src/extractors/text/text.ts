@@ -6,7 +6,7 @@
 import type { TextInfo } from '../../contract.js';
 import { CorruptAssetError, messageOf } from '../../errors.js';
 import type { Extractor } from '../extractor.js';
-import { fillSync, withSourceSync, type Source } from '../read-sync.js';
+import { fillSync, withSourceSync } from '../read-sync.js';
 import { TextCounter } from './count.js';
 import { detectEncoding, encodingSampleBytes } from './encoding.js';
 import { formatSampleChars, jsonParseMaxBytes, mimeByFormat, textFormat } from './format.js';
@@ -23,63 +23,50 @@ function lastNonSpaceOf(text: string): string {
   return '';
 }
 
-/**
- * Reads the text file at `path` (or `bytes`, all of it, when the caller holds them) in one pass; exported
- * for tests that feed generated files.
- */
+/** Reads the text file at `path` (or `bytes`, all of it, when the caller holds them) in one pass. */
 export async function readTextInfo(path: string, bytes?: Buffer): Promise<TextInfo> {
-  return withSourceSync(path, bytes, (fd, size) => textInfoOf(fd, size));
-}
-
-function textInfoOf(fd: Source, size: number): TextInfo {
-  // The first chunk is read once: its start is the encoding sample, and it is decoded as it is.
-  const chunk = Buffer.allocUnsafe(Math.min(textChunkBytes, Math.max(size, 1)));
-  const filled = fillSync(fd, chunk, 0);
-  const head = chunk.subarray(0, Math.min(filled, encodingSampleBytes, size));
-  const enc = detectEncoding(head, head.length === size);
-  // The BOM is skipped by hand and ignoreBOM keeps a second U+FEFF (a zero-width no-break space) as text.
-  const decoder = new TextDecoder(enc.encoding, { ignoreBOM: true });
-  const counter = new TextCounter();
-  // The whole text is kept only for a small file that may be JSON (decided once the first chunk is seen).
-  let keepWhole = size <= jsonParseMaxBytes;
-  let units = 0;
-  const parts: string[] = [];
-  let prefix = '';
-  let lastNonSpace = '';
-  let bytes = chunk.subarray(Math.min(enc.bomLength, filled), filled);
-  let position = filled;
-  for (;;) {
-    const done = bytes.length === 0;
-    const text = done ? decoder.decode() : decoder.decode(bytes, { stream: true });
-    counter.push(text);
-    units += text.length;
-    if (prefix.length < formatSampleChars) prefix += text.slice(0, formatSampleChars - prefix.length);
-    if (keepWhole && /\S/.test(prefix.slice(0, 1024))) keepWhole = /^\s*[{[]/.test(prefix);
-    if (keepWhole) parts.push(text);
-    else parts.length = 0;
-    const last = lastNonSpaceOf(text);
-    if (last) lastNonSpace = last;
-    if (done) break;
-    // Read until a read returns nothing, as a stream would: the size from fstat only sizes the buffer.
-    const n = fillSync(fd, chunk, position);
-    bytes = chunk.subarray(0, n);
-    position += n;
-  }
-  const whole = keepWhole ? parts.join('') : undefined;
-  const format = textFormat(
-    { prefix, lastNonSpace, ...(whole !== undefined ? { whole } : {}) },
-    units === prefix.length,
-  );
-  return { encoding: enc.encoding, bom: enc.bom, charCount: counter.charCount, lineCount: counter.lineCount, format };
+  return withSourceSync(path, bytes, (fd, size) => {
+    // The first chunk is read once: its start is the encoding sample, and it is decoded as it is.
+    const chunk = Buffer.allocUnsafe(Math.min(textChunkBytes, Math.max(size, 1)));
+    const filled = fillSync(fd, chunk, 0);
+    const head = chunk.subarray(0, Math.min(filled, encodingSampleBytes, size));
+    const enc = detectEncoding(head, head.length === size);
+    // The BOM is skipped by hand and ignoreBOM keeps a second U+FEFF (a zero-width no-break space) as text.
+    const decoder = new TextDecoder(enc.encoding, { ignoreBOM: true });
+    const counter = new TextCounter();
+    // The whole text is kept only for a small file that may be JSON (decided once the first chunk is seen).
+    let keepWhole = size <= jsonParseMaxBytes;
+    let units = 0;
+    const parts: string[] = [];
+    let prefix = '';
+    let lastNonSpace = '';
+    let piece = chunk.subarray(Math.min(enc.bomLength, filled), filled);
+    let position = filled;
+    for (;;) {
+      const done = piece.length === 0;
+      const text = done ? decoder.decode() : decoder.decode(piece, { stream: true });
+      counter.push(text);
+      units += text.length;
+      if (prefix.length < formatSampleChars) prefix += text.slice(0, formatSampleChars - prefix.length);
+      if (keepWhole && /\S/.test(prefix.slice(0, 1024))) keepWhole = /^\s*[{[]/.test(prefix);
+      if (keepWhole) parts.push(text);
+      else parts.length = 0;
+      lastNonSpace = lastNonSpaceOf(text) || lastNonSpace;
+      if (done) break;
+      // Read until a read returns nothing, as a stream would: the size from fstat only sizes the buffer.
+      const n = fillSync(fd, chunk, position);
+      piece = chunk.subarray(0, n);
+      position += n;
+    }
+    const format = textFormat({ prefix, lastNonSpace, ...(keepWhole ? { whole: parts.join('') } : {}) }, units === prefix.length);
+    return { encoding: enc.encoding, bom: enc.bom, charCount: counter.charCount, lineCount: counter.lineCount, format };
+  });
 }
 
 export const extractText: Extractor = async (input) => {
-  let text: TextInfo;
-  try {
-    text = await readTextInfo(input.path, input.bytes);
-  } catch (err) {
+  const text = await readTextInfo(input.path, input.bytes).catch((err: unknown) => {
     throw new CorruptAssetError(`cannot read text: ${messageOf(err)}`, { cause: err });
-  }
+  });
   // Detection's own name wins when it is more precise than "text/plain" (application/xml, text/vtt, ...).
   const mimeType = input.mimeType === 'text/plain' ? mimeByFormat[text.format] : input.mimeType;
   return { dataType: 'text', mimeType, section: text };
