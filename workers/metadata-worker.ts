@@ -172,11 +172,11 @@ async function startQueueSide(
   const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb, {
     onThreadFault: (message) => logger.warn({ fault: message }, 'extraction thread fault between jobs; the thread is replaced'),
   });
-  // Every fetch runs in these threads, so that no exception of the HTTP client or of a range planner
-  // reaches this thread (storage/fetch/pool.ts). Fetching is I/O: each thread runs many at once; two
-  // threads so that one that dies fails half of the fetches in flight, not all.
+  // Every fetch runs in this thread, so that no exception of the HTTP client or of a range planner
+  // reaches this one (storage/fetch/pool.ts). Fetching is I/O: one thread runs them all; a second cost
+  // about 22 MiB and more CPU a job (docs/performance.md), and one that dies is replaced at once.
   const fetchPool = new FetchPool({
-    threads: 2,
+    threads: 1,
     allowedHosts: config.download.allowedHosts,
     onThreadStopped: (reason, fetchesFailed) => logger.warn({ reason, fetchesFailed }, 'a fetch thread stopped and was replaced; its fetches will be retried'),
   });

@@ -37,15 +37,21 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
-/** Every string value in a log object loses URL query strings (error messages, stacks). */
+/**
+ * Every string value in a log object loses URL query strings (error messages, stacks). An object is
+ * copied only where a value changes: a job's log line, which has none, costs no allocation here.
+ */
 function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactUrlsIn(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
     return { type: value.name, message: redactUrlsIn(value.message), stack: value.stack && redactUrlsIn(value.stack) };
   }
-  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrub(v, depth + 1);
-  return out;
+  let out: Record<string, unknown> | unknown[] | undefined;
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    const scrubbed = scrub(v, depth + 1);
+    if (scrubbed !== v) (out ??= Array.isArray(value) ? [...value] : { ...value })[key as never] = scrubbed as never;
+  }
+  return out ?? value;
 }

@@ -85,9 +85,11 @@ export function createMetrics(options: MetricsOptions): WorkerMetrics {
     registers: [registry],
   });
 
+  // Bound once: a labelled observe hashes its labels on every call.
+  const stages = { sign: stageDuration.labels('sign'), download: stageDuration.labels('download'), extract: stageDuration.labels('extract'), save: stageDuration.labels('save') };
   return {
     registry,
-    observeStage: (stage, ms) => stageDuration.observe({ stage }, ms / 1000),
+    observeStage: (stage, ms) => stages[stage].observe(ms / 1000),
     countBytes: (n) => bytes.inc(n),
     countOutcome({ result, next }) {
       const errorCode = result.error?.code ?? '';
