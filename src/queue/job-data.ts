@@ -29,6 +29,9 @@ export const maxStalledCount = 2;
 
 const field = (job: Job, key: string): unknown => (job.data as Record<string, unknown> | undefined)?.[key];
 
+/** Adds `data` to what the job keeps in Redis. */
+export const keepInData = (job: Job, data: Record<string, unknown>) => job.updateData({ ...(job.data as object), ...data });
+
 /** A result kept in the job's data under `key`, if it is a valid one. */
 export function keptResult(job: Job, key: typeof pendingResultKey | typeof failedResultKey): AssetResult | undefined {
   const parsed = AssetResultSchema.safeParse(field(job, key));

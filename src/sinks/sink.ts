@@ -4,10 +4,7 @@
  */
 import type { AssetResult } from '../contract.js';
 
-/**
- * Where a result stands among the results of the same asset: a sink keeps the newest, so that an older
- * job finishing last (two enqueues of one asset running at once) never overwrites a newer one.
- */
+/** Where a result stands among its asset's results: a sink keeps the newest, whatever order they arrive in. */
 export interface ResultOrder {
   /** The job's `version`, when the backend set one; it outranks the enqueue time. */
   version?: number;
