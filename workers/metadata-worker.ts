@@ -45,14 +45,10 @@ export interface StartOptions {
 
 export function createSinks(config: Config): ResultSink[] {
   return config.sinks.map((name) => {
-    switch (name) {
-      case 'postgres':
-        return createPostgresSink({ url: config.postgres.url, schema: config.postgres.schema });
-      case 'webhook':
-        // loadConfig refuses RESULT_SINKS=webhook without WEBHOOK_URL and WEBHOOK_SECRET.
-        if (!config.webhook) throw new ConfigError('the webhook sink needs WEBHOOK_URL and WEBHOOK_SECRET');
-        return createWebhookSink(config.webhook);
-    }
+    if (name === 'postgres') return createPostgresSink(config.postgres);
+    // loadConfig refuses RESULT_SINKS=webhook without WEBHOOK_URL and WEBHOOK_SECRET.
+    if (!config.webhook) throw new ConfigError('the webhook sink needs WEBHOOK_URL and WEBHOOK_SECRET');
+    return createWebhookSink(config.webhook);
   });
 }
 
@@ -86,6 +82,16 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   const http = listen ? await startHealthServer({ ...listen, readiness, metrics, logger, ...(dashboard ? { dashboard } : {}) }) : undefined;
   if (http) logger.info({ address: http.url, dashboard: dashboard ? `${http.url}/dashboard` : undefined }, 'health server listening');
 
+  // What the replica holds besides its pools; /readyz answers 503 until the server closes, last but Redis.
+  const closeRest = async () => {
+    await temp.close();
+    await Promise.all(sinks.map((s) => s.close().catch(() => {})));
+    await queue.close().catch(() => {});
+    await http?.close();
+    // QUIT would wait in the offline queue for as long as Redis is away: disconnect then.
+    if (connection.status === 'ready') await connection.quit().catch(() => {});
+    connection.disconnect();
+  };
   let started: Awaited<ReturnType<typeof startQueueSide>>;
   try {
     await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, options.signal)));
@@ -93,11 +99,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
     started = await startQueueSide(config, logger, { connection, redis, queue, temp, sinks, metrics, signal: options.signal });
   } catch (err) {
     // Nothing stays open when a start fails.
-    await http?.close();
-    await queue.close().catch(() => {});
-    connection.disconnect();
-    await Promise.all(sinks.map((s) => s.close().catch(() => {})));
-    await temp.close();
+    await closeRest();
     throw err;
   }
   const { drain, pool, fetchPool } = started;
@@ -116,14 +118,7 @@ export async function startWorker(config: Config, logger: Logger, options: Start
         await drain();
         await pool.close();
         await fetchPool.close();
-        await temp.close();
-        await Promise.all(sinks.map((s) => s.close()));
-        await queue.close();
-        // Last: /readyz answers 503 (draining) for as long as the drain takes.
-        await http?.close();
-        // QUIT would wait in the offline queue for as long as Redis is away: disconnect then.
-        if (connection.status === 'ready') await connection.quit().catch(() => {});
-        connection.disconnect();
+        await closeRest();
       })();
       return closing;
     },

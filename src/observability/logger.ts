@@ -7,13 +7,7 @@ import { redactUrlsIn } from '../storage/redact.js';
 
 export type { Logger };
 
-/** Log lines wait at most this long in the buffer of stdout (written when 4 KiB are held, and at exit). */
-const flushIntervalMs = 200;
-
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  // Buffered: one write a few lines rather than one a line, which cost a replica a system call a job.
-  const stdout = destination ? undefined : pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  if (stdout) setInterval(() => stdout.flush(), flushIntervalMs).unref();
   return pino(
     {
       level,
@@ -39,7 +33,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
         },
       },
     },
-    destination ?? stdout,
+    destination,
   );
 }
 

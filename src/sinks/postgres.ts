@@ -1,7 +1,6 @@
 /**
- * The `postgres` sink: one row per asset in `asset_metadata` (docs/contract.md §3), upserted by asset id so a
- * replayed or retried job never makes a second row. The row keeps the newest result (see ResultOrder):
- * an older job that finishes last leaves it alone. The worker creates and migrates its table on start.
+ * The `postgres` sink: one row per asset in `asset_metadata` (docs/contract.md §3), upserted by asset id,
+ * keeping the newest result (ResultOrder). The worker creates and migrates its table on start.
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
@@ -42,12 +41,10 @@ export function createPostgresSink(options: PostgresSinkOptions): ResultSink & {
   const schema = pg.escapeIdentifier(options.schema);
   const table = `${schema}.asset_metadata`;
 
-  // The saves that arrive while one upsert is in flight go together in the next: one statement for many
-  // rows, each row a JSON object unpacked by the server, so that the statement is the same whatever the
-  // number (a named statement, parsed and planned once a connection; the name is a digest of the table,
-  // to fit PostgreSQL's 63-byte identifiers). The WHERE keeps the newest result: the higher version, then
-  // the later enqueue (equal: the same job saving again, which overwrites). A row without an order (an
-  // older table's) loses to any result.
+  // The saves that arrive while an upsert runs go together in the next, as one JSON array unpacked by the
+  // server: one named statement whatever the number of rows (its name a digest of the table, to fit the
+  // 63-byte identifiers). The WHERE keeps the newest result: the higher version, then the later enqueue
+  // (equal: the same job saving again, which overwrites); a row without an order loses to any result.
   const upsertName = `asset-metadata-upsert-${createHash('sha256').update(table).digest('hex').slice(0, 16)}`;
   const upsertText = `INSERT INTO ${table} AS cur
       (asset_id, status, data_type, error_code, sha256, size_bytes, result, attempts, job_version, enqueued_at, updated_at)
@@ -92,38 +89,30 @@ export function createPostgresSink(options: PostgresSinkOptions): ResultSink & {
     name: 'postgres',
     pool,
     table,
+    // One query of several statements runs as one transaction: the advisory lock serialises replicas that
+    // start together. Tables made before results were ordered get the order's columns, empty: any new
+    // result wins over their rows.
     init: () =>
       wrap('migration', async () => {
-        const client = await pool.connect();
-        try {
-          await client.query('BEGIN');
-          await client.query('SELECT pg_advisory_xact_lock($1)', [migrationLockKey.toString()]);
-          await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-          await client.query(`
-            CREATE TABLE IF NOT EXISTS ${table} (
-              asset_id    text PRIMARY KEY,
-              status      text NOT NULL CHECK (status IN ('ok', 'failed')),
-              data_type   text,
-              error_code  text,
-              sha256      text,
-              size_bytes  bigint,
-              result      jsonb NOT NULL,
-              attempts    integer NOT NULL DEFAULT 1,
-              job_version bigint,
-              enqueued_at timestamptz,
-              updated_at  timestamptz NOT NULL DEFAULT now()
-            )`);
-          // Tables made before results were ordered: their rows have no order yet, and any new result wins.
-          await client.query(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS job_version bigint, ADD COLUMN IF NOT EXISTS enqueued_at timestamptz`);
-          await client.query(`CREATE INDEX IF NOT EXISTS asset_metadata_updated_at ON ${table} (updated_at DESC)`);
-          await client.query(`CREATE INDEX IF NOT EXISTS asset_metadata_error_code ON ${table} (error_code) WHERE error_code IS NOT NULL`);
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw err;
-        } finally {
-          client.release();
-        }
+        await pool.query(`
+          SELECT pg_advisory_xact_lock(${migrationLockKey});
+          CREATE SCHEMA IF NOT EXISTS ${schema};
+          CREATE TABLE IF NOT EXISTS ${table} (
+            asset_id    text PRIMARY KEY,
+            status      text NOT NULL CHECK (status IN ('ok', 'failed')),
+            data_type   text,
+            error_code  text,
+            sha256      text,
+            size_bytes  bigint,
+            result      jsonb NOT NULL,
+            attempts    integer NOT NULL DEFAULT 1,
+            job_version bigint,
+            enqueued_at timestamptz,
+            updated_at  timestamptz NOT NULL DEFAULT now()
+          );
+          ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS job_version bigint, ADD COLUMN IF NOT EXISTS enqueued_at timestamptz;
+          CREATE INDEX IF NOT EXISTS asset_metadata_updated_at ON ${table} (updated_at DESC);
+          CREATE INDEX IF NOT EXISTS asset_metadata_error_code ON ${table} (error_code) WHERE error_code IS NOT NULL;`);
       }),
     save: (result, ctx) =>
       wrap('save', () =>
