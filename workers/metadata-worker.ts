@@ -190,17 +190,6 @@ async function startQueueSide(
   return { drain, pool, fetchPool };
 }
 
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(2);
-  }
-  await runWorkerProcess(config);
-}
-
 /**
  * Runs a replica until SIGTERM or SIGINT, then drains and exits 0 (a second signal exits at once). A signal
  * during the start (waiting for PostgreSQL or Redis) stops it, removes what it made, and exits 0 as well.
@@ -248,7 +237,14 @@ export async function runWorkerProcess(config: Config): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(2);
+  }
+  runWorkerProcess(config).catch((err: unknown) => {
     console.error(err);
     process.exit(1);
   });

@@ -19,15 +19,8 @@ export interface HealthServerOptions {
   logger: Logger;
 }
 
-export interface HealthServer {
-  readonly host: string;
-  readonly port: number;
-  /** `http://host:port`, for tests and logs. */
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
+/** Resolves once listening, with the bound address and its `http://host:port` URL. */
+export async function startHealthServer(options: HealthServerOptions) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

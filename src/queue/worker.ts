@@ -58,13 +58,8 @@ export const maxThrottledDelays = 10;
 /** The longest a throttled job waits for one delay, whatever the store asked. */
 export const maxThrottleDelayMs = 10 * 60_000;
 
-/** The BullMQ worker, and its drain (see drain.ts): what a replica closes on SIGTERM. */
-export interface QueueWorker {
-  worker: Worker;
-  drain(): Promise<void>;
-}
-
-export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
+/** The BullMQ worker, and its drain (drain.ts): what a replica closes on SIGTERM. */
+export function createQueueWorker(options: QueueWorkerOptions): { worker: Worker; drain(): Promise<void> } {
   const processor = async (job: Job, token?: string): Promise<AssetResult> => {
     const attempt = job.attemptsMade + 1;
     const outcome = (result: AssetResult, next: JobOutcome['next'], saveMs?: number) =>
