@@ -102,7 +102,7 @@ export async function measureQueueCost(options: CostOptions): Promise<{ runs: Co
   const profiles: Record<string, TopEntry[]> = {};
   if (options.cpuProfDir) {
     for (const variant of options.variants) {
-      const dir = path.join(options.cpuProfDir, variant.label);
+      const dir = path.join(options.cpuProfDir, variant.label.replace(/\W+/g, '-'));
       await replicaCost(options, variant, options.concurrencies[0]!, jobs, ['--cpu-prof', '--cpu-prof-dir', dir]);
       // The main thread's profile: its thread id (the name's fifth field) is 0.
       const main = readdirSync(dir).find((f) => f.split('.')[4] === '0');
