@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR]`: the benchmark. Makes a corpus in a temp
+ * `npm run bench [-- --quick] [-- --out DIR]`: the benchmark (`-- --queue-cost`: a replica's CPU per job
+ * beyond extraction, see queue-cost.ts). Makes a corpus in a temp
  * directory, then measures side by side in one run (a) the in-process path per type, (b) the queue path
  * through the dev S3 server, Redis and PostgreSQL at concurrency 1, 4, 16 with one and two replicas,
  * and the large objects one at a time (ranged and full), (c) the trusted tools on the same files.
