@@ -18,6 +18,8 @@ export interface JobTracker {
   run<T>(jobId: string, processor: () => Promise<T>): Promise<T>;
   /** Stops taking jobs, waits for those in flight, then closes the worker (once; later calls share it). */
   drain(): Promise<void>;
+  /** True once drain() was called: a job BullMQ hands over after that goes back to the queue unrun. */
+  readonly draining: boolean;
 }
 
 export function trackJobs(worker: Worker): JobTracker {
@@ -45,6 +47,9 @@ export function trackJobs(worker: Worker): JobTracker {
 
   let draining: Promise<void> | undefined;
   return {
+    get draining() {
+      return draining !== undefined;
+    },
     async run(jobId, processor) {
       running.add(jobId);
       try {

@@ -70,6 +70,8 @@ export function createQueueWorker(options: QueueWorkerOptions): { worker: Worker
       await job.moveToDelayed(Date.now() + ms, token);
       throw new DelayedError();
     };
+    // A job BullMQ had already taken when the drain began: another replica runs it, no attempt used.
+    if (tracker.draining && token) return delay(0, {});
     const result = keptResult(job, pendingResultKey) ?? (await run(job));
     const retriable = result.status === 'failed' && result.error?.retriable === true;
     const retryAfterMs = result.error?.retryAfterMs;
