@@ -13,10 +13,7 @@ import { redactUrlsIn } from './storage/redact.js';
 import type { StorageRegistry } from './storage/storage.js';
 import type { TempDir } from './storage/temp-dir.js';
 
-/**
- * How objects are fetched: a `fetcher` (the worker's fetch threads), or downloaders on this thread (tests,
- * benchmarks): one for URLs the worker signed, one for the job's `url` sources (SSRF-guarded).
- */
+/** A `fetcher` (the worker's fetch thread), or downloaders on this thread (tests, benchmarks): signed and `url` (SSRF-guarded). */
 export type FetchDeps = { fetcher: Fetcher } | { signedDownloader: Downloaders['signed']; urlDownloader: Downloaders['url'] };
 
 export type PipelineDeps = FetchDeps & {

@@ -55,7 +55,6 @@ export function createSinks(config: Config): ResultSink[] {
 const isPostgresSink = (sink: ResultSink): sink is ResultSink & ResultsSource => 'pool' in sink && 'table' in sink;
 
 export async function startWorker(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningWorker> {
-  const state = { ready: false, draining: false };
   const lifecycle: LifecycleState = { migrated: false, started: false, draining: false };
   const temp = await TempDir.create(config.download.tmpDir, {
     onSwept: (removed) => logger.info({ removed: removed.length }, 'removed temp files of replicas that died'),
@@ -104,17 +103,17 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   }
   const { drain, pool, fetchPool } = started;
   lifecycle.started = true;
-  state.ready = true;
   logger.info({ queue: config.queue.name, concurrency: config.queue.concurrency }, 'worker started');
 
   let closing: Promise<void> | undefined;
   return {
-    state,
+    get state() {
+      return { ready: lifecycle.started && !lifecycle.draining, draining: lifecycle.draining };
+    },
     ...(http ? { http: { host: http.host, port: http.port, url: http.url } } : {}),
     close() {
       closing ??= (async () => {
-        state.draining = lifecycle.draining = true;
-        state.ready = false;
+        lifecycle.draining = true;
         await drain();
         await pool.close();
         await fetchPool.close();

@@ -1,7 +1,4 @@
-/**
- * The operator's HTTP server (docs/contract.md §6): `/healthz` (the process answers), `/readyz`
- * (readiness.ts), `/metrics` (Prometheus text), and the dashboard under `/dashboard` when enabled.
- */
+/** The operator's HTTP server (contract §6): `/healthz`, `/readyz` (readiness.ts), `/metrics`, and `/dashboard` when enabled. */
 import express, { type Router } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

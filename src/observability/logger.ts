@@ -1,7 +1,4 @@
-/**
- * JSON lines with pino. Signed URLs, tokens and secrets never reach a log line: known fields are redacted
- * by path, and any URL in a message loses its query string.
- */
+/** JSON lines with pino. No signed URL, token or secret reaches a line: fields redacted by path, URL queries cut. */
 import { pino, type Logger } from 'pino';
 import { redactUrlsIn } from '../storage/redact.js';
 
@@ -37,10 +34,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
-/**
- * Every string value in a log object loses URL query strings (error messages, stacks). An object is
- * copied only where a value changes: a job's log line, which has none, costs no allocation here.
- */
+/** Every string value loses URL query strings (messages, stacks); an object is copied only where one changes. */
 function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactUrlsIn(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;

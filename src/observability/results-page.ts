@@ -1,7 +1,4 @@
-/**
- * `/dashboard/results`: the latest results and the failures by error code, from the postgres sink's table.
- * Server-rendered, no script; every value from the database is HTML-escaped (ids and messages come from outside).
- */
+/** `/dashboard/results`: latest results and failures by code, server-rendered, every database value HTML-escaped. */
 import type pg from 'pg';
 
 /** Rows on the page: a glance, not a search engine (bull-board and SQL are for more). */

@@ -1,7 +1,4 @@
-/**
- * The `postgres` sink: one row per asset in `asset_metadata` (docs/contract.md §3), upserted by asset id,
- * keeping the newest result (ResultOrder). The worker creates and migrates its table on start.
- */
+/** The `postgres` sink: one row an asset in `asset_metadata` (contract §3), the newest result kept; migrated on start. */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ResultSinkUnavailableError, messageOf } from '../errors.js';

@@ -1,7 +1,4 @@
-/**
- * Stage: save. Every sink takes the finished result; one that cannot be written throws
- * RESULT_SINK_UNAVAILABLE and the job is retried: a result is never silently dropped (docs/contract.md §3).
- */
+/** Stage: save. A sink that cannot write throws RESULT_SINK_UNAVAILABLE and the job saves again later (contract §3). */
 import type { AssetResult } from '../contract.js';
 
 /** Where a result stands among its asset's results: a sink keeps the newest, whatever order they arrive in. */
