@@ -1,7 +1,6 @@
 /**
- * One log line per job outcome (docs/contract.md §6): fields an operator can filter on when a backend asks
- * "what happened to asset X". The logger scrubs URL query strings from every value; error messages are
- * also redacted where they are born, and bounded again here (a result kept in a job's data is read back).
+ * One log line per job outcome (contract §6), fields to filter on. Error messages are redacted where they
+ * are born and bounded again here (a result kept in a job's data is read back); the logger scrubs URLs.
  */
 import { boundedMessage } from '../errors.js';
 import type { JobOutcome } from '../queue/worker.js';

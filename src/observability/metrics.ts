@@ -1,7 +1,6 @@
 /**
- * Prometheus metrics of one replica (docs/contract.md §6), in a registry of its own so that several workers
- * in one process (tests, `asset-meta replay`) do not share counters. Labels are closed sets only: never an
- * asset id, a key or a URL, which would leak what is processed and make a time series per asset.
+ * Prometheus metrics of one replica (contract §6), in a registry of its own (several workers in one process
+ * share none). Labels are closed sets: never an asset id, key or URL (a leak, and a time series per asset).
  */
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

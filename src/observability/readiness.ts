@@ -1,7 +1,4 @@
-/**
- * `/readyz` (docs/contract.md §6): a replica is ready when Redis answers PING, its sinks' migrations are
- * done, and its queue worker runs and is not draining. The process stays alive (`/healthz`) meanwhile.
- */
+/** `/readyz` (contract §6): ready when Redis answers PING, the migrations are done and the worker runs, not draining. */
 import type { Redis } from 'ioredis';
 import { messageOf } from '../errors.js';
 

@@ -1,7 +1,4 @@
-/**
- * For backends in TypeScript: enqueue an asset and wait for its result with the policies the worker
- * expects (docs/contract.md §1). Backends in other languages use the JSON Schema in schema/.
- */
+/** For backends in TypeScript: enqueue an asset and wait for its result (contract §1); others use schema/. */
 import { QueueEvents, type JobState, type JobsOptions, type Queue } from 'bullmq';
 import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
 import { JOB_NAME, failedResultKey } from './worker.js';

@@ -7,10 +7,7 @@
  */
 import { DelayedError, type Worker } from 'bullmq';
 
-/**
- * How long the drain waits, once no processor runs, for BullMQ to write the last outcomes. Past it (Redis
- * is down), those jobs are left to another replica's stalled check, which runs them again (one row an asset).
- */
+/** How long the drain waits for BullMQ to write the last outcomes; past it (Redis down) a stalled check reruns them. */
 export const finishWaitMs = 10_000;
 
 export interface JobTracker {
