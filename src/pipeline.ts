@@ -1,7 +1,6 @@
 /**
- * One asset, end to end: sign → download → detect + extract → result. One function per stage call; the
- * stages know nothing of the queue or the sinks. Every path ends with a result, and the temp file is
- * deleted as soon as extraction ends, whatever happened.
+ * One asset, end to end: sign → download → detect + extract → result. The stages know nothing of the queue
+ * or the sinks. Every path ends with a result, and the temp file is deleted as soon as extraction ends.
  */
 import type { AssetResult, ExtractJob, Timings } from './contract.js';
 import { defaultRangedReadMinBytes, type ExtractConfig } from './config.js';
@@ -14,18 +13,8 @@ import { redactUrlsIn } from './storage/redact.js';
 import type { StorageRegistry } from './storage/storage.js';
 import type { TempDir } from './storage/temp-dir.js';
 
-/**
- * How objects are fetched: a `fetcher` (the worker's fetch threads, storage/fetch/pool.ts), or the two
- * downloaders to fetch with on this thread (tests, benchmarks).
- */
-export type FetchDeps =
-  | { fetcher: Fetcher }
-  | {
-      /** For URLs the worker signed (trusted endpoints). */
-      signedDownloader: Downloaders['signed'];
-      /** For `url` sources from the job (untrusted: SSRF-guarded). */
-      urlDownloader: Downloaders['url'];
-    };
+/** A `fetcher` (the worker's fetch thread), or downloaders on this thread (tests, benchmarks): signed and `url` (SSRF-guarded). */
+export type FetchDeps = { fetcher: Fetcher } | { signedDownloader: Downloaders['signed']; urlDownloader: Downloaders['url'] };
 
 export type PipelineDeps = FetchDeps & {
   storages: StorageRegistry;
@@ -70,8 +59,8 @@ export async function processAsset(job: ExtractJob, deps: PipelineDeps): Promise
       extracted = await extract(file.path);
     } catch (err) {
       if (file.sha256Scope !== 'partial') throw err;
-      // A ranged read missed bytes the extractor needed (a layout the planner did not foresee): read the
-      // whole object and extract again, so that a partial read never decides the result.
+      // A ranged read missed bytes the extractor needed: read the object whole and extract again, so that a
+      // partial read never decides the result.
       await deps.temp.remove(file.path);
       file = undefined;
       file = await fetchObject(job, deps, limits, timed, false);

@@ -1,7 +1,6 @@
 /**
- * The composition root of one worker replica: config → storages, sinks, extraction pool, queue worker,
- * health server (metrics, dashboard); signals. This is what operators run and scale
- * (`node dist/workers/metadata-worker.js`, or `asset-meta worker`).
+ * The composition root of one replica: config → storages, sinks, thread pools, queue worker, health
+ * server; signals. What operators run and scale (`node dist/workers/metadata-worker.js`, `asset-meta worker`).
  */
 import '../src/node-version.js';
 import { Queue } from 'bullmq';
@@ -17,7 +16,6 @@ import { createMetrics, type WorkerMetrics } from '../src/observability/metrics.
 import { createReadiness, type LifecycleState } from '../src/observability/readiness.js';
 import { watchRedis, type RedisWatch } from '../src/observability/redis-watch.js';
 import type { ResultsSource } from '../src/observability/results-page.js';
-import { timeSaves } from '../src/observability/timed-save.js';
 import { processAsset } from '../src/pipeline.js';
 import { createQueueWorker } from '../src/queue/worker.js';
 import { createPostgresSink } from '../src/sinks/postgres.js';
@@ -39,36 +37,24 @@ export interface RunningWorker {
 }
 
 export interface StartOptions {
-  /**
-   * Where the health server listens, instead of HEALTH_HOST and HEALTH_PORT. Here port 0 is an ephemeral
-   * port (as in `listen`), not "off": tests bind 127.0.0.1:0 and read the port from `RunningWorker.http`.
-   */
+  /** Where the health server listens, instead of HEALTH_HOST/HEALTH_PORT; port 0 is an ephemeral port here, not "off". */
   listen?: { host: string; port: number };
-  /**
-   * Aborts a start that has not finished (a SIGTERM while PostgreSQL or Redis is still unreachable):
-   * what was opened is closed, the temp directory removed, and startWorker rejects with StartInterrupted.
-   */
+  /** Aborts an unfinished start: what was opened is closed, and startWorker rejects with StartInterrupted. */
   signal?: AbortSignal;
 }
 
 export function createSinks(config: Config): ResultSink[] {
   return config.sinks.map((name) => {
-    switch (name) {
-      case 'postgres':
-        return createPostgresSink({ url: config.postgres.url, schema: config.postgres.schema });
-      case 'webhook':
-        // loadConfig refuses RESULT_SINKS=webhook without WEBHOOK_URL and WEBHOOK_SECRET.
-        if (!config.webhook) throw new ConfigError('the webhook sink needs WEBHOOK_URL and WEBHOOK_SECRET');
-        return createWebhookSink(config.webhook);
-    }
+    if (name === 'postgres') return createPostgresSink(config.postgres);
+    // loadConfig refuses RESULT_SINKS=webhook without WEBHOOK_URL and WEBHOOK_SECRET.
+    if (!config.webhook) throw new ConfigError('the webhook sink needs WEBHOOK_URL and WEBHOOK_SECRET');
+    return createWebhookSink(config.webhook);
   });
 }
 
 const isPostgresSink = (sink: ResultSink): sink is ResultSink & ResultsSource => 'pool' in sink && 'table' in sink;
 
 export async function startWorker(config: Config, logger: Logger, options: StartOptions = {}): Promise<RunningWorker> {
-  // sharp (libvips) is loaded by the extraction threads only, each with its cache off (thread.ts).
-  const state = { ready: false, draining: false };
   const lifecycle: LifecycleState = { migrated: false, started: false, draining: false };
   const temp = await TempDir.create(config.download.tmpDir, {
     onSwept: (removed) => logger.info({ removed: removed.length }, 'removed temp files of replicas that died'),
@@ -86,66 +72,52 @@ export async function startWorker(config: Config, logger: Logger, options: Start
   // The server starts before the migrations: a replica waiting for PostgreSQL is alive (/healthz) but not
   // ready (/readyz), so an orchestrator neither kills it nor sends it traffic.
   const listen = options.listen ?? (config.healthPort > 0 ? { host: config.healthHost, port: config.healthPort } : undefined);
-  const dashboardPath = '/dashboard';
   const postgres = sinks.find(isPostgresSink);
-  const http = listen
-    ? await startHealthServer({
-        ...listen,
-        readiness: createReadiness(connection, lifecycle, redis.lastError),
-        metrics,
-        logger,
-        // Loaded only when enabled: bull-board and its UI are memory a replica without a dashboard does not need.
-        ...(config.dashboardEnabled
-          ? {
-              dashboard: (await import('../src/observability/dashboard.js')).createDashboard({
-                queue,
-                basePath: dashboardPath,
-                ...(postgres ? { results: { pool: postgres.pool, table: postgres.table } } : {}),
-              }),
-            }
-          : {}),
-      })
+  // The dashboard is loaded only when enabled: bull-board and its UI are memory a replica otherwise spares.
+  const dashboard = config.dashboardEnabled
+    ? (await import('../src/observability/dashboard.js')).createDashboard({ queue, basePath: '/dashboard', ...(postgres ? { results: postgres } : {}) })
     : undefined;
-  if (http) logger.info({ address: http.url, dashboard: config.dashboardEnabled ? `${http.url}${dashboardPath}` : undefined }, 'health server listening');
+  const readiness = createReadiness(connection, lifecycle, redis.lastError);
+  const http = listen ? await startHealthServer({ ...listen, readiness, metrics, logger, ...(dashboard ? { dashboard } : {}) }) : undefined;
+  if (http) logger.info({ address: http.url, dashboard: dashboard ? `${http.url}/dashboard` : undefined }, 'health server listening');
 
+  // What the replica holds besides its pools; /readyz answers 503 until the server closes, last but Redis.
+  const closeRest = async () => {
+    await temp.close();
+    await Promise.all(sinks.map((s) => s.close().catch(() => {})));
+    await queue.close().catch(() => {});
+    await http?.close();
+    // QUIT would wait in the offline queue for as long as Redis is away: disconnect then.
+    if (connection.status === 'ready') await connection.quit().catch(() => {});
+    connection.disconnect();
+  };
   let started: Awaited<ReturnType<typeof startQueueSide>>;
   try {
     await Promise.all(sinks.map((s) => untilDone(`${s.name} sink init`, () => s.init(), logger, options.signal)));
     lifecycle.migrated = true;
     started = await startQueueSide(config, logger, { connection, redis, queue, temp, sinks, metrics, signal: options.signal });
   } catch (err) {
-    // Nothing may stay open when a start fails: the port, the connection, the replica's temp directory.
-    await http?.close();
-    await queue.close().catch(() => {});
-    connection.disconnect();
-    await Promise.all(sinks.map((s) => s.close().catch(() => {})));
-    await temp.close();
+    // Nothing stays open when a start fails.
+    await closeRest();
     throw err;
   }
   const { drain, pool, fetchPool } = started;
   lifecycle.started = true;
-  state.ready = true;
   logger.info({ queue: config.queue.name, concurrency: config.queue.concurrency }, 'worker started');
 
   let closing: Promise<void> | undefined;
   return {
-    state,
+    get state() {
+      return { ready: lifecycle.started && !lifecycle.draining, draining: lifecycle.draining };
+    },
     ...(http ? { http: { host: http.host, port: http.port, url: http.url } } : {}),
     close() {
       closing ??= (async () => {
-        state.draining = lifecycle.draining = true;
-        state.ready = false;
+        lifecycle.draining = true;
         await drain();
         await pool.close();
         await fetchPool.close();
-        await temp.close();
-        await Promise.all(sinks.map((s) => s.close()));
-        await queue.close();
-        // Last: /readyz answers 503 (draining) for as long as the drain takes.
-        await http?.close();
-        // QUIT waits in the offline queue while Redis is away, for as long as it is away: disconnect then.
-        if (connection.status === 'ready') await connection.quit().catch(() => {});
-        connection.disconnect();
+        await closeRest();
       })();
       return closing;
     },
@@ -159,45 +131,35 @@ async function startQueueSide(
   parts: { connection: Redis; redis: RedisWatch; queue: Queue; temp: TempDir; sinks: ResultSink[]; metrics: WorkerMetrics; signal: AbortSignal | undefined },
 ) {
   const { connection, redis, queue, temp, sinks, metrics, signal } = parts;
-  const limits = {
-    maxBytes: config.download.maxAssetBytes,
-    timeoutMs: config.download.timeoutMs,
-    stallTimeoutMs: config.download.stallTimeoutMs,
-    rangedReadMinBytes: config.download.rangedReadMinBytes,
-  };
+  const { maxAssetBytes: maxBytes, timeoutMs, stallTimeoutMs, rangedReadMinBytes } = config.download;
+  const limits = { maxBytes, timeoutMs, stallTimeoutMs, rangedReadMinBytes };
   const storages = createStorages(config.storages);
-  // Extraction is CPU work: more threads than cores only add memory and context switches, while the
-  // other job slots wait on downloads (the benchmark measured 16 threads on 2 cores at a third of the
-  // throughput and three times the memory of 2).
-  const pool = new ExtractPool(Math.min(config.queue.concurrency, os.availableParallelism()), config.extract.maxHeapMb, {
+  // Extraction is CPU work: one thread a core but one, which the main thread, the fetch thread and the
+  // ffprobe processes share. On 2 cores one thread measured less CPU a job, 40 MB less memory and a higher
+  // rate than two (docs/performance.md).
+  const pool = new ExtractPool(Math.max(1, Math.min(config.queue.concurrency, os.availableParallelism() - 1)), config.extract.maxHeapMb, {
     onThreadFault: (message) => logger.warn({ fault: message }, 'extraction thread fault between jobs; the thread is replaced'),
   });
-  // Every fetch runs in these threads, so that no exception of the HTTP client or of a range planner
-  // reaches this thread (storage/fetch/pool.ts). Fetching is I/O: each thread runs many at once; two
-  // threads so that one that dies fails half of the fetches in flight, not all.
+  // Every fetch runs in this thread, so that no exception of the HTTP client or a range planner reaches
+  // this one (storage/fetch/pool.ts). One runs them all: a second costs memory and CPU (docs/performance.md).
   const fetchPool = new FetchPool({
-    threads: 2,
+    threads: 1,
     allowedHosts: config.download.allowedHosts,
     onThreadStopped: (reason, fetchesFailed) => logger.warn({ reason, fetchesFailed }, 'a fetch thread stopped and was replaced; its fetches will be retried'),
   });
-  // Threads started before the first job is taken: the replica's memory is its working size from the start.
+  // Threads started before the first job: the replica's memory is its working size from the start.
   const [extractFailures, fetchFailures] = await unlessAborted(Promise.all([pool.warm(), fetchPool.warm()]), signal).catch(async (err: unknown) => {
     await Promise.all([pool.close(), fetchPool.close()]);
     throw err;
   });
   for (const err of extractFailures) logger.warn({ err }, 'an extraction thread did not start; jobs will start another');
   for (const err of fetchFailures) logger.warn({ err }, 'a fetch thread did not start; a fetch will start another');
-  const saving = timeSaves(sinks, (ms) => metrics.observeStage('save', ms));
 
   const { worker, drain } = createQueueWorker({
+    ...config.queue,
     connection,
     queue,
-    queueName: config.queue.name,
-    prefix: config.queue.prefix,
-    concurrency: config.queue.concurrency,
-    lockDurationMs: config.queue.lockDurationMs,
-    stalledIntervalMs: config.queue.stalledIntervalMs,
-    sinks: [saving.sink],
+    sinks,
     process: (job) =>
       processAsset(job, {
         storages,
@@ -211,7 +173,7 @@ async function startQueueSide(
       }),
     onOutcome: (outcome) => {
       metrics.countOutcome(outcome);
-      logJobOutcome(logger, outcome, saving.msFor(outcome.result));
+      logJobOutcome(logger, outcome);
     },
     onError: (err) => logger.warn({ err }, 'sweep of failed jobs without a result failed; the next sweep tries again'),
   });
@@ -229,21 +191,9 @@ async function startQueueSide(
   return { drain, pool, fetchPool };
 }
 
-async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(2);
-  }
-  await runWorkerProcess(config);
-}
-
 /**
- * Runs a replica until SIGTERM or SIGINT, then drains and exits 0 (a second signal exits at once). The
- * signals are handled from the first moment: one that comes while the replica is still starting (waiting
- * for PostgreSQL or Redis) stops the start, removes what it made, and exits 0 as well.
+ * Runs a replica until SIGTERM or SIGINT, then drains and exits 0 (a second signal exits at once). A signal
+ * during the start (waiting for PostgreSQL or Redis) stops it, removes what it made, and exits 0 as well.
  */
 export async function runWorkerProcess(config: Config): Promise<void> {
   const logger = createLogger(config.logLevel);
@@ -288,7 +238,14 @@ export async function runWorkerProcess(config: Config): Promise<void> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((err: unknown) => {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(2);
+  }
+  runWorkerProcess(config).catch((err: unknown) => {
     console.error(err);
     process.exit(1);
   });

@@ -1,6 +1,4 @@
-/**
- * Steps of a replica's start that wait (for PostgreSQL, for Redis) and that a signal must be able to stop.
- */
+/** Steps of a replica's start that wait (for PostgreSQL, for Redis) and that a signal must be able to stop. */
 import type { Logger } from '../src/observability/logger.js';
 
 /** startWorker was stopped by its signal before the replica was ready; nothing of it is left open. */

@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --quick] [-- --out DIR]`: the benchmark. Makes a corpus in a temp
+ * `npm run bench [-- --quick] [-- --out DIR]`: the benchmark (`-- --queue-cost`: a replica's CPU per job
+ * beyond extraction, see queue-cost.ts). Makes a corpus in a temp
  * directory, then measures side by side in one run (a) the in-process path per type, (b) the queue path
  * through the dev S3 server, Redis and PostgreSQL at concurrency 1, 4, 16 with one and two replicas,
  * and the large objects one at a time (ranged and full), (c) the trusted tools on the same files.
@@ -20,6 +21,8 @@ import { databaseUrl, dropSchema, redisUrl } from '../../test/helpers/services.j
 import { dataTypes, makeCorpus, type CorpusFile } from './corpus.js';
 import { measureInProcess, type Compiled } from './in-process.js';
 import { measureLarge } from './large.js';
+import { startDelayProxy } from './delay-proxy.js';
+import { measureQueueCost, renderCost, type Variant } from './queue-cost.js';
 import { measureQueue, upload, type QueueRun } from './queue-path.js';
 import { renderTable, targets, type BenchNumbers } from './report.js';
 import { ffprobeSerial, keptOpenExiftool, measureTools, type ToolRun } from './tools.js';
@@ -40,12 +43,13 @@ function found(r: { status: string; dataType?: string; mimeType?: string } & Rec
 
 /**
  * Compiles the worker as `npm run build` does, into `.bench/dist-<pid>` (inside the repository, so that
- * its imports find node_modules), and loads the modules the in-process path needs from there.
+ * its imports find node_modules), and loads the modules the in-process path needs from there. `tree`: the
+ * sources of another revision (--baseline), compiled to `tree/dist`.
  */
-async function compile(): Promise<{ distDir: string; lib: Compiled }> {
-  const distDir = path.join(repo, '.bench', `dist-${process.pid}`);
+async function compile(tree = repo): Promise<{ distDir: string; lib: Compiled }> {
+  const distDir = tree === repo ? path.join(repo, '.bench', `dist-${process.pid}`) : path.join(tree, 'dist');
   try {
-    execFileSync(path.join(repo, 'node_modules/.bin/tsc'), ['-p', path.join(repo, 'tsconfig.json'), '--outDir', distDir], { stdio: 'pipe' });
+    execFileSync(path.join(repo, 'node_modules/.bin/tsc'), ['-p', path.join(tree, 'tsconfig.json'), '--outDir', distDir], { stdio: 'pipe' });
   } catch (err) {
     // tsc writes the JavaScript even when it reports type errors; only a missing output is fatal.
     log(`tsc reported: ${String((err as { stdout?: Buffer }).stdout ?? err).slice(0, 500)}`);
@@ -55,7 +59,64 @@ async function compile(): Promise<{ distDir: string; lib: Compiled }> {
   return { distDir, lib: { ExtractPool: isolate.ExtractPool, probeFile: probe.probeFile } as Compiled };
 }
 
+const option = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+
+/** `--queue-cost`: see queue-cost.ts. */
+async function queueCost(): Promise<void> {
+  const delayMs = Number(option('--store-delay-ms') ?? 50);
+  const rounds = Number(option('--rounds') ?? 2);
+  const baseline = option('--baseline');
+  const cpuProf = option('--cpu-prof');
+  const work = mkdtempSync(path.join(os.tmpdir(), 'asset-meta-bench-'));
+  const schema = `bench_${Date.now().toString(36)}`;
+  const s3 = await startS3Server();
+  const proxy = await startDelayProxy(s3.endpoint, delayMs);
+  const built: string[] = [];
+  try {
+    log('compiling the worker');
+    const variants: Variant[] = [];
+    const current = await compile();
+    built.push(current.distDir);
+    if (baseline) {
+      // The other revision's sources, from git, built beside this one: both measured in the same rounds.
+      const tree = path.join(repo, '.bench', `base-${process.pid}`);
+      mkdirSync(tree, { recursive: true });
+      built.push(tree);
+      execFileSync('sh', ['-c', `git -C "${repo}" archive "$0" | tar -x -C "${tree}"`, baseline]);
+      log(`compiling ${baseline}`);
+      variants.push({ label: `baseline ${baseline}`, ...(await compile(tree)) });
+    }
+    variants.push({ label: 'current', ...current });
+    const corpusDir = path.join(work, 'corpus');
+    mkdirSync(corpusDir);
+    const { small } = await makeCorpus(corpusDir, { quick: true, smallOnly: true });
+    const files = dataTypes.flatMap((t) => small.filter((f) => f.type === t).slice(0, 10));
+    await upload(s3, files);
+    log(`${files.length} files × 5 jobs, store ${delayMs} ms away, ${rounds} round(s)`);
+    const env = { s3, redisUrl, databaseUrl, schema, tmpDir: path.join(work, 'tmp'), distDir: current.distDir, storeEndpoint: proxy.endpoint };
+    const { runs, profiles } = await measureQueueCost({
+      env, variants, files, copies: 5, concurrencies: [16, 64], rounds, extractConfig: loadConfig({}).extract,
+      ...(cpuProf ? { cpuProfDir: path.resolve(cpuProf) } : {}), log,
+    });
+    process.stdout.write(`${renderCost(runs, profiles, delayMs)}\n`);
+    mkdirSync(outDir, { recursive: true });
+    const jsonPath = path.join(outDir, `queue-cost-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    writeFileSync(jsonPath, JSON.stringify({ delayMs, rounds, baseline, runs, profiles, node: process.version }, null, 2));
+    log(`numbers written to ${jsonPath}`);
+  } finally {
+    await proxy.close();
+    await s3.close();
+    await dropSchema(schema).catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+    for (const dir of built) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  if (argv.includes('--queue-cost')) return queueCost();
   const cores = os.availableParallelism();
   const work = mkdtempSync(path.join(os.tmpdir(), 'asset-meta-bench-'));
   const schema = `bench_${Date.now().toString(36)}`;

@@ -1,7 +1,7 @@
 /**
  * The benchmark's corpus, made in a temp directory and removed afterwards:
  * - small files over the six data types: the repository's fixtures that read as `ok`, plus files of
- *   everyday size made with the fixture scripts' tools (ffmpeg, ImageMagick, dcmtk), copied round-robin
+ *   everyday size made with the fixture scripts' tools (ffmpeg, dcmtk), copied round-robin
  *   up to a count per type;
  * - large files made cheaply: MP4 with the moov box at the end and at the front (a short lossless clip
  *   looped with `-stream_loop -c copy`), a PDF whose pages sit between two big image streams (holes),
@@ -33,6 +33,8 @@ export interface Corpus {
 
 export interface CorpusOptions {
   quick: boolean;
+  /** Without the large objects (the queue-cost mode reads small files only). */
+  smallOnly?: boolean;
 }
 
 const run = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -70,7 +72,7 @@ function everydayFiles(dir: string): Record<DataType, string[]> {
   ffmpeg(...sine, '-c:a', 'libvorbis', p('song.ogg'));
 
   const bmp = p('g.bmp');
-  run('convert', ['-size', '512x512', 'gradient:black-white', '-depth', '8', '-type', 'Grayscale', '-compress', 'none', `BMP3:${bmp}`]);
+  ffmpeg('-f', 'lavfi', '-i', 'gradients=s=512x512', '-frames:v', '1', '-pix_fmt', 'gray', '-c:v', 'bmp', bmp);
   run('img2dcm', ['-i', 'BMP', bmp, p('slice.dcm')]);
   run('dcmodify', ['-nb', '-i', 'Modality=CT', '-i', 'PatientName=Doe^Jane', p('slice.dcm')]);
 
@@ -108,7 +110,7 @@ function bigVideo(dir: string, clip: string, bytes: number, faststart: boolean):
 function bigDicom(dir: string, bytes: number): string {
   const name = path.join(dir, `big-${Math.round(bytes / MiB)}m.dcm`);
   const bmp = path.join(dir, 'frame.bmp');
-  run('convert', ['-size', '512x512', 'gradient:black-white', '-depth', '8', '-type', 'Grayscale', '-compress', 'none', `BMP3:${bmp}`]);
+  ffmpeg('-f', 'lavfi', '-i', 'gradients=s=512x512', '-frames:v', '1', '-pix_fmt', 'gray', '-c:v', 'bmp', bmp);
   run('img2dcm', ['-i', 'BMP', bmp, name]);
   const head = readFileSync(name);
   const at = head.indexOf(Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x57]));
@@ -168,6 +170,7 @@ export async function makeCorpus(dir: string, options: CorpusOptions): Promise<C
     }
   }
 
+  if (options.smallOnly) return { small, large: [] };
   const clip = path.join(dir, 'clip-720p.mp4');
   ffmpeg('-f', 'lavfi', '-i', 'testsrc2=s=1280x720:r=25', '-f', 'lavfi', '-i', 'sine=f=440:sample_rate=48000', '-t', '4',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '128k', clip);

@@ -26,6 +26,8 @@ export interface QueueEnv {
   tmpDir: string;
   /** The compiled worker (`tsc --outDir`), run as `npm start` runs it. */
   distDir: string;
+  /** Where replicas reach the store, when not at the S3 server itself (a delaying proxy in front of it). */
+  storeEndpoint?: string;
 }
 
 export const keyOf = (f: CorpusFile): string => `bench/${path.basename(f.path)}`;
@@ -47,14 +49,14 @@ export async function upload(s3: S3Server, files: CorpusFile[]): Promise<void> {
   }
 }
 
-interface Replica {
+export interface Replica {
   child: ChildProcess;
   stop(): Promise<void>;
 }
 
 /** Starts one replica; resolves once it logged that it started. */
-function startReplica(env: QueueEnv, queueName: string, concurrency: number, extraEnv: Record<string, string>): Promise<Replica> {
-  const child = spawn(process.execPath, [path.join(env.distDir, 'workers/metadata-worker.js')], {
+function startReplica(env: QueueEnv, queueName: string, concurrency: number, extraEnv: Record<string, string>, execArgv: string[]): Promise<Replica> {
+  const child = spawn(process.execPath, [...execArgv, path.join(env.distDir, 'workers/metadata-worker.js')], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
@@ -72,7 +74,7 @@ function startReplica(env: QueueEnv, queueName: string, concurrency: number, ext
       BENCH_KEY: env.s3.accessKeyId,
       BENCH_SECRET: env.s3.secretAccessKey,
       STORAGES: JSON.stringify([{
-        id: 'bench', kind: 's3', bucket: env.s3.bucket, region: env.s3.region, endpoint: env.s3.endpoint,
+        id: 'bench', kind: 's3', bucket: env.s3.bucket, region: env.s3.region, endpoint: env.storeEndpoint ?? env.s3.endpoint,
         forcePathStyle: true, urlTtlSeconds: 600, accessKeyIdEnv: 'BENCH_KEY', secretAccessKeyEnv: 'BENCH_SECRET',
       }]),
       ...extraEnv,
@@ -125,7 +127,7 @@ export interface QueueRun {
 let runCounter = 0;
 
 /** Enqueues `files` and waits for all results; the clock runs from the first enqueue to the last result. */
-async function runBatch(queue: Queue, events: QueueEvents, files: CorpusFile[], tag: string): Promise<{ seconds: number; results: AssetResult[] }> {
+export async function runBatch(queue: Queue, events: QueueEvents, files: CorpusFile[], tag: string): Promise<{ seconds: number; results: AssetResult[] }> {
   const t0 = performance.now();
   const ids = files.map((f, i) => `${tag}/${i}/${keyOf(f)}`);
   // Every waiter listens on the queue for its closing (BullMQ's waitUntilFinished): one listener per file.
@@ -136,8 +138,8 @@ async function runBatch(queue: Queue, events: QueueEvents, files: CorpusFile[], 
   return { seconds: (performance.now() - t0) / 1000, results };
 }
 
-async function withReplicas<T>(env: QueueEnv, replicas: number, concurrency: number, extraEnv: Record<string, string>,
-  fn: (queue: Queue, events: QueueEvents, replicas: Replica[]) => Promise<T>): Promise<T> {
+export async function withReplicas<T>(env: QueueEnv, replicas: number, concurrency: number, extraEnv: Record<string, string>,
+  fn: (queue: Queue, events: QueueEvents, replicas: Replica[]) => Promise<T>, execArgv: string[] = []): Promise<T> {
   const queueName = `bench-${process.pid}-${++runCounter}`;
   const connection = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue(queueName, { connection });
@@ -146,7 +148,7 @@ async function withReplicas<T>(env: QueueEnv, replicas: number, concurrency: num
   const events = new QueueEvents(queueName, { connection: eventsConnection });
   const started: Replica[] = [];
   try {
-    for (let i = 0; i < replicas; i++) started.push(await startReplica(env, queueName, concurrency, extraEnv));
+    for (let i = 0; i < replicas; i++) started.push(await startReplica(env, queueName, concurrency, extraEnv, execArgv));
     await events.waitUntilReady();
     return await fn(queue, events, started);
   } finally {

@@ -43,12 +43,16 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** CPU time (user + system, every thread) a live process has used so far, in seconds; undefined if unreadable. */
-export function cpuSeconds(pid: number): number | undefined {
+/**
+ * CPU time (user + system, every thread) a live process has used so far, in seconds; undefined if unreadable.
+ * With `children`, that of its children it has waited for too (cutime + cstime: the ffprobe runs).
+ */
+export function cpuSeconds(pid: number | 'self', children = false): number | undefined {
   try {
-    // The fields after the command name (which may hold spaces) start at the state, field 3; utime and stime are 14 and 15.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+    // The fields after the command name (which may hold spaces) start at the state, field 3; utime and stime are 14 and 15,
+    // cutime and cstime 16 and 17.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ').map(Number);
+    return (f[11]! + f[12]! + (children ? f[13]! + f[14]! : 0)) / clockTicks();
   } catch {
     return undefined;
   }

@@ -1,11 +1,8 @@
 /**
- * The dashboard under `/dashboard` (opt-in: DASHBOARD_ENABLED): bull-board for the queue, the ecosystem's
- * usual one, and `/dashboard/results` (results-page.ts) when the postgres sink is configured.
- *
- * bull-board runs read-only: the server has no login of its own, and a dashboard reachable by mistake must
- * not be able to delete, retry or promote jobs. Retrying is `asset-meta enqueue` or the backend's job.
- * Job data is the backend's, and a `url` source carries a signed URL: every string bull-board answers
- * loses its URL query strings, as log lines do (docs/contract.md §1: signed URLs are never shown).
+ * The dashboard under `/dashboard` (opt-in: DASHBOARD_ENABLED): bull-board for the queue, and
+ * `/dashboard/results` (results-page.ts) with the postgres sink. bull-board runs read-only (the server has
+ * no login: a dashboard reachable by mistake must not delete, retry or promote jobs), and every string it
+ * answers loses its URL query strings: a `url` source carries a signed URL (docs/contract.md §1).
  */
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';

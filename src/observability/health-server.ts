@@ -1,8 +1,4 @@
-/**
- * The operator's HTTP server (docs/contract.md §6): `/healthz` (the process answers), `/readyz` (see
- * readiness.ts), `/metrics` (Prometheus text), and the dashboard under `/dashboard` when enabled.
- * The composition root decides whether it runs; here port 0 means an ephemeral port, as in `listen`.
- */
+/** The operator's HTTP server (contract §6): `/healthz`, `/readyz` (readiness.ts), `/metrics`, and `/dashboard` when enabled. */
 import express, { type Router } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,15 +16,8 @@ export interface HealthServerOptions {
   logger: Logger;
 }
 
-export interface HealthServer {
-  readonly host: string;
-  readonly port: number;
-  /** `http://host:port`, for tests and logs. */
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
+/** Resolves once listening, with the bound address and its `http://host:port` URL. */
+export async function startHealthServer(options: HealthServerOptions) {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -37,9 +26,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     next();
   };
 
-  app.get('/healthz', noStore, (_req, res) => {
-    res.json({ status: 'alive' });
-  });
+  app.get('/healthz', noStore, (_req, res) => void res.json({ status: 'alive' }));
   app.get('/readyz', noStore, async (_req, res) => {
     const readiness = await options.readiness();
     res.status(readiness.ready ? 200 : 503).json(readiness);
@@ -49,9 +36,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
     res.type(contentType).send(body);
   });
   if (options.dashboard) app.use('/dashboard', noStore, options.dashboard);
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
-  });
+  app.use((_req, res) => void res.status(404).json({ error: 'not found' }));
   // Express 5 hands rejected handlers here; the message is ours, never a stack, on an open port.
   app.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
     options.logger.error({ err }, 'health server request failed');

@@ -1,7 +1,4 @@
-/**
- * JSON lines with pino. Signed URLs, tokens and secrets never reach a log line: known fields are redacted
- * by path, and any URL in a message loses its query string.
- */
+/** JSON lines with pino. No signed URL, token or secret reaches a line: fields redacted by path, URL queries cut. */
 import { pino, type Logger } from 'pino';
 import { redactUrlsIn } from '../storage/redact.js';
 
@@ -37,15 +34,18 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   );
 }
 
-/** Every string value in a log object loses URL query strings (error messages, stacks). */
+/** Every string value loses URL query strings (messages, stacks); an object is copied only where one changes. */
 function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactUrlsIn(value);
   if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (value instanceof Error) {
     return { type: value.name, message: redactUrlsIn(value.message), stack: value.stack && redactUrlsIn(value.stack) };
   }
-  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrub(v, depth + 1);
-  return out;
+  let out: Record<string, unknown> | unknown[] | undefined;
+  for (const key of Object.keys(value)) {
+    const v = (value as Record<string, unknown>)[key];
+    const scrubbed = scrub(v, depth + 1);
+    if (scrubbed !== v) (out ??= Array.isArray(value) ? [...value] : { ...value })[key as never] = scrubbed as never;
+  }
+  return out ?? value;
 }

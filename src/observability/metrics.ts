@@ -1,8 +1,6 @@
 /**
- * Prometheus metrics of one replica (docs/contract.md §6), in a registry of its own so that several workers in
- * one process (tests, `asset-meta replay`) do not share counters. Labels are closed sets only (status,
- * data type, error code, stage, queue state): never an asset id, a key or a URL, which would leak what is
- * being processed and make one time series per asset.
+ * Prometheus metrics of one replica (contract §6), in a registry of its own (several workers in one process
+ * share none). Labels are closed sets: never an asset id, key or URL (a leak, and a time series per asset).
  */
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -30,6 +28,7 @@ export interface WorkerMetrics {
   readonly registry: Registry;
   observeStage(stage: Stage, ms: number): void;
   countBytes(bytes: number): void;
+  /** Counts a job's outcome, and observes its save time. */
   countOutcome(outcome: JobOutcome): void;
   /** The exposition text: ours, then the queue's depth per state. */
   render(): Promise<{ contentType: string; body: string }>;
@@ -39,42 +38,39 @@ export function createMetrics(options: MetricsOptions): WorkerMetrics {
   const registry = new Registry();
   // Event-loop lag, heap, GC, handles, CPU: prom-client's defaults, under our prefix.
   collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  const registers = [registry];
 
   const jobs = new Counter({
     name: `${METRIC_PREFIX}jobs_total`,
     help: 'Jobs finished (result saved), by status, detected data type and error code ("" when none).',
     labelNames: ['status', 'data_type', 'error_code'] as const,
-    registers: [registry],
+    registers,
   });
   const retries = new Counter({
     name: `${METRIC_PREFIX}job_retries_total`,
     help: 'Attempts that did not finish a job: next="retry" (a retriable error, attempts left) or "delayed" (a sink was down).',
     labelNames: ['error_code', 'next'] as const,
-    registers: [registry],
+    registers,
   });
   const stageDuration = new Histogram({
     name: `${METRIC_PREFIX}stage_duration_seconds`,
     help: 'Duration of one pipeline stage call: sign, download, extract, save (all sinks of one result).',
     labelNames: ['stage'] as const,
     buckets: durationBuckets,
-    registers: [registry],
+    registers,
   });
   const jobDuration = new Histogram({
     name: `${METRIC_PREFIX}job_duration_seconds`,
     help: 'Sign, download and extract of a finished job (timingsMs.total), by status and data type.',
     labelNames: ['status', 'data_type'] as const,
     buckets: durationBuckets,
-    registers: [registry],
+    registers,
   });
-  const bytes = new Counter({
-    name: `${METRIC_PREFIX}downloaded_bytes_total`,
-    help: 'Bytes of assets downloaded to temp files.',
-    registers: [registry],
-  });
+  const bytes = new Counter({ name: `${METRIC_PREFIX}downloaded_bytes_total`, help: 'Bytes of assets downloaded to temp files.', registers });
   new Gauge({
     name: `${METRIC_PREFIX}temp_files_open`,
     help: 'Downloaded temp files that exist now (each is deleted when its extraction ends).',
-    registers: [registry],
+    registers,
     collect() {
       this.set(options.openTempFiles());
     },
@@ -82,19 +78,19 @@ export function createMetrics(options: MetricsOptions): WorkerMetrics {
   const queueUp = new Gauge({
     name: `${METRIC_PREFIX}queue_metrics_up`,
     help: '1 when this scrape read the queue depth (bullmq_job_count) from Redis, 0 when Redis did not answer in time.',
-    registers: [registry],
+    registers,
   });
+  // Bound once: a labelled observe hashes its labels on every call.
+  const stages = { sign: stageDuration.labels('sign'), download: stageDuration.labels('download'), extract: stageDuration.labels('extract'), save: stageDuration.labels('save') };
 
   return {
     registry,
-    observeStage: (stage, ms) => stageDuration.observe({ stage }, ms / 1000),
+    observeStage: (stage, ms) => stages[stage].observe(ms / 1000),
     countBytes: (n) => bytes.inc(n),
-    countOutcome({ result, next }) {
+    countOutcome({ result, next, saveMs }) {
+      if (saveMs !== undefined) stages.save.observe(saveMs / 1000);
       const errorCode = result.error?.code ?? '';
-      if (next !== 'done') {
-        retries.inc({ error_code: errorCode, next });
-        return;
-      }
+      if (next !== 'done') return void retries.inc({ error_code: errorCode, next });
       jobs.inc({ status: result.status, data_type: result.dataType ?? '', error_code: errorCode });
       jobDuration.observe({ status: result.status, data_type: result.dataType ?? '' }, result.timingsMs.total / 1000);
     },
@@ -108,11 +104,9 @@ export function createMetrics(options: MetricsOptions): WorkerMetrics {
 }
 
 /**
- * The queue's jobs per state, in BullMQ's own format (`bullmq_job_count{queue, state}`, a gauge), so that
- * dashboards built for BullMQ work unchanged. The queue is the same for every replica: aggregate with
- * max(), not sum(). BullMQ's export also has `bullmq_job_completed_total` and `bullmq_job_failed_total`,
- * which count only when the Worker runs with BullMQ's `metrics` option; ours does not (our own
- * `asset_metadata_jobs_total` counts per replica), so those two would read 0 forever and are left out.
+ * The queue's jobs per state in BullMQ's own format (`bullmq_job_count{queue, state}`), so that dashboards
+ * built for BullMQ work unchanged; the same for every replica: aggregate with max(), not sum(). BullMQ's
+ * completed/failed totals count only with its `metrics` option, which ours does not use: left out.
  */
 async function queueDepth(queue: Queue): Promise<string | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -121,9 +115,8 @@ async function queueDepth(queue: Queue): Promise<string | undefined> {
   });
   try {
     const text = await Promise.race([queue.exportPrometheusMetrics(), timeout]);
-    if (text === undefined) return undefined;
     return text
-      .split('\n')
+      ?.split('\n')
       .filter((line) => /^(# (HELP|TYPE) )?bullmq_job_count[ {]/.test(line))
       .join('\n');
   } catch {

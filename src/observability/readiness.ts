@@ -1,8 +1,4 @@
-/**
- * `/readyz` (docs/contract.md §6): a replica is ready when Redis answers PING, its sinks' migrations are done,
- * and its queue worker runs and is not draining. A load balancer or an orchestrator stops counting on a
- * replica that is not ready; the process stays alive (`/healthz`) meanwhile.
- */
+/** `/readyz` (contract §6): ready when Redis answers PING, the migrations are done and the worker runs, not draining. */
 import type { Redis } from 'ioredis';
 import { messageOf } from '../errors.js';
 
@@ -10,7 +6,7 @@ import { messageOf } from '../errors.js';
 export interface LifecycleState {
   /** Every sink's init (the postgres migration) has finished. */
   migrated: boolean;
-  /** The queue worker is running (it takes jobs). */
+  /** The queue worker takes jobs. */
   started: boolean;
   /** close() was called: jobs in flight finish, no new ones are taken. */
   draining: boolean;
@@ -31,41 +27,33 @@ export interface Readiness {
 /** A PING slower than this counts as Redis not answering: probes have timeouts of a few seconds. */
 const pingTimeoutMs = 1_000;
 
-/** `lastRedisError` says why the connection is down (the last error's message), when it is. */
+/** `lastRedisError` says why the connection is down, when it is. */
 export function createReadiness(connection: Redis, state: LifecycleState, lastRedisError?: () => string | undefined): () => Promise<Readiness> {
   return async () => {
     const checks = {
       redis: await pingCheck(connection, lastRedisError),
-      migrations: state.migrated ? { ok: true, detail: 'done' } : { ok: false, detail: 'pending' },
-      worker: state.draining
-        ? { ok: false, detail: 'draining' }
-        : state.started
-          ? { ok: true, detail: 'running' }
-          : { ok: false, detail: 'starting' },
+      migrations: { ok: state.migrated, detail: state.migrated ? 'done' : 'pending' },
+      worker: { ok: state.started && !state.draining, detail: state.draining ? 'draining' : state.started ? 'running' : 'starting' },
     };
-    const failed = Object.entries(checks)
-      .filter(([, c]) => !c.ok)
-      .map(([name]) => name);
+    const failed = Object.entries(checks).flatMap(([name, c]) => (c.ok ? [] : [name]));
     return { ready: failed.length === 0, failed, checks };
   };
 }
 
 async function pingCheck(connection: Redis, lastError?: () => string | undefined): Promise<Check> {
-  // With the offline queue on (BullMQ wants it), a PING sent while disconnected would wait for the
-  // reconnect: answer from the connection's state at once instead, with the reason when one is known.
+  // A PING sent while disconnected would wait in the offline queue (BullMQ wants it on): answer from the
+  // connection's state at once instead.
   if (connection.status !== 'ready') {
     const why = lastError?.();
     return { ok: false, detail: `connection ${connection.status}${why ? `: ${why}` : ''}` };
   }
   let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no PONG within ${pingTimeoutMs} ms`)), pingTimeoutMs);
+  });
   try {
-    const answer = await Promise.race([
-      connection.ping(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no PONG within ${pingTimeoutMs} ms`)), pingTimeoutMs);
-      }),
-    ]);
-    return answer === 'PONG' ? { ok: true, detail: 'PONG' } : { ok: false, detail: `unexpected answer ${String(answer)}` };
+    const answer = await Promise.race([connection.ping(), timeout]);
+    return { ok: answer === 'PONG', detail: answer === 'PONG' ? 'PONG' : `unexpected answer ${String(answer)}` };
   } catch (err) {
     return { ok: false, detail: messageOf(err) };
   } finally {

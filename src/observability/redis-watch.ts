@@ -1,9 +1,8 @@
 /**
- * Redis trouble as the operator should see it: JSON log lines, at most one per `repeatLogMs` for the same
- * error (with the count of those not logged), a line when the connection is back, and the last error's
- * message for `/readyz`. Every emitter of Redis errors (the shared connection, BullMQ's queue and worker,
- * which duplicate it) reports here: an emitter without a listener prints raw stack traces to stderr, one
- * per reconnect attempt.
+ * Redis trouble as the operator should see it: at most one log line per `repeatLogMs` for the same error
+ * (with the count of those not logged), a line when the connection is back, and the last error for
+ * `/readyz`. Every emitter of Redis errors (the shared connection, BullMQ's queue and worker) reports here:
+ * an emitter without a listener prints a raw stack trace to stderr on every reconnect attempt.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from './logger.js';
@@ -18,28 +17,23 @@ const maxTrackedErrors = 50;
 export interface RedisWatch {
   /** Logs `err` from `source` (connection, queue, worker), unless the same error was logged lately. */
   report(source: string, err: unknown): void;
-  /** The last error's message while the connection is not ready, for /readyz; undefined once it is. */
+  /** The last error's message while the connection is not ready, for /readyz. */
   lastError(): string | undefined;
 }
 
-interface Seen {
-  loggedAt: number;
-  unlogged: number;
-}
-
 export function watchRedis(connection: Redis, logger: Logger, now: () => number = Date.now): RedisWatch {
-  const seen = new Map<string, Seen>();
+  const seen = new Map<string, { loggedAt: number; unlogged: number }>();
   let last: string | undefined;
   let troubleSince: number | undefined;
   let unloggedTotal = 0;
 
   const report = (source: string, err: unknown) => {
-    const message = messageOf(err);
+    const text = err instanceof Error ? err.message : String(err);
+    const message = text.length > maxErrorMessageChars ? `${text.slice(0, maxErrorMessageChars)}…` : text;
     const code = (err as { code?: unknown } | null)?.code;
     last = message;
     troubleSince ??= now();
-    // One key per error, whichever emitter reports it: the queue relays the shared connection's errors,
-    // and the worker's own connections fail for the same reason at the same time.
+    // One key per error, whichever emitter reports it: they fail for the same reason at the same time.
     const key = typeof code === 'string' ? code : message;
     const entry = seen.get(key);
     if (entry && now() - entry.loggedAt < repeatLogMs) {
@@ -62,16 +56,9 @@ export function watchRedis(connection: Redis, logger: Logger, now: () => number 
   connection.on('ready', () => {
     if (troubleSince === undefined) return;
     logger.info({ downMs: now() - troubleSince, errorsNotLogged: unloggedTotal }, 'redis connection restored');
-    troubleSince = undefined;
+    troubleSince = last = undefined;
     unloggedTotal = 0;
-    last = undefined;
     seen.clear();
   });
-
   return { report, lastError: () => (connection.status === 'ready' ? undefined : last) };
-}
-
-function messageOf(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.length > maxErrorMessageChars ? `${text.slice(0, maxErrorMessageChars)}…` : text;
 }

@@ -1,8 +1,4 @@
-/**
- * `/dashboard/results`: the latest results and the failures by error code, read from the postgres sink's
- * table (docs/contract.md §3). Server-rendered, no script; every value from the database is HTML-escaped (asset
- * ids and error messages come from outside).
- */
+/** `/dashboard/results`: latest results and failures by code, server-rendered, every database value HTML-escaped. */
 import type pg from 'pg';
 
 /** Rows on the page: a glance, not a search engine (bull-board and SQL are for more). */
@@ -50,22 +46,16 @@ export async function readResults(source: ResultsSource, status?: 'ok' | 'failed
     ),
   ]);
   const total = (s: string) => Number(totals.rows.find((r) => r.status === s)?.count ?? 0);
-  return {
-    latest: latest.rows,
-    failures: failures.rows.map((r) => ({ error_code: r.error_code ?? '(none)', count: Number(r.count) })),
-    totals: { ok: total('ok'), failed: total('failed') },
-  };
+  const failed = failures.rows.map((r) => ({ error_code: r.error_code ?? '(none)', count: Number(r.count) }));
+  return { latest: latest.rows, failures: failed, totals: { ok: total('ok'), failed: total('failed') } };
 }
 
 const htmlEscapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Text and attribute values alike: the five characters HTML gives meaning to. */
-export function escapeHtml(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => htmlEscapes[c]!);
-}
+const e = (value: unknown): string => String(value ?? '').replace(/[&<>"']/g, (c) => htmlEscapes[c]!);
 
 export function renderResultsPage(view: ResultsView, queueName: string, status?: 'ok' | 'failed'): string {
-  const e = escapeHtml;
   const failureRows = view.failures.length
     ? view.failures.map((f) => `<tr><td><code>${e(f.error_code)}</code></td><td class="n">${e(f.count)}</td></tr>`).join('')
     : '<tr><td colspan="2">no failures</td></tr>';

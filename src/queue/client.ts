@@ -1,7 +1,4 @@
-/**
- * For backends written in TypeScript: enqueue an asset and wait for its result with the policies the
- * worker expects (docs/contract.md §1). Backends in other languages use the JSON Schema in schema/.
- */
+/** For backends in TypeScript: enqueue an asset and wait for its result (contract §1); others use schema/. */
 import { QueueEvents, type JobState, type JobsOptions, type Queue } from 'bullmq';
 import { AssetResultSchema, ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract.js';
 import { JOB_NAME, failedResultKey } from './worker.js';
@@ -18,10 +15,7 @@ export const defaultJobOptions = {
 /** What `enqueueAsset` did. */
 export interface Enqueued {
   jobId: string;
-  /**
-   * true: a new job was added. false: a job for the asset was already waiting, delayed or running, and
-   * this enqueue was merged into it (deduplicated); its payload is the first one's.
-   */
+  /** false: a job for the asset was already waiting, delayed or running; this enqueue merged into it (its payload kept). */
   added: boolean;
   /** The job's state just after the enqueue (`waiting`, `delayed`, `active`, …). */
   state: JobState | 'unknown';
@@ -30,11 +24,10 @@ export interface Enqueued {
 }
 
 /**
- * Adds one job, under the asset's job id (`jobIdFor`). While a job for the asset is waiting, delayed or
- * running, the enqueue is deduplicated (`added: false`, with that job's state). A job that has finished,
- * failed or completed, is kept for days for the dashboard; it is replaced, so the asset runs again (its
- * object may have a new version, or the failure was fixed). Results of one asset are ordered by enqueue
- * time (or the job's `version`), so the new run's result replaces the old one.
+ * Adds one job under the asset's job id (`jobIdFor`). While a job for the asset is waiting, delayed or
+ * running, the enqueue is deduplicated (`added: false`, with that job's state). A finished job (kept for
+ * days for the dashboard) is replaced, so the asset runs again; results of one asset are ordered by
+ * enqueue time (or `version`), so the new run's result replaces the old one.
  */
 export async function enqueueAsset(queue: Queue, job: ExtractJob, options: JobsOptions = {}): Promise<Enqueued> {
   const data = ExtractJobSchema.parse(job);
@@ -58,18 +51,17 @@ export async function enqueueAsset(queue: Queue, job: ExtractJob, options: JobsO
 }
 
 /**
- * The BullMQ job id of an asset. BullMQ refuses custom ids that are integers ("12345", a common asset id)
- * or contain ':' ("id:version", the contract's versioned form), so the id is prefixed and those characters
- * escaped: `asset.` + the asset id with '%' → '%25' and ':' → '%3A'. One asset, one job id, and back.
+ * The BullMQ job id of an asset: BullMQ refuses integer ids ("12345") and ids with ':' ("id:version"), so
+ * `asset.` + the asset id with '%' → '%25' and ':' → '%3A'. One asset, one job id, and back.
  */
 export function jobIdFor(assetId: string): string {
   return `asset.${assetId.replace(/%/g, '%25').replace(/:/g, '%3A')}`;
 }
 
 /**
- * Waits until the asset's job ends and returns its result: the return value when it succeeded, or a
- * failed result rebuilt from the failure reason (`CODE: message`) when it did not. Throws on timeout.
- * Pass `events` to share one QueueEvents connection between many waits.
+ * Waits until the asset's job ends and returns its result: the return value when it succeeded, or its
+ * failed result (kept in its data, else rebuilt from the reason `CODE: message`). Throws on timeout. Pass
+ * `events` to share one QueueEvents connection between many waits.
  */
 export async function waitForResult(
   queue: Queue,
@@ -80,28 +72,21 @@ export async function waitForResult(
   const deadline = Date.now() + timeoutMs;
   const id = jobIdFor(assetId);
   const events = options.events ?? new QueueEvents(queue.name, { connection: queue.opts.connection, prefix: queue.opts.prefix });
-  let waiting = true;
-  let pause: NodeJS.Timeout | undefined;
-  let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
   try {
     await events.waitUntilReady();
     const job = await queue.getJob(id);
     if (!job) throw new Error(`no job for asset ${assetId}`);
-    // The event stream starts reading at "now": a job that ends while it starts sends a notification no
-    // one hears. A poll of the job's state covers that moment, backing off (250 ms, doubling to 8 s) as
-    // the event answers at once otherwise: a backend waiting on hundreds of assets would else ask Redis
-    // for each one's state twice a second.
-    const polled = (async () => {
-      for (let delay = 250; waiting && Date.now() < deadline; delay = Math.min(delay * 2, 8_000)) {
-        const state = await queue.getJobState(id);
-        if (state === 'completed' || state === 'failed') return;
-        await new Promise<void>((r) => {
-          wake = r;
-          pause = setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now())));
-        });
-      }
-    })();
-    await Promise.race([job.waitUntilFinished(events, timeoutMs).catch(() => {}), polled]);
+    // The event stream reads from "now": a job that ends while it starts sends a notification no one hears.
+    // A poll of the job's state covers that moment, backing off from 250 ms to 8 s: a backend waiting on
+    // hundreds of assets would else ask Redis for each one's state twice a second.
+    const finished = job.waitUntilFinished(events, timeoutMs).then(() => true, () => true);
+    for (let delay = 250; Date.now() < deadline; delay = Math.min(delay * 2, 8_000)) {
+      const state = await queue.getJobState(id);
+      if (state === 'completed' || state === 'failed') break;
+      const pause = new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.min(delay, Math.max(0, deadline - Date.now())))));
+      if (await Promise.race([finished, pause])) break;
+    }
     const final = await queue.getJob(id);
     if (final && (await final.isCompleted())) return AssetResultSchema.parse(final.returnvalue);
     if (final && (await final.isFailed())) {
@@ -110,10 +95,8 @@ export async function waitForResult(
     }
     throw new Error(`asset ${assetId} did not finish within ${timeoutMs} ms`);
   } finally {
-    // The poll's pause ends now, so that no timer outlives the wait (a CLI would linger for it).
-    waiting = false;
-    clearTimeout(pause);
-    wake?.();
+    // No timer outlives the wait (a CLI would linger for it).
+    clearTimeout(timer);
     if (!options.events) await events.close();
   }
 }

@@ -1,18 +1,13 @@
 /**
  * A replica's drain: no new job, the jobs in flight finish and their outcome is written, then the worker
- * closes. BullMQ's own graceful close() first waits for its blocking connection to end, which never
- * happens when that connection is between two reconnect attempts (during a Redis outage, or in the two
- * seconds after one): ioredis's disconnect() then clears the reconnect timer and emits no 'end'. A
- * SIGTERM at such a moment left the replica running for good. So the waiting is done here, on the jobs
- * themselves, and the worker is then closed without BullMQ's wait.
+ * closes. BullMQ's own close() first waits for its blocking connection to end, which never happens while
+ * that connection is between two reconnect attempts (ioredis then emits no 'end'): a SIGTERM during a
+ * Redis outage left the replica running for good. So the drain waits on the jobs themselves, and then
+ * closes the worker without BullMQ's wait.
  */
 import { DelayedError, type Worker } from 'bullmq';
 
-/**
- * How long the drain waits, once no processor runs, for BullMQ to write the outcomes of the last jobs
- * (one round trip each when Redis answers). Past it (Redis is down), those jobs are left to the stalled
- * check of another replica, which runs them again; the result store keeps one row per asset.
- */
+/** How long the drain waits for BullMQ to write the last outcomes; past it (Redis down) a stalled check reruns them. */
 export const finishWaitMs = 10_000;
 
 export interface JobTracker {
@@ -20,10 +15,11 @@ export interface JobTracker {
   run<T>(jobId: string, processor: () => Promise<T>): Promise<T>;
   /** Stops taking jobs, waits for those in flight, then closes the worker (once; later calls share it). */
   drain(): Promise<void>;
+  /** True once drain() was called: a job BullMQ hands over after that goes back to the queue unrun. */
+  readonly draining: boolean;
 }
 
 export function trackJobs(worker: Worker): JobTracker {
-  /** Processors running. */
   const running = new Set<string>();
   /** Processors that returned, whose outcome BullMQ is still writing ('completed' or 'failed' to come). */
   const finishing = new Set<string>();
@@ -42,14 +38,15 @@ export function trackJobs(worker: Worker): JobTracker {
         changed = () => {};
         resolve();
       };
-      changed = () => {
-        if (done()) finish();
-      };
+      changed = () => done() && finish();
       changed();
     });
 
   let draining: Promise<void> | undefined;
   return {
+    get draining() {
+      return draining !== undefined;
+    },
     async run(jobId, processor) {
       running.add(jobId);
       try {
@@ -67,7 +64,6 @@ export function trackJobs(worker: Worker): JobTracker {
     },
     drain() {
       draining ??= (async () => {
-        // Paused without BullMQ's wait (the same wait as close()): no job is fetched any more.
         await worker.pause(true);
         // Jobs in flight are bounded by their own timeouts (download, extraction, save).
         await waitFor(() => running.size === 0);

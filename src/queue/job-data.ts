@@ -1,7 +1,4 @@
-/**
- * What a job carries besides the backend's payload, and what the queue layer reads from a job: results
- * kept in its data, the asset it is for, where its result stands among the asset's results.
- */
+/** What the queue layer keeps in and reads from a job: kept results, its asset, its result's order. */
 import type { Job } from 'bullmq';
 import { AssetResultSchema, ExtractJobSchema, type AssetResult } from '../contract.js';
 import type { ResultOrder } from '../sinks/sink.js';
@@ -21,13 +18,13 @@ export function throttledDelays(job: Job): number {
   return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0;
 }
 
-/**
- * Times a job may be taken back from a replica that stopped renewing its lock (killed, lost, frozen)
- * before it is failed: a job that kills replicas is failed rather than crashing them forever.
- */
+/** Times a job is taken back from a replica that stopped renewing its lock before it fails: it must not kill replicas forever. */
 export const maxStalledCount = 2;
 
 const field = (job: Job, key: string): unknown => (job.data as Record<string, unknown> | undefined)?.[key];
+
+/** Adds `data` to what the job keeps in Redis. */
+export const keepInData = (job: Job, data: Record<string, unknown>) => job.updateData({ ...(job.data as object), ...data });
 
 /** A result kept in the job's data under `key`, if it is a valid one. */
 export function keptResult(job: Job, key: typeof pendingResultKey | typeof failedResultKey): AssetResult | undefined {

@@ -1,21 +1,17 @@
 /**
  * Jobs that end failed without a result: BullMQ fails a job whose replicas stopped mid-way more than
- * `maxStalledCount` times ("job stalled more than allowable limit") in the next worker that fetches it,
- * without calling the processor, so no result is saved and the asset would end without a row. Every
- * failed job without a kept result gets one here: the result it finished before a sink outage if it has
- * one, else a failed result (EXTRACT_TIMEOUT for a job its replicas died on, not retried). It is saved to
- * the sinks and kept in the job's data, which marks it done.
- *
- * Two paths, so that no single replica's fate decides: the 'failed' event of the worker that failed the
- * job, and a periodic sweep by every replica of the newest failed jobs (the event's replica may die, or
- * its save may fail, right after the job failed).
+ * `maxStalledCount` times without calling the processor, so the asset would end without a row. Every
+ * failed job without a kept result gets one here (the result it finished before a sink outage, else a
+ * failed one), saved to the sinks and kept in the job's data, which marks it done. Two paths, so that no
+ * single replica's fate decides: the 'failed' event of the worker that failed the job, and a periodic
+ * sweep by every replica of the newest failed jobs.
  */
 import type { Job, Queue, Worker } from 'bullmq';
 import type { AssetResult } from '../contract.js';
 import { ExtractTimeoutError, StorageUnavailableError } from '../errors.js';
 import { failedResult, zeroTimings } from '../result.js';
 import { saveAll, type ResultSink } from '../sinks/sink.js';
-import { assetIdOf, failedResultKey, keptResult, maxStalledCount, orderOf, pendingResultKey } from './job-data.js';
+import { assetIdOf, failedResultKey, keepInData, keptResult, maxStalledCount, orderOf, pendingResultKey } from './job-data.js';
 
 /** How many of the newest failed jobs each sweep looks at: more than fail in one sweep interval. */
 export const lostJobSweepWindow = 200;
@@ -38,7 +34,7 @@ export function recordLostJobs(options: LostJobsOptions): void {
     if (keptResult(job, failedResultKey)) return;
     const result = keptResult(job, pendingResultKey) ?? failedResult(assetIdOf(job), causeOf(job), zeroTimings());
     await saveAll(sinks, result, { attempt: Math.max(1, job.attemptsMade), order: orderOf(job) });
-    await job.updateData({ ...(job.data as object), [failedResultKey]: result });
+    await keepInData(job, { [failedResultKey]: result });
     options.onSaved?.(job, result);
   };
   const report = (err: unknown) => options.onError?.(err);
@@ -53,30 +49,27 @@ export function recordLostJobs(options: LostJobsOptions): void {
   });
 
   let sweeping = false;
+  const sweep = async () => {
+    for (const job of await queue.getFailed(0, lostJobSweepWindow - 1)) {
+      if (job && !keptResult(job, failedResultKey)) await settle(job).catch(report);
+    }
+  };
   const timer = setInterval(() => {
     if (sweeping) return;
     sweeping = true;
-    void (async () => {
-      for (const job of await queue.getFailed(0, lostJobSweepWindow - 1)) {
-        if (job && !keptResult(job as Job, failedResultKey)) await settle(job as Job).catch(report);
-      }
-    })()
+    void sweep()
       .catch(report)
-      .finally(() => {
-        sweeping = false;
-      });
+      .finally(() => (sweeping = false));
   }, options.sweepIntervalMs).unref();
   worker.once('closing', () => clearInterval(timer));
 }
 
-/** Why a job failed without a result: its replicas died on it (counted by BullMQ), or a worker-side fault. */
+/** Why a job failed without a result: its replicas died on it, or a worker-side fault (retriable: the asset was never judged). */
 function causeOf(job: Job) {
   if (job.stalledCounter > maxStalledCount) {
     return new ExtractTimeoutError(
       `the replicas running this job stopped ${job.stalledCounter} times (killed, out of memory or lost) before it finished; it is not tried again`,
     );
   }
-  // A worker-side fault the processor did not turn into a result (a bug, Redis failing mid-save):
-  // retriable, as the asset itself was never judged.
   return new StorageUnavailableError('the job failed in the worker before it had a result');
 }

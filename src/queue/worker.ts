@@ -1,8 +1,8 @@
 /**
  * BullMQ wiring: validates the payload, runs the pipeline, saves the result, and decides the retry policy
  * in one place. Permanent errors fail at once (UnrecoverableError); retriable ones retry with the job's
- * backoff; a sink that cannot be written delays the job without using up its attempts, keeping the
- * finished result in the job so the asset is not fetched again.
+ * backoff; a sink that cannot be written delays the job without using up its attempts, the finished
+ * result kept in the job so the asset is not fetched again.
  */
 import { DelayedError, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -10,7 +10,7 @@ import { ExtractJobSchema, type AssetResult, type ExtractJob } from '../contract
 import { InvalidJobError, ResultSinkUnavailableError } from '../errors.js';
 import { failedResult, zeroTimings } from '../result.js';
 import { saveAll, type ResultSink } from '../sinks/sink.js';
-import { assetIdOf, failedResultKey, JOB_NAME, keptResult, maxStalledCount, orderOf, pendingResultKey, throttledDelays, throttledKey } from './job-data.js';
+import { assetIdOf, failedResultKey, JOB_NAME, keepInData, keptResult, maxStalledCount, orderOf, pendingResultKey, throttledDelays, throttledKey } from './job-data.js';
 import { trackJobs } from './drain.js';
 import { recordLostJobs } from './lost-jobs.js';
 
@@ -20,7 +20,8 @@ export interface QueueWorkerOptions {
   connection: Redis;
   /** The same queue, for reads (the sweep of failed jobs without a result). */
   queue: Queue;
-  queueName: string;
+  /** The queue's name and prefix. */
+  name: string;
   prefix: string;
   concurrency: number;
   lockDurationMs: number;
@@ -39,6 +40,8 @@ export interface JobOutcome {
   result: AssetResult;
   /** What happens next: done (saved), retry (attempts left), delayed (a sink was down, or the store throttled). */
   next: 'done' | 'retry' | 'delayed';
+  /** How long saving the result to every sink took, when it was saved or tried. */
+  saveMs?: number;
 }
 
 /** How long a job waits when a sink is down: grows with the time since it was enqueued, 1 s to 60 s. */
@@ -47,53 +50,51 @@ export function sinkRetryDelayMs(enqueuedAt: number, now = Date.now()): number {
 }
 
 /**
- * A store that throttles (429, 503 with Retry-After) past what a download waits out itself gets the job
- * back after the time it asked for, without using up an attempt: throttling says nothing about the object,
- * and the attempts are for objects that are broken. Bounded, so that a store that throttles for ever
- * still ends the job: after this many delays a throttled attempt counts as a failed one.
+ * A store that throttles (429, 503 with Retry-After) past what a download waits out gets the job back after
+ * the time it asked for, without using up an attempt (throttling says nothing about the object). After
+ * this many delays a throttled attempt counts as a failed one, so that endless throttling still ends.
  */
 export const maxThrottledDelays = 10;
 /** The longest a throttled job waits for one delay, whatever the store asked. */
 export const maxThrottleDelayMs = 10 * 60_000;
 
-/** The BullMQ worker, and its drain (see drain.ts): what a replica closes on SIGTERM. */
-export interface QueueWorker {
-  worker: Worker;
-  drain(): Promise<void>;
-}
-
-export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
+/** The BullMQ worker, and its drain (drain.ts): what a replica closes on SIGTERM. */
+export function createQueueWorker(options: QueueWorkerOptions): { worker: Worker; drain(): Promise<void> } {
   const processor = async (job: Job, token?: string): Promise<AssetResult> => {
     const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? 1;
+    const outcome = (result: AssetResult, next: JobOutcome['next'], saveMs?: number) =>
+      options.onOutcome?.({ jobId: String(job.id), attempt, result, next, saveMs });
+    // Back to the queue after `ms`, with `data` kept in the job, without using up an attempt.
+    const delay = async (ms: number, data: Record<string, unknown>): Promise<never> => {
+      await keepInData(job, data);
+      await job.moveToDelayed(Date.now() + ms, token);
+      throw new DelayedError();
+    };
+    // A job BullMQ had already taken when the drain began: another replica runs it, no attempt used.
+    if (tracker.draining && token) return delay(0, {});
     const result = keptResult(job, pendingResultKey) ?? (await run(job));
-
     const retriable = result.status === 'failed' && result.error?.retriable === true;
     const retryAfterMs = result.error?.retryAfterMs;
     if (retriable && retryAfterMs !== undefined && token && throttledDelays(job) < maxThrottledDelays) {
-      options.onOutcome?.({ jobId: String(job.id), attempt, result, next: 'delayed' });
-      await job.updateData({ ...(job.data as object), [throttledKey]: throttledDelays(job) + 1 });
-      await job.moveToDelayed(Date.now() + Math.min(retryAfterMs, maxThrottleDelayMs), token);
-      throw new DelayedError();
+      outcome(result, 'delayed');
+      return delay(Math.min(retryAfterMs, maxThrottleDelayMs), { [throttledKey]: throttledDelays(job) + 1 });
     }
-    if (retriable && attempt < maxAttempts) {
-      options.onOutcome?.({ jobId: String(job.id), attempt, result, next: 'retry' });
+    if (retriable && attempt < (job.opts.attempts ?? 1)) {
+      outcome(result, 'retry');
       throw new Error(`${result.error!.code}: ${result.error!.message}`);
     }
+    const t0 = performance.now();
     try {
       await saveAll(options.sinks, result, { attempt, order: orderOf(job) });
     } catch (err) {
       if (!(err instanceof ResultSinkUnavailableError) || !token) throw err;
-      const failed = failedResult(result.assetId, err, result.timingsMs);
-      options.onOutcome?.({ jobId: String(job.id), attempt, result: failed, next: 'delayed' });
-      await job.updateData({ ...(job.data as object), [pendingResultKey]: result });
-      await job.moveToDelayed(Date.now() + sinkRetryDelayMs(job.timestamp), token);
-      throw new DelayedError();
+      outcome(failedResult(result.assetId, err, result.timingsMs), 'delayed', performance.now() - t0);
+      return delay(sinkRetryDelayMs(job.timestamp), { [pendingResultKey]: result });
     }
-    options.onOutcome?.({ jobId: String(job.id), attempt, result, next: 'done' });
+    outcome(result, 'done', performance.now() - t0);
     if (result.status === 'failed') {
       // BullMQ keeps no return value for a failed job: the result rides in its data for waitForResult.
-      await job.updateData({ ...(job.data as object), [failedResultKey]: result });
+      await keepInData(job, { [failedResultKey]: result });
       const reason = `${result.error!.code}: ${result.error!.message}`;
       throw result.error!.retriable ? new Error(reason) : new UnrecoverableError(reason);
     }
@@ -112,7 +113,7 @@ export function createQueueWorker(options: QueueWorkerOptions): QueueWorker {
     return options.process(parsed.data);
   };
 
-  const worker: Worker = new Worker(options.queueName, (job: Job, token?: string) => tracker.run(String(job.id), () => processor(job, token)), {
+  const worker: Worker = new Worker(options.name, (job: Job, token?: string) => tracker.run(String(job.id), () => processor(job, token)), {
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,

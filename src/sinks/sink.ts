@@ -1,13 +1,7 @@
-/**
- * Stage: save. Every sink takes the finished result; one that cannot be written throws
- * RESULT_SINK_UNAVAILABLE and the job is retried: a result is never silently dropped (docs/contract.md §3).
- */
+/** Stage: save. A sink that cannot write throws RESULT_SINK_UNAVAILABLE and the job saves again later (contract §3). */
 import type { AssetResult } from '../contract.js';
 
-/**
- * Where a result stands among the results of the same asset: a sink keeps the newest, so that an older
- * job finishing last (two enqueues of one asset running at once) never overwrites a newer one.
- */
+/** Where a result stands among its asset's results: a sink keeps the newest, whatever order they arrive in. */
 export interface ResultOrder {
   /** The job's `version`, when the backend set one; it outranks the enqueue time. */
   version?: number;

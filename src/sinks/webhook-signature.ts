@@ -1,10 +1,7 @@
 /**
- * The webhook sink's signature (docs/contract.md §3): `X-Signature: sha256=<hex HMAC-SHA256 of the exact body
- * bytes, keyed with WEBHOOK_SECRET>`, the scheme GitHub's webhooks use (`X-Hub-Signature-256`). Receivers
- * verify the raw body as received, before parsing it: a re-serialised JSON object need not have the same
- * bytes. docs/webhook.md has snippets for Node and Python.
- *
- * Imports nothing of ours, so backends can use `verifyWebhookSignature` from the package alone.
+ * The webhook sink's signature (docs/contract.md §3): `X-Signature: sha256=<hex HMAC-SHA256 of the body
+ * bytes, keyed with WEBHOOK_SECRET>`, GitHub's scheme. Receivers verify the raw body before parsing it
+ * (docs/webhook.md). Imports nothing of ours, so backends can use it from the package alone.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -17,10 +14,7 @@ export function signWebhookBody(body: string | Buffer, secret: string): string {
   return scheme + createHmac('sha256', secret).update(body).digest('hex');
 }
 
-/**
- * True when `header` is `sha256=<hex>` and the HMAC-SHA256 of `body` (the raw bytes as received) with
- * `secret` equals it. Compares in constant time; a missing, malformed or wrong-length header is false.
- */
+/** True when `header` is `sha256=<hex>` of `body` (raw bytes as received) with `secret`; constant time. */
 export function verifyWebhookSignature(body: string | Buffer, header: string | undefined | null, secret: string): boolean {
   if (typeof header !== 'string' || !header.startsWith(scheme)) return false;
   const hex = header.slice(scheme.length).trim();

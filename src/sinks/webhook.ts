@@ -1,13 +1,9 @@
 /**
- * The `webhook` sink (docs/contract.md §3): `POST WEBHOOK_URL` with the result as JSON, signed in `X-Signature`
- * (see webhook-signature.ts).
- *
- * Delivery is at least once. Anything but a 2xx answer within the timeout is a failure to deliver and
- * throws RESULT_SINK_UNAVAILABLE, which the queue layer answers by delaying the job and saving again later
- * (the result is kept in the job, the asset is not fetched again). That includes 4xx answers, not only
- * 408 and 429: a 401 or 404 from the receiver means a wrong secret or URL, which an operator fixes, and a
- * result must not be dropped meanwhile. Redirects are not followed (a signed body goes only where
- * configured), so a 3xx fails too. Receivers should upsert by `assetId`: a retried delivery repeats a body.
+ * The `webhook` sink (docs/contract.md §3): `POST WEBHOOK_URL` with the result as JSON, signed in
+ * `X-Signature` (webhook-signature.ts). At least once: anything but a 2xx within the timeout throws
+ * RESULT_SINK_UNAVAILABLE, and the job is delayed and saves again later. 4xx too: a 401 or 404 means a
+ * wrong secret or URL, which an operator fixes, and no result may be dropped meanwhile. Redirects are not
+ * followed (a signed body goes only where configured). Receivers upsert by `assetId`: a retry repeats a body.
  */
 import type { AssetResult } from '../contract.js';
 import { ResultSinkUnavailableError, messageOf } from '../errors.js';
@@ -23,7 +19,7 @@ export interface WebhookSinkOptions {
 }
 
 export function createWebhookSink(options: WebhookSinkOptions): ResultSink {
-  // The URL may carry a token in its query string: errors name it without one.
+  // Errors name the URL without its query string (it may carry a token).
   const where = redactUrl(options.url);
   return {
     name: 'webhook',

@@ -29,8 +29,9 @@ afterAll(async () => {
 });
 
 /** A GET of `key` (whole or a range) that has sent at least `bytes` body bytes. */
-const downloading = (key: string, bytes: number) => () =>
-  h.s3.requests.some((r) => r.method === 'GET' && r.path.endsWith(`/${key}`) && (r.status === 200 || r.status === 206) && r.bytesSent >= bytes);
+/** A GET of `key` that sent `bytes`, among the requests from the `from`th on (an earlier test's do not count). */
+const downloading = (key: string, bytes: number, from = 0) => () =>
+  h.s3.requests.slice(from).some((r) => r.method === 'GET' && r.path.endsWith(`/${key}`) && (r.status === 200 || r.status === 206) && r.bytesSent >= bytes);
 
 describe('kill -9 in the middle of a job', () => {
   it('another replica completes it after the stalled check; one save; a live sibling removes the dead replica’s files', async () => {
@@ -97,8 +98,9 @@ describe('SIGTERM with a job in flight', () => {
     const w: WorkerProcess = startWorkerProcess(h.env());
     await w.ready();
     h.s3.failNext({ stallAfterBytes: 50, stallMs: 1_500 });
+    const from = h.s3.requests.length;
     await enqueueAsset(h.queue, { assetId, source: { type: 'storage', storageId: 'main', key } });
-    await until('the download to be under way', downloading(key, 50));
+    await until('the download to be under way', downloading(key, 50, from));
     w.kill('SIGTERM');
     expect(await w.exited()).toEqual({ code: 0, signal: null });
     peaks.push(w.peakRssMb() ?? 0);
@@ -168,8 +170,9 @@ describe('the README’s run command', () => {
     try {
       await until('the replica to start', () => out.includes('"msg":"worker started"'), 60_000);
       h.s3.failNext({ stallAfterBytes: 50, stallMs: 1_500 });
+      const from = h.s3.requests.length;
       await enqueueAsset(h.queue, { assetId, source: { type: 'storage', storageId: 'main', key } });
-      await until('the download to be under way', downloading(key, 50));
+      await until('the download to be under way', downloading(key, 50, from));
       process.kill(pid, 'SIGTERM');
       expect(await exited).toEqual([0, null]);
       // Nothing of the replica is left running in the group it led.

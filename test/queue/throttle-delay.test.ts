@@ -32,7 +32,7 @@ const throttled = (assetId: string): AssetResult => {
 const { worker, drain } = createQueueWorker({
   connection: workerConnection,
   queue,
-  queueName,
+  name: queueName,
   prefix: 'bull',
   concurrency: 2,
   lockDurationMs: 30_000,

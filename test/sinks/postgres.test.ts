@@ -58,6 +58,30 @@ describe('postgres sink: the newest result wins', () => {
     }
   });
 
+  it('saves that arrive together are written together: every one resolves, one row an asset, the newest wins', async () => {
+    const schema = uniqueName('t_pgbatch');
+    const sink = await sinkIn(schema);
+    const queries = vi.spyOn(sink.pool, 'query');
+    try {
+      // 30 assets at once, and two more saves of asset b0 in the same moment: the newest (enqueued at
+      // t0 + 5) must win even though it is not the last to arrive.
+      await Promise.all([
+        ...Array.from({ length: 30 }, (_, i) => sink.save(result(`b${i}`, i + 1), { attempt: 1, order: { enqueuedAt: t0 } })),
+        sink.save(result('b0', 100), { attempt: 1, order: { enqueuedAt: t0 + 5 } }),
+        sink.save(result('b0', 50), { attempt: 1, order: { enqueuedAt: t0 + 1 } }),
+      ]);
+      // The first save goes alone; the 31 that came while it ran share statements: fewer than one each.
+      expect(queries.mock.calls.length).toBeLessThan(10);
+      const rows = await queryRows<{ n: string }>(`SELECT count(*) AS n FROM ${pg.escapeIdentifier(schema)}.asset_metadata`);
+      expect(Number(rows[0]!.n)).toBe(30);
+      expect(await lineCountOf(schema, 'b0')).toBe(100);
+      expect(await lineCountOf(schema, 'b29')).toBe(30);
+    } finally {
+      queries.mockRestore();
+      await sink.close();
+    }
+  });
+
   it('a version outranks the enqueue time, and a job with a version outranks one without', async () => {
     const schema = uniqueName('t_pgver');
     const sink = await sinkIn(schema);

@@ -1,0 +1,139 @@
+/**
+ * `npm run bench -- --queue-cost [--store-delay-ms 50] [--rounds N] [--baseline REV] [--cpu-prof DIR]`:
+ * what a replica spends per job beyond extraction. 60 small files (10 a type) × 5 jobs each go through
+ * one replica at concurrency 16 and 64, with the store behind a proxy that holds every request; beside it,
+ * the same 300 files through `probeFile` in an ExtractPool, as `asset-meta probe` reads them. Both CPU
+ * figures include the ffprobe children. The overhead is the difference: queue, signing, HTTP, temp
+ * file, PostgreSQL, logs, metrics. With `--baseline REV`, that revision is built too and measured in the
+ * same rounds, interleaved, so that the machine's load falls on both alike.
+ */
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ExtractConfig } from '../../src/config.js';
+import type { CorpusFile } from './corpus.js';
+import type { Compiled } from './in-process.js';
+import { profileTop, type TopEntry } from './profile-top.js';
+import { runBatch, withReplicas, type QueueEnv } from './queue-path.js';
+import { cpuSeconds, mapLimit, peakRssMiB, round } from './stats.js';
+
+export interface Variant {
+  label: string;
+  distDir: string;
+  lib: Compiled;
+}
+
+export interface CostRun {
+  variant: string;
+  round: number;
+  concurrency: number;
+  jobs: number;
+  jobsPerSec: number;
+  replicaCpuMsPerJob: number;
+  probeCpuMsPerFile: number;
+  peakRssMiB: number;
+  failed: number;
+}
+
+export interface CostOptions {
+  env: QueueEnv;
+  variants: Variant[];
+  files: CorpusFile[];
+  copies: number;
+  concurrencies: number[];
+  rounds: number;
+  extractConfig: ExtractConfig;
+  cpuProfDir?: string;
+  log(msg: string): void;
+}
+
+const selfCpu = () => cpuSeconds('self', true)!;
+
+/** CPU ms per file of probeFile over `files` in a pool of one thread per core, ffprobe included. */
+async function probeCost(lib: Compiled, files: CorpusFile[], config: ExtractConfig): Promise<number> {
+  const cores = os.availableParallelism();
+  const pool = new lib.ExtractPool(cores, config.maxHeapMb, { execArgv: [] });
+  try {
+    await pool.warm();
+    const read = () => mapLimit(files, cores, (f) => lib.probeFile(f.path, config, (p, c) => pool.probe(p, c)));
+    await read();
+    const before = selfCpu();
+    await read();
+    return ((selfCpu() - before) * 1000) / files.length;
+  } finally {
+    await pool.close();
+  }
+}
+
+let batches = 0;
+
+async function replicaCost(options: CostOptions, variant: Variant, concurrency: number, jobs: CorpusFile[], execArgv: string[] = []) {
+  const env = { ...options.env, distDir: variant.distDir };
+  return withReplicas(env, 1, concurrency, {}, async (queue, events, [replica]) => {
+    const pid = replica!.child.pid!;
+    // Untimed: the replica's JIT and connections warm, as after its first minutes.
+    await runBatch(queue, events, options.files, `w${++batches}`);
+    const before = cpuSeconds(pid, true)!;
+    const { seconds, results } = await runBatch(queue, events, jobs, `t${++batches}`);
+    return {
+      jobsPerSec: jobs.length / seconds,
+      replicaCpuMsPerJob: ((cpuSeconds(pid, true)! - before) * 1000) / jobs.length,
+      peakRssMiB: peakRssMiB(pid) ?? NaN,
+      failed: results.filter((r) => r.status !== 'ok').length,
+    };
+  }, execArgv);
+}
+
+export async function measureQueueCost(options: CostOptions): Promise<{ runs: CostRun[]; profiles: Record<string, TopEntry[]> }> {
+  const jobs = Array.from({ length: options.copies }, () => options.files).flat();
+  const runs: CostRun[] = [];
+  for (let r = 1; r <= options.rounds; r++) {
+    // Alternating order from round to round, so that neither variant always runs first.
+    const order = r % 2 ? options.variants : [...options.variants].reverse();
+    for (const variant of order) {
+      const probeCpuMsPerFile = await probeCost(variant.lib, jobs, options.extractConfig);
+      for (const concurrency of options.concurrencies) {
+        const run = await replicaCost(options, variant, concurrency, jobs);
+        runs.push({ variant: variant.label, round: r, concurrency, jobs: jobs.length, probeCpuMsPerFile, ...run });
+        options.log(`  round ${r} ${variant.label} c${concurrency}: ${round(run.replicaCpuMsPerJob, 2)} ms/job, probe ${round(probeCpuMsPerFile, 2)} ms/file, ${Math.round(run.jobsPerSec)} jobs/s`);
+      }
+    }
+  }
+  const profiles: Record<string, TopEntry[]> = {};
+  if (options.cpuProfDir) {
+    for (const variant of options.variants) {
+      const dir = path.join(options.cpuProfDir, variant.label.replace(/\W+/g, '-'));
+      await replicaCost(options, variant, options.concurrencies[0]!, jobs, ['--cpu-prof', '--cpu-prof-dir', dir]);
+      // The main thread's profile: its thread id (the name's fifth field) is 0.
+      const main = readdirSync(dir).find((f) => f.split('.')[4] === '0');
+      if (main) profiles[variant.label] = profileTop(path.join(dir, main), 15);
+    }
+  }
+  return { runs, profiles };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+const range = (xs: number[]) => (xs.length > 1 ? ` (${round(Math.min(...xs), 1)}-${round(Math.max(...xs), 1)})` : '');
+
+export function renderCost(runs: CostRun[], profiles: Record<string, TopEntry[]>, delayMs: number): string {
+  const lines = [
+    `#### Queue path cost: one replica, store ${delayMs} ms away, ${runs[0]?.jobs ?? 0} jobs a run (median over rounds, range in brackets)`,
+    '',
+    '| variant | concurrency | jobs/s | replica CPU ms/job | probe CPU ms/file | overhead ms/job | peak RSS MB | failed |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  const keys = [...new Set(runs.map((r) => `${r.variant}\u0000${r.concurrency}`))];
+  for (const key of keys) {
+    const [variant, c] = key.split('\u0000');
+    const rs = runs.filter((r) => r.variant === variant && r.concurrency === Number(c));
+    const col = (f: (r: CostRun) => number) => `${round(median(rs.map(f)), 2)}${range(rs.map(f))}`;
+    lines.push(`| ${variant} | ${c} | ${col((r) => r.jobsPerSec)} | ${col((r) => r.replicaCpuMsPerJob)} | ${col((r) => r.probeCpuMsPerFile)} | ` +
+      `${col((r) => r.replicaCpuMsPerJob - r.probeCpuMsPerFile)} | ${Math.round(Math.max(...rs.map((r) => r.peakRssMiB)))} | ${rs.reduce((s, r) => s + r.failed, 0)} |`);
+  }
+  lines.push('', 'CPU: user + system of every thread, with the ffprobe children, from /proc; the probe reads the same files in this process.');
+  for (const [variant, top] of Object.entries(profiles)) {
+    lines.push('', `Top self time, ${variant}, replica main thread:`, '', '| ms | share | function |', '|---:|---:|---|');
+    for (const e of top) lines.push(`| ${Math.round(e.selfMs)} | ${round(e.share * 100, 1)}% | \`${e.name}\` |`);
+  }
+  return lines.join('\n');
+}
