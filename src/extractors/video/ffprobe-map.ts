@@ -6,7 +6,6 @@
 import type { AudioInfo } from '../../contract.js';
 import { CorruptAssetError } from '../../errors.js';
 import type { FfprobeResult, FfprobeStream } from './ffprobe.js';
-import { measuredSec } from './packets.js';
 
 /** A number from ffprobe's decimal strings ("1.000000", "N/A" and absent → undefined). */
 export function num(value: string | number | undefined): number | undefined {
@@ -132,4 +131,29 @@ export function audioFromFfprobe(probe: FfprobeResult, mimeType: string): AudioI
     ...(bits ? { bitsPerSample: bits } : {}),
     lossless: isLosslessCodec(stream.codec_name),
   };
+}
+
+/** A stream's time base ("1/90000") as seconds per tick. */
+function tick(stream: FfprobeStream): number | undefined {
+  const [n, d] = (stream.time_base ?? '').split('/').map(Number);
+  return n && d ? n / d : undefined;
+}
+
+/**
+ * Seconds from the first packet to the end of the last, over the given streams, as a decoder plays them:
+ * packets before 0 (AAC priming, Opus pre-skip, which decoders drop) do not count; a timeline that starts
+ * later (MPEG-TS) counts from its start. Undefined when no packet of those streams has a time.
+ */
+export function measuredSec(probe: FfprobeResult, streams: FfprobeStream[]): number | undefined {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const s of streams) {
+    const p = probe.packets?.get(s.index);
+    const t = tick(s);
+    if (!p || t === undefined || p.end === -Infinity) continue;
+    start = Math.min(start, p.start * t);
+    end = Math.max(end, p.end * t);
+  }
+  // Rounded to the nanosecond: ticks times a time base leave float noise (0.9999999999999998).
+  return end > -Infinity ? Math.round(Math.max(0, end - Math.max(0, start)) * 1e9) / 1e9 : undefined;
 }

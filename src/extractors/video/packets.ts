@@ -9,7 +9,6 @@
  * whatever the number of packets.
  */
 import { CorruptAssetError } from '../../errors.js';
-import type { FfprobeResult, FfprobeStream } from './ffprobe.js';
 
 /** ffprobe's arguments for the listing: the packet fields read below, one packet a line. */
 export const packetArgs = ['-show_entries', 'packet=stream_index,pts,dts,duration,size', '-print_format', 'json=compact=1'];
@@ -77,29 +76,4 @@ export class PacketListing {
     s.start = Math.min(s.start, time);
     s.end = Math.max(s.end, time + (Number(duration) || 0));
   }
-}
-
-/** A stream's time base ("1/90000") as seconds per tick. */
-function tick(stream: FfprobeStream): number | undefined {
-  const [n, d] = (stream.time_base ?? '').split('/').map(Number);
-  return n && d ? n / d : undefined;
-}
-
-/**
- * Seconds from the first packet to the end of the last, over the given streams, as a decoder plays them:
- * packets before 0 (AAC priming, Opus pre-skip, which decoders drop) do not count; a timeline that starts
- * later (MPEG-TS) counts from its start. Undefined when no packet of those streams has a time.
- */
-export function measuredSec(probe: FfprobeResult, streams: FfprobeStream[]): number | undefined {
-  let start = Infinity;
-  let end = -Infinity;
-  for (const s of streams) {
-    const p = probe.packets?.get(s.index);
-    const t = tick(s);
-    if (!p || t === undefined || p.end === -Infinity) continue;
-    start = Math.min(start, p.start * t);
-    end = Math.max(end, p.end * t);
-  }
-  // Rounded to the nanosecond: ticks times a time base leave float noise (0.9999999999999998).
-  return end > -Infinity ? Math.round(Math.max(0, end - Math.max(0, start)) * 1e9) / 1e9 : undefined;
 }
