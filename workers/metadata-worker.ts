@@ -167,7 +167,9 @@ async function startQueueSide(
         temp,
         limits,
         extractConfig: config.extract,
-        extract: (path, extractConfig) => pool.run(path, extractConfig),
+        // The extraction thread removes the file as soon as it has read it: no unlink on this thread.
+        extract: (path, extractConfig) => pool.run(path, extractConfig, true),
+        extractRemovesFile: true,
         onStage: (stage, ms) => metrics.observeStage(stage, ms),
         onBytes: (bytes) => metrics.countBytes(bytes),
       }),
