@@ -58,13 +58,11 @@ export class ExtractPool {
 
   /**
    * Detects and extracts one local file in a thread; rejects with the asset's coded error. With `remove`, the
-   * file is gone when this settles: the thread removes it as soon as it has read it, or the pool does.
+   * file is gone when this settles: the thread removes it once read, or (no reply, or it could not) this.
    */
   async run(path: string, config: ExtractConfig, remove = false): Promise<Extracted> {
-    const { extracted, error } = await this.send({ path, config, ...(remove ? { remove } : {}) }).catch(async (err: unknown) => {
-      if (remove) await unlink(path).catch(() => {});
-      throw err;
-    });
+    const { extracted, error, kept }: Probed & { kept?: boolean } = await this.send({ path, config, remove }).catch((err: unknown) => ({ error: err, kept: remove }));
+    if (kept) await unlink(path).catch(() => {});
     if (!extracted) throw error;
     return extracted;
   }
@@ -74,7 +72,7 @@ export class ExtractPool {
     return this.send({ path, config, hash: true }).catch((error: unknown) => ({ error }));
   }
 
-  private async send(job: Omit<ThreadRequest, 'id'>): Promise<Probed> {
+  private async send(job: Omit<ThreadRequest, 'id'>): Promise<Probed & { kept?: boolean }> {
     if (this.closed) throw new Error('extraction pool is closed');
     const slot = await this.acquire();
     try {
@@ -84,8 +82,8 @@ export class ExtractPool {
       const reply = await this.exchange<ThreadReply | ThreadFault>(slot, { id: this.nextId++, ...job }, timeoutMs, timedOut, (code) => workerFault(`extraction thread exited with code ${code}`));
       if (isFault(reply)) throw workerFault(reply.message);
       this.release(slot);
-      if (reply.kept) await unlink(job.path).catch(() => {});
-      return reply.ok ? { extracted: reply.value, file: reply.file } : { error: fromSerialized(reply.error), file: reply.file };
+      const { file, kept } = reply;
+      return reply.ok ? { extracted: reply.value, file, kept } : { error: fromSerialized(reply.error), file, kept };
     } catch (err) {
       this.discard(slot);
       throw err;

@@ -3,7 +3,7 @@
  * Untrusted bytes are parsed here, away from the worker's event loop (so BullMQ's lock renewal never
  * starves) and inside a V8 heap limit; the parent kills this thread when it runs over its time.
  */
-import { unlinkSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
@@ -98,12 +98,12 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
   }
 }
 
-/** Removes the file here, with no hop to another thread and back; a failure leaves it to the pool. */
+/** Removes the file here, with no hop to another thread and back; one it could not remove is left to the pool. */
 function removed(req: ThreadRequest, reply: ThreadReply): ThreadReply {
   try {
-    unlinkSync(req.path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') reply.kept = true;
+    rmSync(req.path, { force: true });
+  } catch {
+    reply.kept = true;
   }
   return reply;
 }
