@@ -48,24 +48,22 @@ export async function processAsset(job: ExtractJob, deps: PipelineDeps): Promise
   const done = () => ({ ...timings, total: performance.now() - started });
 
   let file: FetchedFile | undefined;
-  // The file on disk this function still has to remove: none once `extract` removed it itself.
+  // The file on disk this function still has to remove: none once an `extract` that removes it has run.
   let held: string | undefined;
   const release = async () => {
     if (held) await deps.temp.remove(held);
     held = undefined;
   };
-  const extract = async (path: string) => {
-    try {
-      return await timed('extract', () => deps.extract(path, deps.extractConfig));
-    } catch (err) {
-      throw asExtractError(err);
-    } finally {
-      if (deps.extractRemovesFile) {
+  const extract = (path: string) =>
+    timed('extract', () => deps.extract(path, deps.extractConfig))
+      .catch((err: unknown) => {
+        throw asExtractError(err);
+      })
+      .finally(() => {
+        if (!deps.extractRemovesFile) return;
         deps.temp.forget(path);
         held = undefined;
-      }
-    }
-  };
+      });
   try {
     const limits = { ...deps.limits, maxBytes: Math.min(deps.limits.maxBytes, job.maxBytes ?? Infinity) };
     file = await fetchObject(job, deps, limits, timed, true);

@@ -167,7 +167,6 @@ async function startQueueSide(
         temp,
         limits,
         extractConfig: config.extract,
-        // The extraction thread removes the file as soon as it has read it: no unlink on this thread.
         extract: (path, extractConfig) => pool.run(path, extractConfig, true),
         extractRemovesFile: true,
         onStage: (stage, ms) => metrics.observeStage(stage, ms),

@@ -56,10 +56,7 @@ export class ExtractPool {
     private readonly options: ExtractPoolOptions = {},
   ) {}
 
-  /**
-   * Detects and extracts one local file in a thread; rejects with the asset's coded error. With `remove`, the
-   * file is gone when this settles: the thread removes it once read, or (no reply, or it could not) this.
-   */
+  /** Detects and extracts one local file in a thread (rejects with the asset's coded error); `remove`: the file is gone when this settles. */
   async run(path: string, config: ExtractConfig, remove = false): Promise<Extracted> {
     const { extracted, error, kept }: Probed & { kept?: boolean } = await this.send({ path, config, remove }).catch((err: unknown) => ({ error: err, kept: remove }));
     if (kept) await unlink(path).catch(() => {});
@@ -82,8 +79,7 @@ export class ExtractPool {
       const reply = await this.exchange<ThreadReply | ThreadFault>(slot, { id: this.nextId++, ...job }, timeoutMs, timedOut, (code) => workerFault(`extraction thread exited with code ${code}`));
       if (isFault(reply)) throw workerFault(reply.message);
       this.release(slot);
-      const { file, kept } = reply;
-      return reply.ok ? { extracted: reply.value, file, kept } : { error: fromSerialized(reply.error), file, kept };
+      return { file: reply.file, kept: reply.kept, ...(reply.ok ? { extracted: reply.value } : { error: fromSerialized(reply.error) }) };
     } catch (err) {
       this.discard(slot);
       throw err;

@@ -98,16 +98,6 @@ async function handle(req: ThreadRequest): Promise<ThreadReply> {
   }
 }
 
-/** Removes the file here, with no hop to another thread and back; one it could not remove is left to the pool. */
-function removed(req: ThreadRequest, reply: ThreadReply): ThreadReply {
-  try {
-    rmSync(req.path, { force: true });
-  } catch {
-    reply.kept = true;
-  }
-  return reply;
-}
-
 /** Asked as a replica starts: load every extractor's modules, so that no job waits for them (pdf.js ~0.5 s). */
 export interface ThreadWarm {
   id: number;
@@ -126,7 +116,13 @@ port.on('message', (req: ThreadRequest | ThreadWarm) => {
   current = req.id;
   // Cleared once the reply is out: a reply that cannot be posted leaves a fault that is still this job's.
   void handle(req).then((reply) => {
-    port.postMessage(req.remove ? removed(req, reply) : reply);
+    // Removed here, with no hop to another thread and back; a file this cannot remove is left to the pool.
+    try {
+      if (req.remove) rmSync(req.path, { force: true });
+    } catch {
+      reply.kept = true;
+    }
+    port.postMessage(reply);
     current = undefined;
   });
 });
