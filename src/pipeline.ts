@@ -22,6 +22,8 @@ export type PipelineDeps = FetchDeps & {
   limits: DownloadLimits;
   extractConfig: ExtractConfig;
   extract(path: string, config: ExtractConfig): Promise<Extracted>;
+  /** Set when `extract` removes the file itself however it ends, as the extraction pool does with `remove`. */
+  extractRemovesFile?: boolean;
   /** Called as each stage ends (metrics). */
   onStage?(stage: 'sign' | 'download' | 'extract', ms: number): void;
   onBytes?(bytes: number): void;
@@ -46,14 +48,27 @@ export async function processAsset(job: ExtractJob, deps: PipelineDeps): Promise
   const done = () => ({ ...timings, total: performance.now() - started });
 
   let file: FetchedFile | undefined;
+  // The file on disk this function still has to remove: none once an `extract` that removes it has run.
+  let held: string | undefined;
+  const release = async () => {
+    if (held) await deps.temp.remove(held);
+    held = undefined;
+  };
+  const extract = (path: string) =>
+    timed('extract', () => deps.extract(path, deps.extractConfig))
+      .catch((err: unknown) => {
+        throw asExtractError(err);
+      })
+      .finally(() => {
+        if (!deps.extractRemovesFile) return;
+        deps.temp.forget(path);
+        held = undefined;
+      });
   try {
     const limits = { ...deps.limits, maxBytes: Math.min(deps.limits.maxBytes, job.maxBytes ?? Infinity) };
     file = await fetchObject(job, deps, limits, timed, true);
+    held = file.path;
     deps.onBytes?.(file.bytesFetched ?? file.sizeBytes);
-    const extract = (path: string) =>
-      timed('extract', () => deps.extract(path, deps.extractConfig)).catch((err: unknown) => {
-        throw asExtractError(err);
-      });
     let extracted: Extracted;
     try {
       extracted = await extract(file.path);
@@ -61,16 +76,17 @@ export async function processAsset(job: ExtractJob, deps: PipelineDeps): Promise
       if (file.sha256Scope !== 'partial') throw err;
       // A ranged read missed bytes the extractor needed: read the object whole and extract again, so that a
       // partial read never decides the result.
-      await deps.temp.remove(file.path);
+      await release();
       file = undefined;
       file = await fetchObject(job, deps, limits, timed, false);
+      held = file.path;
       extracted = await extract(file.path);
     }
     return okResult(job.assetId, file, extracted, done());
   } catch (err) {
     return failedResult(job.assetId, toAssetError(err), done(), file);
   } finally {
-    if (file) await deps.temp.remove(file.path);
+    await release();
   }
 }
 

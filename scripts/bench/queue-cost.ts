@@ -15,7 +15,7 @@ import type { CorpusFile } from './corpus.js';
 import type { Compiled } from './in-process.js';
 import { profileTop, type TopEntry } from './profile-top.js';
 import { runBatch, withReplicas, type QueueEnv } from './queue-path.js';
-import { cpuSeconds, mapLimit, peakRssMiB, round } from './stats.js';
+import { cpuSeconds, mapLimit, peakRssMiB, round, threadCpuSeconds } from './stats.js';
 
 export interface Variant {
   label: string;
@@ -33,6 +33,8 @@ export interface CostRun {
   probeCpuMsPerFile: number;
   peakRssMiB: number;
   failed: number;
+  /** The replica's CPU ms per job by thread (stats.ts `threadCpuSeconds`): worker threads as they started, extraction then fetch. */
+  byThread: { main: number; v8: number; libuv: number; threads: number[]; children: number };
 }
 
 export interface CostOptions {
@@ -74,10 +76,20 @@ async function replicaCost(options: CostOptions, variant: Variant, concurrency: 
     // Untimed: the replica's JIT and connections warm, as after its first minutes.
     await runBatch(queue, events, options.files, `w${++batches}`);
     const before = cpuSeconds(pid, true)!;
+    const threadsBefore = threadCpuSeconds(pid);
     const { seconds, results } = await runBatch(queue, events, jobs, `t${++batches}`);
+    const threadsAfter = threadCpuSeconds(pid);
+    const perJob = (after: number, before = 0) => ((after - before) * 1000) / jobs.length;
     return {
       jobsPerSec: jobs.length / seconds,
-      replicaCpuMsPerJob: ((cpuSeconds(pid, true)! - before) * 1000) / jobs.length,
+      replicaCpuMsPerJob: perJob(cpuSeconds(pid, true)!, before),
+      byThread: {
+        main: perJob(threadsAfter.main, threadsBefore.main),
+        v8: perJob(threadsAfter.v8, threadsBefore.v8),
+        libuv: perJob(threadsAfter.libuv, threadsBefore.libuv),
+        threads: threadsAfter.threads.map((t, i) => perJob(t, threadsBefore.threads[i])),
+        children: perJob(threadsAfter.children, threadsBefore.children),
+      },
       peakRssMiB: peakRssMiB(pid) ?? NaN,
       failed: results.filter((r) => r.status !== 'ok').length,
     };
@@ -131,6 +143,15 @@ export function renderCost(runs: CostRun[], profiles: Record<string, TopEntry[]>
       `${col((r) => r.replicaCpuMsPerJob - r.probeCpuMsPerFile)} | ${Math.round(Math.max(...rs.map((r) => r.peakRssMiB)))} | ${rs.reduce((s, r) => s + r.failed, 0)} |`);
   }
   lines.push('', 'CPU: user + system of every thread, with the ffprobe children, from /proc; the probe reads the same files in this process.');
+  lines.push('', 'Replica CPU ms/job by thread (median over rounds): main; V8 helpers (GC, compilation); worker threads as they started (extraction, fetch); libuv pool; ffprobe children', '',
+    '| variant | concurrency | main | V8 helpers | worker threads | libuv | children |', '|---|---:|---:|---:|---:|---:|---:|');
+  for (const key of keys) {
+    const [variant, c] = key.split('\u0000');
+    const rs = runs.filter((r) => r.variant === variant && r.concurrency === Number(c));
+    const m = (f: (r: CostRun) => number) => round(median(rs.map(f)), 2);
+    const threads = rs[0]!.byThread.threads.map((_, i) => m((r) => r.byThread.threads[i] ?? NaN)).join(' / ');
+    lines.push(`| ${variant} | ${c} | ${m((r) => r.byThread.main)} | ${m((r) => r.byThread.v8)} | ${threads} | ${m((r) => r.byThread.libuv)} | ${m((r) => r.byThread.children)} |`);
+  }
   for (const [variant, top] of Object.entries(profiles)) {
     lines.push('', `Top self time, ${variant}, replica main thread:`, '', '| ms | share | function |', '|---:|---:|---|');
     for (const e of top) lines.push(`| ${Math.round(e.selfMs)} | ${round(e.share * 100, 1)}% | \`${e.name}\` |`);

@@ -47,7 +47,7 @@ function clockTicks(): number {
  * CPU time (user + system, every thread) a live process has used so far, in seconds; undefined if unreadable.
  * With `children`, that of its children it has waited for too (cutime + cstime: the ffprobe runs).
  */
-export function cpuSeconds(pid: number | 'self', children = false): number | undefined {
+export function cpuSeconds(pid: number | 'self' | `${number}/task/${number}`, children = false): number | undefined {
   try {
     // The fields after the command name (which may hold spaces) start at the state, field 3; utime and stime are 14 and 15,
     // cutime and cstime 16 and 17.
@@ -56,6 +56,37 @@ export function cpuSeconds(pid: number | 'self', children = false): number | und
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU seconds of each thread of a Node process by role, from /proc/<pid>/task: `main` (the thread whose id is
+ * the pid), `v8` (V8's helper threads: concurrent GC and compilation, the unnamed threads started before libuv's
+ * pool), `libuv` (its pool: fs calls, DNS), `threads` (worker threads, in the order they started) and
+ * `children` (processes it waited for: ffprobe). A thread that ended is missing from a later reading.
+ */
+export function threadCpuSeconds(pid: number): { main: number; v8: number; libuv: number; threads: number[]; children: number } {
+  const out = { main: 0, v8: 0, libuv: 0, threads: [] as number[], children: 0 };
+  let poolSeen = false;
+  const tids = readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b);
+  for (const tid of tids) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const cpu = cpuSeconds(`${pid}/task/${tid}`) ?? 0;
+      if (tid === pid) {
+        out.main = cpu;
+      } else if (name === 'libuv-worker') {
+        poolSeen = true;
+        out.libuv += cpu;
+      } else if (name === 'node') {
+        if (poolSeen) out.threads.push(cpu);
+        else out.v8 += cpu;
+      }
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  out.children = (cpuSeconds(pid, true) ?? 0) - (cpuSeconds(pid) ?? 0);
+  return out;
 }
 
 /** Summed CPU seconds of every live process whose command name (/proc/<pid>/comm) is one of `names`. */

@@ -24,8 +24,7 @@ export function logJobOutcome(logger: Logger, { jobId, attempt, result, next, sa
     bytes: result.sizeBytes,
     timingsMs: { sign: ms(t.sign), download: ms(t.download), extract: ms(t.extract), save: saveMs === undefined ? undefined : ms(saveMs), total: ms(t.total) },
   };
-  // A failed asset (corrupt, unsupported) is the asset's business: info. An attempt that will run again
-  // means something the operator runs is failing: warn.
+  // The asset's own failure (corrupt, unsupported): info. An attempt to run again (a store, a sink failing): warn.
   if (next === 'done') logger.info(fields, 'job');
   else logger.warn(fields, 'job');
 }

@@ -26,10 +26,10 @@ const field = (job: Job, key: string): unknown => (job.data as Record<string, un
 /** Adds `data` to what the job keeps in Redis. */
 export const keepInData = (job: Job, data: Record<string, unknown>) => job.updateData({ ...(job.data as object), ...data });
 
-/** A result kept in the job's data under `key`, if it is a valid one. */
+/** A result kept in the job's data under `key`, if it is a valid one (most jobs keep none: no failed parse to build). */
 export function keptResult(job: Job, key: typeof pendingResultKey | typeof failedResultKey): AssetResult | undefined {
-  const parsed = AssetResultSchema.safeParse(field(job, key));
-  return parsed.success ? parsed.data : undefined;
+  const parsed = field(job, key) === undefined ? undefined : AssetResultSchema.safeParse(field(job, key));
+  return parsed?.success ? parsed.data : undefined;
 }
 
 /** The asset id to file a failure under: the payload's if it is a usable string, else the job id. */

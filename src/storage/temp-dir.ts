@@ -76,6 +76,11 @@ export class TempDir {
     return this.files.size;
   }
 
+  /** A file another thread removed (the extraction thread, once it has read it). */
+  forget(file: string): void {
+    this.files.delete(file);
+  }
+
   async remove(file: string): Promise<void> {
     try {
       await unlink(file);

@@ -7,7 +7,7 @@
  * the threads by thread-faults.mjs.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +110,37 @@ describe('ExtractPool', () => {
     const pool = new ExtractPool(1, 256);
     await pool.close();
     await expect(pool.run(png, testExtractConfig())).rejects.toThrow(/closed/);
+  });
+
+  it('with remove, the file is gone once the run settles: read, refused, killed over its time, or turned away by a closed pool', async () => {
+    const copy = (from: string, name: string) => {
+      const file = path.join(tmp.dir, name);
+      copyFileSync(from, file);
+      return file;
+    };
+    const pool = new ExtractPool(1, 256);
+    const late = copy(png, 'late.png');
+    try {
+      const read = copy(png, 'read.png');
+      await expect(pool.run(read, testExtractConfig(), true)).resolves.toMatchObject({ dataType: 'image' });
+      expect(existsSync(read)).toBe(false);
+      // Bytes of no known type, and not text: control bytes only.
+      const refused = path.join(tmp.dir, 'refused.bin');
+      writeFileSync(refused, Buffer.alloc(256, 0x01));
+      await expect(pool.run(refused, testExtractConfig(), true)).rejects.toMatchObject({ code: 'UNSUPPORTED_TYPE' });
+      expect(existsSync(refused)).toBe(false);
+      const slow = copy(bigText, 'slow.txt');
+      await expect(pool.run(slow, testExtractConfig({ timeoutMs: 30 }), true)).rejects.toMatchObject({ code: 'EXTRACT_TIMEOUT' });
+      expect(existsSync(slow)).toBe(false);
+      // Without remove, the file is the caller's.
+      const kept = copy(png, 'kept.png');
+      await pool.run(kept, testExtractConfig());
+      expect(existsSync(kept)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.run(late, testExtractConfig(), true)).rejects.toThrow(/closed/);
+    expect(existsSync(late)).toBe(false);
   });
   it('warm starts every thread with every extractor loaded: a first PDF then needs no pdf.js start-up', async () => {
     const pool = new ExtractPool(2, 256);

@@ -4,6 +4,7 @@
  * one. A thread's unexpected error fails its job as WORKER_FAULT and retires the thread. A job's time starts
  * when its thread is ready, so a replacement's start-up is not charged to the next job.
  */
+import { unlink } from 'node:fs/promises';
 import type { Worker } from 'node:worker_threads';
 import type { ExtractConfig } from '../../config.js';
 import { CorruptAssetError, ExtractTimeoutError, fromSerialized, messageOf, workerFault, type AssetError } from '../../errors.js';
@@ -55,29 +56,30 @@ export class ExtractPool {
     private readonly options: ExtractPoolOptions = {},
   ) {}
 
-  /** Detects and extracts one local file in a thread; rejects with the asset's coded error. */
-  async run(path: string, config: ExtractConfig): Promise<Extracted> {
-    const { extracted, error } = await this.send(path, config, false);
+  /** Detects and extracts one local file in a thread (rejects with the asset's coded error); `remove`: the file is gone when this settles. */
+  async run(path: string, config: ExtractConfig, remove = false): Promise<Extracted> {
+    const { extracted, error, kept }: Probed & { kept?: boolean } = await this.send({ path, config, remove }).catch((err: unknown) => ({ error: err, kept: remove }));
+    if (kept) await unlink(path).catch(() => {});
     if (!extracted) throw error;
     return extracted;
   }
 
   /** Size, sha256 and metadata of a local file, hashed inside the thread; never rejects (`error` instead). */
   probe(path: string, config: ExtractConfig): Promise<Probed> {
-    return this.send(path, config, true).catch((error: unknown) => ({ error }));
+    return this.send({ path, config, hash: true }).catch((error: unknown) => ({ error }));
   }
 
-  private async send(path: string, config: ExtractConfig, hash: boolean): Promise<Probed> {
+  private async send(job: Omit<ThreadRequest, 'id'>): Promise<Probed & { kept?: boolean }> {
     if (this.closed) throw new Error('extraction pool is closed');
     const slot = await this.acquire();
     try {
       await slot.ready;
-      const request: ThreadRequest = { id: this.nextId++, path, config, ...(hash ? { hash } : {}) };
-      const timedOut = () => new ExtractTimeoutError(`extraction exceeded ${config.timeoutMs} ms and was stopped`);
-      const reply = await this.exchange<ThreadReply | ThreadFault>(slot, request, config.timeoutMs, timedOut, (code) => workerFault(`extraction thread exited with code ${code}`));
+      const { timeoutMs } = job.config;
+      const timedOut = () => new ExtractTimeoutError(`extraction exceeded ${timeoutMs} ms and was stopped`);
+      const reply = await this.exchange<ThreadReply | ThreadFault>(slot, { id: this.nextId++, ...job }, timeoutMs, timedOut, (code) => workerFault(`extraction thread exited with code ${code}`));
       if (isFault(reply)) throw workerFault(reply.message);
       this.release(slot);
-      return reply.ok ? { extracted: reply.value, file: reply.file } : { error: fromSerialized(reply.error), file: reply.file };
+      return { file: reply.file, kept: reply.kept, ...(reply.ok ? { extracted: reply.value } : { error: fromSerialized(reply.error) }) };
     } catch (err) {
       this.discard(slot);
       throw err;

@@ -3,6 +3,7 @@
  * Untrusted bytes are parsed here, away from the worker's event loop (so BullMQ's lock renewal never
  * starves) and inside a V8 heap limit; the parent kills this thread when it runs over its time.
  */
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
@@ -19,15 +20,15 @@ export interface ThreadRequest {
   config: ExtractConfig;
   /** Also read and hash the file, in the same read as detection (`asset-meta probe`, the benchmark). */
   hash?: boolean;
+  /** Remove the file once read, before replying (the pool removes it when no reply comes). */
+  remove?: boolean;
 }
 
 /** Only the code, a bounded message and what was detected cross to the parent: never a cause or a stack. */
 type SerializedError = Pick<AssetError, 'code' | 'message' | 'detected'>;
 
-/** `file` is set for hash requests, on success and on failure alike (once the file was read). */
-export type ThreadReply =
-  | { id: number; ok: true; value: Extracted; file?: FileFacts }
-  | { id: number; ok: false; error: SerializedError; file?: FileFacts };
+/** `file` is set for hash requests, on success and on failure alike (once the file was read); `kept`: a `remove` failed. */
+export type ThreadReply = { id: number; file?: FileFacts; kept?: true } & ({ ok: true; value: Extracted } | { ok: false; error: SerializedError });
 
 /** An error nobody handled here, with the job it happened during: the parent fails it and retires the thread. */
 export type ThreadFault = { fault: true; id?: number; message: string };
@@ -115,6 +116,12 @@ port.on('message', (req: ThreadRequest | ThreadWarm) => {
   current = req.id;
   // Cleared once the reply is out: a reply that cannot be posted leaves a fault that is still this job's.
   void handle(req).then((reply) => {
+    // Removed here, with no hop to another thread and back; a file this cannot remove is left to the pool.
+    try {
+      if (req.remove) rmSync(req.path, { force: true });
+    } catch {
+      reply.kept = true;
+    }
     port.postMessage(reply);
     current = undefined;
   });
