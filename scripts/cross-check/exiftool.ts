@@ -43,7 +43,8 @@ export function exiftoolDataType(tags: ExifTags | undefined): DataType | undefin
 function imageFormat(fileType: unknown): string | undefined {
   if (typeof fileType !== 'string') return undefined;
   const t = fileType.toLowerCase().replace(/^extended /, '');
-  return t === 'jpeg 2000' ? 'jp2' : t;
+  // The contract names an animated PNG png (its frames say it is animated).
+  return t === 'jpeg 2000' ? 'jp2' : t === 'apng' ? 'png' : t;
 }
 
 /** Encodings that every one of these names can hold unchanged: libmagic's "us-ascii" agrees with all. */

@@ -4,6 +4,7 @@
  * numbers reproduce its value, or another tool with our definition agrees), never by file name, so a new
  * file that disagrees for a new reason is printed as UNEXPLAINED.
  */
+import { open } from 'node:fs/promises';
 import type { AssetResult } from '../../src/contract.js';
 import { agrees, num, type Claim, type Value } from './claim.js';
 import { lfOnlyShortfall } from './documents.js';
@@ -37,6 +38,21 @@ function agreedBy(d: Disagreement, tool: string): boolean {
   return other !== undefined && agrees(other, d.ours);
 }
 
+/** The file's first `bytes` bytes. */
+async function head(file: string, bytes: number): Promise<Buffer> {
+  const fd = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(bytes);
+    const { bytesRead } = await fd.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fd.close();
+  }
+}
+
+/** A DICOM Part 10 file: "DICM" after the 128-byte preamble. */
+const isPart10 = (b: Buffer): boolean => b.toString('latin1', 128, 132) === 'DICM';
+
 /** Rules by the docs/cross-check.md section that explains them. */
 const rules: Record<string, Rule> = {
   // exiftool reads the MP4 sample entry's channelcount, which ISO/IEC 14496-12 writers fix at 2.
@@ -60,11 +76,11 @@ const rules: Record<string, Rule> = {
     return theirs > Number(d.ours) && (theirs - Number(d.ours)) * (size / theirs) < 512 && agreedBy(d, 'mediainfo');
   },
 
-  // exiftool's Ogg Vorbis duration: file size over the nominal bit rate of the identification header.
+  // exiftool's Ogg duration: file size over the nominal bit rate of the Vorbis identification header.
   'exiftool-ogg-nominal-rate': (d) => {
     const rate = num(d.exif?.NominalBitrate);
     const size = num(d.exif?.FileSize);
-    if (d.tool !== 'exiftool' || d.field !== 'audio.durationSec' || container(d.result) !== 'ogg' || !rate || !size) return false;
+    if (d.tool !== 'exiftool' || !d.field.endsWith('durationSec') || container(d.result) !== 'ogg' || !rate || !size) return false;
     return close(Number(d.theirs), (size * 8) / rate, 0.002) && agreedBy(d, 'ffprobe');
   },
 
@@ -103,6 +119,80 @@ const rules: Record<string, Rule> = {
 
   // mediainfo's frame count where the container has no index is duration × rate; FFmpeg decoded ours.
   'mediainfo-frame-estimate': (d) => d.tool === 'mediainfo' && d.field === 'video.frameCount' && agreedBy(d, 'ffprobe'),
+
+  // Opus decodes at 48 kHz whatever the input rate its header records (RFC 7845 §5.1); those tools print the latter.
+  'opus-input-sample-rate': (d) =>
+    ['exiftool', 'mediainfo'].includes(d.tool) && d.field === 'audio.sampleRate' && codec(d.result) === 'opus' &&
+    d.ours === 48_000 && agreedBy(d, 'ffprobe'),
+
+  // exiftool files an AVIF image sequence (major brand avis) as an MP4 video.
+  'avif-image-sequence': (d) =>
+    d.tool === 'exiftool' && ['dataType', 'image.format'].includes(d.field) && d.result.image?.format === 'avif' &&
+    d.exif?.MajorBrand === 'avis',
+
+  // An AVI's header and index count the empty chunks muxers write to keep step with the audio.
+  'avi-header-frame-count': (d) =>
+    d.tool === 'exiftool' && d.field === 'video.frameCount' && container(d.result) === 'avi' &&
+    Number(d.theirs) > Number(d.ours) && agreedBy(d, 'ffprobe'),
+
+  // exiftool's AVI audio rate is the stream header's rate/scale: blocks (frames) a second for compressed audio.
+  'avi-audio-rate-in-blocks': (d) =>
+    d.tool === 'exiftool' && d.field === 'video.audio.sampleRate' && container(d.result) === 'avi' &&
+    [576, 1024, 1152].some((n) => close(Number(d.theirs) * n, Number(d.ours), 0.5)) && agreedBy(d, 'ffprobe'),
+
+  // mediainfo's frame rate is the nominal one (the commonest frame duration, or the stream header's); ours
+  // is the average: ffprobe's avg_frame_rate, or frames over duration where it has none.
+  'fps-nominal-vs-average': (d) => {
+    const v = d.result.video;
+    if (d.tool !== 'mediainfo' || d.field !== 'video.fps' || !v) return false;
+    if (d.claims.some((c) => c.tool === 'ffprobe' && c.field === 'video.fps')) return agreedBy(d, 'ffprobe');
+    return close(Number(d.ours), v.frameCount / v.durationSec, 0.001);
+  },
+
+  // An MP4 edit list that ends before the last sample: FFmpeg drops the frame, the container holds it.
+  'mp4-edit-list-trims-frames': async (d) => {
+    if (d.tool !== 'ffprobe' || d.field !== 'video.frameCount' || !['mp4', 'mov'].includes(container(d.result) ?? '')) return false;
+    const out = await run(d.tools.ffprobe ?? 'ffprobe', [
+      '-v', 'error', '-ignore_editlist', '1', '-select_streams', 'v:0', '-count_frames',
+      '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', `file:${d.file}`,
+    ]);
+    return Number(out.stdout.trim()) === Number(d.ours) && Number(d.theirs) < Number(d.ours);
+  },
+
+  // mediainfo's Ogg duration is its longest stream measured from that stream's first granule; ours is the
+  // end of the last one on the file's timeline (ffprobe's too).
+  'ogg-stream-start-offset': (d) =>
+    d.tool === 'mediainfo' && d.field === 'video.durationSec' && container(d.result) === 'ogg' &&
+    Number(d.ours) > Number(d.theirs) && Number(d.ours) - Number(d.theirs) < 0.1 && agreedBy(d, 'ffprobe'),
+
+  // Known bug: a DICOM file whose preamble holds a TIFF header (PS3.10 §7.5 dual-personality files) is
+  // detected as a TIFF image.
+  'known-bug-dicom-tiff-preamble': async (d) => {
+    if (d.tool !== 'dcmdump' || d.field !== 'status' || d.ours !== 'failed') return false;
+    const b = await head(d.file, 132);
+    const tiff = b.toString('latin1', 0, 4);
+    return isPart10(b) && (tiff === 'II*\0' || tiff === 'MM\0*');
+  },
+
+  // A Part 10 file whose meta header lacks the required TransferSyntaxUID: dcmdump guesses one.
+  'dicom-meta-without-transfer-syntax': async (d) =>
+    d.tool === 'dcmdump' && d.field === 'status' && d.result.error?.code === 'CORRUPT_ASSET' &&
+    !d.claims.some((c) => c.tool === 'dcmdump' && c.field === 'dicom.transferSyntaxUID') && isPart10(await head(d.file, 132)),
+
+  // A data set that breaks PS3.5's encoding rules (odd lengths, elements of no valid group): dcmdump reads
+  // on with warnings, we refuse.
+  'dicom-invalid-elements': async (d) => {
+    if (d.tool !== 'dcmdump' || d.field !== 'status' || d.result.error?.code !== 'CORRUPT_ASSET') return false;
+    const out = await run(d.tools.dcmdump ?? 'dcmdump', ['-M', d.file]);
+    return /^W: .*(Invalid Element|is odd|not a multiple of 2)/m.test(out.stderr);
+  },
+
+  // A data set in explicit VR big endian with no meta header: our sniffing knows little endian only.
+  'dicom-big-endian-without-meta': async (d) => {
+    if (d.tool !== 'dcmdump' || d.field !== 'status' || d.result.error?.code !== 'UNSUPPORTED_TYPE') return false;
+    const b = await head(d.file, 6);
+    return b.length === 6 && b.readUInt16BE(0) === 0x0008 && /^[A-Z]{2}$/.test(b.toString('latin1', 4, 6));
+  },
 
   // A length stated in the file is longer than the file: we refuse, ffprobe reads what is there.
   'stated-length-exceeds-file': (d) =>
