@@ -53,24 +53,34 @@ async function head(file: string, bytes: number): Promise<Buffer> {
 /** A DICOM Part 10 file: "DICM" after the 128-byte preamble. */
 const isPart10 = (b: Buffer): boolean => b.toString('latin1', 128, 132) === 'DICM';
 
-/** What the file's packets hold, as ffprobe's demuxer reads them: where the last one ends, how long the longest lasts, how many are video. */
-async function packets(d: Disagreement): Promise<{ end: number; longest: number; video: number }> {
+interface Packets {
+  /** Where the last packet ends (seconds), how long the longest lasts, how many are video. */
+  end: number;
+  longest: number;
+  video: number;
+  /** The byte just past the last video packet. */
+  lastVideoByte: number;
+}
+
+/** What the file's packets hold, as ffprobe's demuxer reads them. */
+async function packets(d: Disagreement): Promise<Packets> {
   const out = await run(d.tools.ffprobe ?? 'ffprobe', [
-    '-v', 'error', '-show_entries', 'packet=codec_type,pts_time,duration_time', '-of', 'csv=p=0', `file:${d.file}`,
+    '-v', 'error', '-show_entries', 'packet=codec_type,pts_time,duration_time,pos,size', '-of', 'csv=p=0', `file:${d.file}`,
   ]);
-  let end = 0;
-  let longest = 0;
-  let video = 0;
+  const p: Packets = { end: 0, longest: 0, video: 0, lastVideoByte: 0 };
   for (const line of out.stdout.split('\n')) {
-    const [type, pts, duration] = line.split(',');
+    const [type, pts, duration, size, pos] = line.split(',');
     const start = Number(pts);
     const length = Number(duration);
-    if (type === 'video') video++;
+    if (type === 'video') {
+      p.video++;
+      p.lastVideoByte = Number(pos) + Number(size);
+    }
     if (!Number.isFinite(start) || !Number.isFinite(length)) continue;
-    end = Math.max(end, start + length);
-    longest = Math.max(longest, length);
+    p.end = Math.max(p.end, start + length);
+    p.longest = Math.max(p.longest, length);
   }
-  return { end, longest, video };
+  return p;
 }
 
 /** Rules by the docs/cross-check.md section that explains them. */
@@ -241,6 +251,14 @@ const rules: Record<string, Rule> = {
       return theirs < ours && typeof theirDuration === 'number' && close(theirs * theirDuration, ours * ourDuration, 0.01 * ours * ourDuration);
     }
     return false;
+  },
+
+  // A cut file's last video packet, ended by the end of the file: we count it (a packet is there), FFmpeg
+  // cannot decode it.
+  'cut-last-video-frame': async (d) => {
+    if (d.tool !== 'ffprobe' || d.field !== 'video.frameCount' || Number(d.ours) !== Number(d.theirs) + 1) return false;
+    const p = await packets(d);
+    return p.video === Number(d.ours) && p.lastVideoByte === d.result.sizeBytes;
   },
 
   // A length stated in the file is longer than the file: we refuse, ffprobe reads what is there.
