@@ -1,6 +1,5 @@
 /**
- * WAV: music-metadata with our read of the header (wav.ts) for the codec, the data size and
- * truncation, else ffprobe. Checked on WAVs made with ffmpeg in every PCM and compressed format its WAV
+ * WAV: a whole file from our read of the header (wav.ts), a cut or unnamed one by ffprobe. Checked on WAVs made with ffmpeg in every PCM and compressed format its WAV
  * muxer writes, against how each was made and against ffprobe, and on hand-edited layouts.
  */
 import { execFileSync } from 'node:child_process';
@@ -10,6 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extractAudio } from '../../src/extractors/audio/audio.js';
 import { readWavFormat } from '../../src/extractors/audio/wav.js';
+import { planWav } from '../../src/extractors/audio/plan-wav.js';
 import type { ExtractInput } from '../../src/extractors/extractor.js';
 import { defaultFfprobePath } from '../../src/extractors/video/ffprobe.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
@@ -100,11 +100,25 @@ describe('edited layouts', () => {
     expect((got.section as { durationSec: number }).durationSec).toBeGreaterThan(0.9);
   });
 
-  it('a data chunk that claims more than the file holds is CORRUPT_ASSET', async () => {
-    const out = edited('cut.wav', 's16-44k-stereo.wav', (b) => b.subarray(0, b.length - 1000));
-    await expect(extractAudio(inputOf(out), testExtractConfig())).rejects.toMatchObject({
-      code: 'CORRUPT_ASSET',
-      message: expect.stringMatching(/^truncated WAV: the data chunk declares 176400 bytes, the file holds 175400$/),
+  it('a ranged read fetches the header alone only where the extractor reads nothing else', async () => {
+    const reader = (name: string) => {
+      const bytes = readFileSync(file(name));
+      return { size: bytes.length, read: async (at: number, n: number) => bytes.subarray(at, at + n), ensureAll: async () => {} };
+    };
+    edited('adpcm-no-fact-plan.wav', 'adpcm-ms-22k.wav', (b) => {
+      b.write('JUNK', chunkAt(b, 'fact'), 'latin1');
+      return b;
     });
+    expect(await planWav(reader('s16-44k-stereo.wav'))).toBe(true); // PCM: timed from the data size
+    expect(await planWav(reader('adpcm-ms-22k.wav'))).toBe(true); // its fact chunk states the samples
+    expect(await planWav(reader('adpcm-no-fact-plan.wav'))).toBe(false); // ffprobe times its packets: read whole
+  });
+
+  it('a data chunk that claims more than the file holds: the samples that are there', async () => {
+    const out = edited('cut.wav', 's16-44k-stereo.wav', (b) => b.subarray(0, b.length - 1000));
+    const got = await extractAudio(inputOf(out), testExtractConfig());
+    // 1 s of 16-bit stereo at 44.1 kHz is 176,400 bytes; 1,000 fewer are 250 fewer 4-byte samples.
+    expect(got.section).toMatchObject({ codec: 'pcm_s16le', sampleRate: 44100, channels: 2 });
+    expect((got.section as { durationSec: number }).durationSec).toBeCloseTo((44100 - 250) / 44100, 9);
   });
 });

@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { detect } from '../../src/detect/detect.js';
 import { CorruptAssetError, ExtractTimeoutError, WorkerFaultError } from '../../src/errors.js';
 import { bundledFfprobeEnv } from '../../src/extractors/video/ffprobe-gconv.js';
-import { defaultFfprobePath, ffprobeTimeoutMs, runFfprobe } from '../../src/extractors/video/ffprobe.js';
+import { defaultFfprobePath, ffprobeArgs, ffprobeTimeoutMs, runFfprobe } from '../../src/extractors/video/ffprobe.js';
+import { PacketListing } from '../../src/extractors/video/packets.js';
 import { extractVideo, probeVideo } from '../../src/extractors/video/video.js';
 import { probeFile } from '../../src/probe.js';
 import { fixturesDir, listFixtures, testExtractConfig } from '../helpers/fixtures.js';
@@ -177,6 +178,28 @@ describe('sample tables that claim more entries than the file holds', () => {
   });
 });
 
+describe('the packet listing, read as it streams', () => {
+  const output = (name: string) => execFileSync(defaultFfprobePath(), ffprobeArgs(video(name), true), { env: bundledFfprobeEnv(), encoding: 'latin1' });
+
+  it.each([1, 7, 4096])('in chunks of %i characters: every packet counted, the rest is the JSON', (size) => {
+    // vp9-opus.webm: 25 VP9 frames (stream 0); 1 s of Opus plus its 312-sample pre-skip in 20 ms packets: 51 (stream 1).
+    const text = output('vp9-opus.webm');
+    const listing = new PacketListing(1 << 20);
+    for (let at = 0; at < text.length; at += size) listing.feed(text.slice(at, at + size));
+    const json = JSON.parse(listing.text()) as { streams: unknown[]; packets?: unknown };
+    expect(json.streams).toHaveLength(2);
+    expect(json).not.toHaveProperty('packets');
+    expect(listing.streams.get(0)?.count).toBe(25);
+    expect(listing.streams.get(1)?.count).toBe(51);
+  });
+
+  it('a line or a remainder longer than its bound is CORRUPT_ASSET, not held', () => {
+    expect(() => new PacketListing(100).feed('x'.repeat(101))).toThrow(CorruptAssetError);
+    const text = output('h264.mkv');
+    expect(() => new PacketListing(1000).feed(text)).toThrow(CorruptAssetError);
+  });
+});
+
 describe('ffprobe processes per file', () => {
   const input = (name: string, mimeType: string) => ({
     path: video(name), sizeBytes: 1, dataType: 'video' as const, mimeType, ext: path.extname(name).slice(1),
@@ -184,14 +207,15 @@ describe('ffprobe processes per file', () => {
 
   it.each([
     ['h264-moov-at-end.mp4', 'video/mp4', 1], // nb_frames from the sample table
-    ['mpeg4.avi', 'video/vnd.avi', 1], // nb_frames from the index
-    ['h264.mkv', 'video/matroska', 1], // no count stored: counted in the same call
-    ['h264.mkv', 'application/octet-stream', 2], // not known in advance: a second call counts
+    ['truncated-faststart.mp4', 'video/mp4', 1], // cut inside mdat: packets listed in the one call (18 frames)
+    ['mpeg4.avi', 'video/vnd.avi', 1], // packets listed in the one call
+    ['h264.mkv', 'video/matroska', 1], // no count stored: packets listed in the one call
+    ['h264.mkv', 'application/octet-stream', 1], // whatever the MIME type: only ISO BMFF has its index read
   ] as const)('%s as %s: %i process(es), 25 frames', async (name, mimeType, expected) => {
     const log = path.join(tmp, `runs-${name}-${mimeType.replace('/', '-')}-${expected}.log`);
     const out = await probeVideo(input(name, mimeType), testExtractConfig({ ffprobePath: countingFfprobe(log) }));
     expect(runs(log)).toBe(expected);
-    expect(out.dataType === 'video' && out.section.frameCount).toBe(25);
+    expect(out.dataType === 'video' && out.section.frameCount).toBe(name.startsWith('truncated') ? 18 : 25);
   });
 });
 

@@ -2,9 +2,11 @@
  * WAV (RIFF, Microsoft's "Multimedia Programming Interface and Data Specifications 1.0"): every chunk
  * but `data` is read whole (fmt, fact, LIST, id3 — what the parsers look at), `data` is skipped, its
  * header and size being what the duration comes from. RF64 and a data size of 0 or 0xFFFFFFFF (a
- * stream's placeholder) are unsure: the whole file is read.
+ * stream's placeholder) are unsure: the whole file is read. So is a WAV whose length its header does not
+ * state (a codec we do not name, or neither PCM nor a fact chunk): ffprobe then times its packets, all read.
  */
 import { unsureOnFault, type RangeReader } from '../range-plan.js';
+import { parseFmt, wavCodecName } from './wav.js';
 /** A chunk other than data larger than this is not a header: read the file. */
 const maxChunkBytes = 4 * 1024 * 1024;
 /**
@@ -17,6 +19,8 @@ export const planWav = unsureOnFault(async function planWav(src: RangeReader): P
   const riff = await src.read(0, 12);
   if (riff.toString('latin1', 0, 4) !== 'RIFF' || riff.toString('latin1', 8, 12) !== 'WAVE') return false;
   let sawData = false;
+  let sawFact = false;
+  let codec: string | undefined;
   for (let at = 12, chunks = 0; at < src.size; chunks++) {
     if (chunks >= maxWavChunks) return false;
     const header = await src.read(at, 8);
@@ -30,9 +34,13 @@ export const planWav = unsureOnFault(async function planWav(src: RangeReader): P
       sawData = true;
     } else {
       if (size > maxChunkBytes) return false;
-      await src.read(at + 8, size);
+      const body = await src.read(at + 8, size);
+      const fmt = id === 'fmt ' ? parseFmt(body.subarray(0, 64)) : undefined;
+      if (fmt) codec = wavCodecName(fmt);
+      if (id === 'fact') sawFact = true;
     }
     at = end;
   }
-  return sawData;
+  // The extractor's own condition for reading the header alone (audio.ts).
+  return sawData && codec !== undefined && (codec.startsWith('pcm_') || sawFact);
 });

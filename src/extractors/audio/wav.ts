@@ -2,10 +2,10 @@
  * The `fmt ` and `data` chunks of a RIFF/WAVE file, read by seeking from chunk header to chunk header
  * (never the sample data).
  *
- * Why: music-metadata names WAVE codecs by their format tag only, so a WAVE_FORMAT_EXTENSIBLE file (any
- * WAV over 16 bits or 2 channels that FFmpeg writes) reads as "non-PCM (65534)" (still in music-metadata
- * 12.1); the real format is the first two bytes of its SubFormat GUID. And the data chunk's declared size
- * tells a file cut short.
+ * Why: a whole WAV's length and format are in these two chunks, so it needs no ffprobe process and a
+ * ranged read needs only its header; and the data chunk's declared size tells a file cut short. (The
+ * library alternative, music-metadata 11, names WAVE_FORMAT_EXTENSIBLE files "non-PCM (65534)": the real
+ * format is the first two bytes of the SubFormat GUID.)
  * Layout: Microsoft's WAVEFORMATEX / WAVEFORMATEXTENSIBLE (mmreg.h); RIFF chunks are padded to even size.
  */
 import { readAtSync, withFileSync } from '../read-sync.js';
@@ -66,7 +66,8 @@ export async function readWavFormat(path: string): Promise<WavFormat | undefined
   });
 }
 
-function parseFmt(b: Buffer): WavFormat | undefined {
+/** The `fmt ` chunk's body → its format; undefined when too short. */
+export function parseFmt(b: Buffer): WavFormat | undefined {
   if (b.length < 16) return undefined;
   const tag = b.readUInt16LE(0);
   const out: WavFormat = {

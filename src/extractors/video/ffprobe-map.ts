@@ -6,6 +6,7 @@
 import type { AudioInfo } from '../../contract.js';
 import { CorruptAssetError } from '../../errors.js';
 import type { FfprobeResult, FfprobeStream } from './ffprobe.js';
+import { measuredSec } from './packets.js';
 
 /** A number from ffprobe's decimal strings ("1.000000", "N/A" and absent → undefined). */
 export function num(value: string | number | undefined): number | undefined {
@@ -66,19 +67,18 @@ export function clockwiseRotation(stream: FfprobeStream): 0 | 90 | 180 | 270 {
   return ([0, 90, 180, 270] as const)[quarter] ?? 0;
 }
 
+/** Streams whose packets are played: audio and video, not cover art. */
+function played(probe: FfprobeResult): FfprobeStream[] {
+  return probe.streams.filter((s) => s.codec_type === 'audio' || isRealVideo(s));
+}
+
 /**
- * The container's duration, else the longest stream's; a file with neither has no timeline to report.
- *
- * ASF is the exception: FFmpeg's demuxer gives every stream the file's play duration (File Properties
- * Object, preroll removed) and then computes the container's as the latest stream start plus that, so
- * a video that starts one audio packet late is reported one packet too long (1.092 s for a file whose
- * last frame ends at 1.046 s, found by the cross-check against mediainfo). The stream's value is the file's.
+ * With the packets listed, the time they span (packets.ts): what the file holds, whatever its header says.
+ * Else the container's duration, else the longest stream's. A file with none has no timeline to report.
  */
-export function durationSec(probe: FfprobeResult, stream?: FfprobeStream): number {
-  const asf = (probe.format.format_name ?? '').split(',').includes('asf');
-  const fromStream = num(stream?.duration);
-  const d = (asf ? fromStream : undefined) ?? num(probe.format.duration) ?? fromStream ?? maxStreamDuration(probe);
-  if (d === undefined || d < 0) throw new CorruptAssetError('ffprobe found no duration');
+export function durationSec(probe: FfprobeResult): number {
+  const d = probe.packets ? measuredSec(probe, played(probe)) : num(probe.format.duration) ?? maxStreamDuration(probe);
+  if (d === undefined || d < 0 || (probe.packets && d === 0)) throw new CorruptAssetError('ffprobe found no audio or video to time');
   return d;
 }
 
@@ -89,8 +89,8 @@ function maxStreamDuration(probe: FfprobeResult): number | undefined {
 
 /**
  * The whole file's average bit rate (bit/s): its size over the duration we report, so that the two
- * always agree (ffprobe's own bit_rate divides by its duration, which for ASF is too long, see
- * durationSec); ffprobe's value where the size is unknown.
+ * always agree (ffprobe's own bit_rate divides by the header's duration); ffprobe's value where the size
+ * is unknown.
  */
 export function bitRate(probe: FfprobeResult, duration?: number): number | undefined {
   const size = num(probe.format.size);
@@ -105,6 +105,21 @@ export function isLosslessCodec(codec: string): boolean {
   return losslessCodecs.has(codec) || (codec.startsWith('pcm_') && !['pcm_alaw', 'pcm_mulaw'].includes(codec));
 }
 
+/**
+ * The audio stream's bit rate: the one its codec parameters state (a CBR frame's, a Xing header's bytes
+ * over its frames, Vorbis' nominal rate, PCM's); absent where none is stated (FLAC, Opus). MPEG audio and
+ * ADTS frames are their own record: their bytes over the measured time, where the stated rate is over
+ * 1% off it (a VBR stream without a header states its first frame's, a cut one its header's).
+ */
+function audioBitRate(probe: FfprobeResult, stream: FfprobeStream, duration: number): number | undefined {
+  const stated = num(stream.bit_rate);
+  const bytes = probe.packets?.get(stream.index)?.bytes;
+  const raw = ['mp3', 'aac'].includes(probe.format.format_name ?? '');
+  const measured = raw && bytes ? (bytes * 8) / duration : undefined;
+  const rate = measured && (!stated || Math.abs(stated - measured) > measured / 100) ? measured : stated;
+  return rate && rate > 0 ? Math.round(rate) : undefined;
+}
+
 /** An audio-only file (or one whose only picture is cover art) read by ffprobe → the audio section. */
 export function audioFromFfprobe(probe: FfprobeResult, mimeType: string): AudioInfo {
   const stream = probe.streams.find((s) => s.codec_type === 'audio');
@@ -112,17 +127,15 @@ export function audioFromFfprobe(probe: FfprobeResult, mimeType: string): AudioI
   const sampleRate = num(stream.sample_rate);
   if (!sampleRate) throw new CorruptAssetError('ffprobe found no sample rate');
   const bits = num(stream.bits_per_raw_sample) || num(stream.bits_per_sample);
-  const duration = durationSec(probe, stream);
-  // The audio stream's own rate (its codec parameters), never the file's: absent where the stream states
-  // none (FLAC, Opus).
-  const rateBps = num(stream.bit_rate);
+  const duration = durationSec(probe);
+  const rateBps = audioBitRate(probe, stream, duration);
   return {
     container: containerName(probe, mimeType),
     codec: stream.codec_name,
     durationSec: duration,
     sampleRate,
     channels: stream.channels ?? 0,
-    ...(rateBps !== undefined && rateBps > 0 ? { bitRate: Math.round(rateBps) } : {}),
+    ...(rateBps !== undefined ? { bitRate: rateBps } : {}),
     ...(bits ? { bitsPerSample: bits } : {}),
     lossless: isLosslessCodec(stream.codec_name),
   };

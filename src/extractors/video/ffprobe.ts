@@ -1,5 +1,6 @@
 /**
- * Runs ffprobe on one local file of untrusted bytes and returns its JSON, bounded in time and output.
+ * Runs ffprobe on one local file of untrusted bytes and returns its JSON, bounded in time and output (a
+ * packet listing is read as it streams, packets.ts).
  *
  * Why the binary is spawned here rather than through fluent-ffmpeg's `ffprobe()`: that call has no
  * timeout and can wait forever on a stuck process (fluent-ffmpeg issue #1089), cannot kill what it
@@ -16,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { bundledFfprobeEnv } from './ffprobe-gconv.js';
+import { packetArgs, PacketListing, type StreamPackets } from './packets.js';
 import { CorruptAssetError, ExtractTimeoutError, WorkerFaultError } from '../../errors.js';
 
 /** One stream as ffprobe's JSON writer prints it (only the fields we read). */
@@ -29,8 +31,8 @@ export interface FfprobeStream {
   r_frame_rate?: string;
   duration?: string;
   nb_frames?: string;
-  /** Present only with `-count_packets`. */
-  nb_read_packets?: string;
+  /** "1/90000": the unit of the packets' times. */
+  time_base?: string;
   sample_rate?: string;
   /** The stream's own bit rate (bit/s), where its codec parameters state one. */
   bit_rate?: string;
@@ -54,6 +56,8 @@ export interface FfprobeFormat {
 export interface FfprobeResult {
   streams: FfprobeStream[];
   format: FfprobeFormat;
+  /** Per stream index, when the packets were listed (packets.ts). */
+  packets?: Map<number, StreamPackets>;
 }
 
 /**
@@ -101,21 +105,20 @@ export interface FfprobeOptions {
   /** The ffprobe binary; the bundled one when absent (FFPROBE_PATH sets it). */
   ffprobePath?: string | undefined;
   timeoutMs: number;
-  /** Read every packet and report `nb_read_packets` per stream (reads the whole file). */
-  countPackets?: boolean;
+  /** List every packet (reads the whole file): what the file holds, see packets.ts. */
+  packets?: boolean;
 }
 
-/** The argument list for one probe of `path`: one process, format and streams, JSON. */
-export function ffprobeArgs(path: string, countPackets = false): string[] {
+/** The argument list for one probe of `path`: one process, format and streams (and packets), JSON. */
+export function ffprobeArgs(path: string, packets = false): string[] {
   return [
     '-v', 'error',
     '-hide_banner',
     '-protocol_whitelist', 'file',
     '-format_whitelist', acceptedDemuxers.join(','),
-    '-print_format', 'json',
+    ...(packets ? packetArgs : ['-print_format', 'json']),
     '-show_format',
     '-show_streams',
-    ...(countPackets ? ['-count_packets'] : []),
     // The `file:` prefix keeps a name with a colon from being read as a protocol.
     `file:${path}`,
   ];
@@ -133,13 +136,14 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
     // detached: ffprobe leads its own process group, so a kill also reaches anything a wrapper started.
     // An environment of one variable: the worker's credentials are none of ffprobe's business, and
     // GCONV_PATH keeps a static build from loading the host's iconv modules (see ffprobe-gconv.ts).
-    const child = spawn(bin, ffprobeArgs(path, options.countPackets), {
+    const child = spawn(bin, ffprobeArgs(path, options.packets), {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
       env: bundledFfprobeEnv(),
     });
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
+    const listing = options.packets ? new PacketListing(ffprobeMaxStdoutBytes) : undefined;
     let stderr = '';
     let failure: Error | undefined;
     let settled = false;
@@ -169,6 +173,14 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
     );
 
     child.stdout.on('data', (chunk: Buffer) => {
+      if (listing) {
+        try {
+          listing.feed(chunk.toString('latin1'));
+        } catch (err) {
+          kill(err as Error);
+        }
+        return;
+      }
       stdoutBytes += chunk.length;
       if (stdoutBytes > ffprobeMaxStdoutBytes) {
         kill(new CorruptAssetError(`ffprobe output exceeds ${ffprobeMaxStdoutBytes} bytes`));
@@ -190,8 +202,9 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
         return finish(undefined, new CorruptAssetError(`ffprobe cannot read the file (${how}): ${cleanStderr(stderr, path)}`));
       }
       try {
-        const parsed = JSON.parse(Buffer.concat(stdout).toString('utf8')) as Partial<FfprobeResult>;
-        finish({ streams: parsed.streams ?? [], format: parsed.format ?? {} });
+        const text = listing ? Buffer.from(listing.text(), 'latin1').toString('utf8') : Buffer.concat(stdout).toString('utf8');
+        const parsed = JSON.parse(text) as Partial<FfprobeResult>;
+        finish({ streams: parsed.streams ?? [], format: parsed.format ?? {}, ...(listing ? { packets: listing.streams } : {}) });
       } catch (err) {
         finish(undefined, new CorruptAssetError('ffprobe printed no valid JSON', { cause: err }));
       }

@@ -30,7 +30,8 @@ interface Box {
   size: number;
 }
 
-function parseBoxHeader(bytes: Buffer, start: number, limit: number): Box | undefined {
+/** A box header (ISO/IEC 14496-12 §4.2) from its first 8 or 16 bytes; undefined when malformed. */
+export function parseBoxHeader(bytes: Buffer, start: number, limit: number): Box | undefined {
   if (bytes.length < 8) return undefined;
   const size32 = bytes.readUInt32BE(0);
   const type = bytes.toString('latin1', 4, 8);

@@ -7,38 +7,25 @@
  * - width/height are the decoded picture size as stored (ffprobe's width/height, not the codec's
  *   macroblock-aligned coded_width); displayWidth/displayHeight swap them for a 90/270 rotation and
  *   do not apply the sample aspect ratio, so they stay whole pixels of the stored picture.
- * - frameCount is exact: the container's own count (nb_frames: MP4/MOV sample tables) when it has one,
- *   else the packets of the video stream counted by ffprobe (`-count_packets`), which reads the whole
- *   file. For containers that never store a count (Matroska, WebM, MPEG-TS, ...) or whose count is not
- *   the frames' (AVI) the count is asked for in the first and only call instead of a second one.
+ * - durationSec and frameCount are what the file holds. Every container but an ISO BMFF/QuickTime file
+ *   has its packets listed in the same call (packets.ts): the duration is the time they span, the frame
+ *   count the video packets (Matroska, WebM, MPEG-TS keep no count; AVI's counts empty repeat chunks; a
+ *   header's duration may claim more than is there). An MP4/MOV has its index read (nb_frames, the movie
+ *   header), unless a top-level box runs past the end (mp4-boxes.ts): then its packets are listed too.
  * - fps is the average frame rate (avg_frame_rate); where the container gives none, frames / duration.
  * - bitRate is the whole file's average bit rate.
  * - A file without a real video stream (audio only, or audio with cover art) is audio: it is returned
  *   as such, read from the same probe.
- * - An ISO BMFF/QuickTime file whose top-level boxes run past its end is CORRUPT_ASSET before ffprobe
- *   runs (mp4-boxes.ts): with the index at the front, ffprobe would report the frames that were cut off.
  */
 import type { VideoInfo } from '../../contract.js';
 import type { ExtractConfig } from '../../config.js';
 import { CorruptAssetError } from '../../errors.js';
 import type { ExtractInput, Extracted, Extractor } from '../extractor.js';
-import { checkTopLevelBoxes, isoBmffExts } from './mp4-boxes.js';
+import { isoBmffExts, topLevelBoxesFit } from './mp4-boxes.js';
 import { ffprobeTimeoutMs, runFfprobe, type FfprobeResult, type FfprobeStream } from './ffprobe.js';
 import {
   audioFromFfprobe, bitRate, clockwiseRotation, containerName, durationSec, isRealVideo, num, rate,
 } from './ffprobe-map.js';
-
-/** Detected MIME types of containers that keep no per-stream frame count. */
-const noFrameCountMimes = new Set([
-  'video/matroska', 'video/x-matroska', 'video/webm', 'video/mp2t', 'video/mpeg', 'video/MP1S', 'video/MP2P',
-  'video/x-flv', 'video/ogg',
-  // ASF keeps no per-stream frame count either (its index is by time, not frame).
-  'video/x-ms-asf', 'application/vnd.ms-asf',
-  // AVI's count (the stream header's length, the index's entries) includes empty chunks, which stand
-  // for a repeat of the previous frame: muxers write them to keep the video in step with the audio.
-  // ffprobe's demuxer skips them, so its packet count is the frames the file holds.
-  'video/vnd.avi', 'video/x-msvideo', 'video/avi', 'video/msvideo',
-]);
 
 /** The audio MIME type of a container detection called video, for files that turn out to be audio. */
 const audioMimeOf: Record<string, string> = {
@@ -52,14 +39,6 @@ const audioMimeOf: Record<string, string> = {
   'application/vnd.ms-asf': 'audio/x-ms-asf',
 };
 
-/** The packets counted, when they were (see noFrameCountMimes), else the container's stored count. */
-function frameCountOf(stream: FfprobeStream): number | undefined {
-  const counted = num(stream.nb_read_packets);
-  if (counted !== undefined) return counted;
-  const stored = num(stream.nb_frames);
-  return stored !== undefined && stored > 0 ? stored : undefined;
-}
-
 function firstVideo(probe: FfprobeResult): FfprobeStream | undefined {
   return probe.streams.find(isRealVideo);
 }
@@ -71,7 +50,7 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
   if (!width || !height || !stream.codec_name) {
     throw new CorruptAssetError('the video stream has no picture size or codec');
   }
-  const duration = durationSec(probe, stream);
+  const duration = durationSec(probe);
   const fps = rate(stream.avg_frame_rate) ?? (duration > 0 && frameCount > 0 ? frameCount / duration : rate(stream.r_frame_rate) ?? 0);
   const audio = probe.streams.find((s) => s.codec_type === 'audio' && s.codec_name);
   const rateBps = bitRate(probe, duration);
@@ -98,25 +77,18 @@ export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mi
 /** Probes a video file; also used for audio in video containers (see audio.ts). */
 export async function probeVideo(input: ExtractInput, config: ExtractConfig): Promise<Extracted> {
   const deadline = Date.now() + ffprobeTimeoutMs(config.timeoutMs);
-  const remaining = (): number => Math.max(1, deadline - Date.now());
-  // ffprobe reads only an MP4's index: make sure the media data the index points into is all there.
-  if (isoBmffExts.has(input.ext)) await checkTopLevelBoxes(input.path);
-
-  const countPackets = noFrameCountMimes.has(input.mimeType);
-  const probe = await runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: remaining(), countPackets });
-
+  const run = (packets: boolean) => runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: Math.max(1, deadline - Date.now()), packets });
+  const probe = await run(!isoBmffExts.has(input.ext) || !topLevelBoxesFit(input.path));
   const stream = firstVideo(probe);
   if (!stream) {
     const mimeType = audioMimeOf[input.mimeType] ?? input.mimeType;
     return { dataType: 'audio', mimeType, section: audioFromFfprobe(probe, input.mimeType) };
   }
-  let frameCount = frameCountOf(stream);
-  if (frameCount === undefined) {
-    // The container keeps no count after all: count the packets, reading the whole file once more.
-    const counted = await runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: remaining(), countPackets: true });
-    frameCount = num(counted.streams.find((s) => s.index === stream.index)?.nb_read_packets);
-  }
-  if (frameCount === undefined) throw new CorruptAssetError('cannot count the frames of the video stream');
+  const stored = num(stream.nb_frames);
+  // An index without a frame count after all: list the packets, reading the whole file once more.
+  const listed = probe.packets ?? (stored ? undefined : (await run(true)).packets);
+  const frameCount = listed ? listed.get(stream.index)?.count : stored;
+  if (!frameCount) throw new CorruptAssetError('cannot count the frames of the video stream');
   return { dataType: 'video', mimeType: input.mimeType, section: videoFromFfprobe(probe, stream, input.mimeType, frameCount) };
 }
 
