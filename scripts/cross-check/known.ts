@@ -156,7 +156,9 @@ const rules: Record<string, Rule> = {
   },
 
   // mediainfo's frame count where the container has no index is duration × rate; FFmpeg decoded ours.
-  'mediainfo-frame-estimate': (d) => d.tool === 'mediainfo' && d.field === 'video.frameCount' && agreedBy(d, 'ffprobe'),
+  // (MP4 and MOV have a sample table: mediainfo's count is that, not an estimate.)
+  'mediainfo-frame-estimate': (d) =>
+    d.tool === 'mediainfo' && d.field === 'video.frameCount' && !['mp4', 'mov'].includes(container(d.result) ?? '') && agreedBy(d, 'ffprobe'),
 
   // Opus decodes at 48 kHz whatever the input rate its header records (RFC 7845 §5.1); those tools print the latter.
   'opus-input-sample-rate': (d) =>
