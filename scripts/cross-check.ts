@@ -29,10 +29,11 @@ const fixturesDir = path.join(root, 'fixtures');
 /** The worker's defaults (docs/contract.md §7), with the ffprobe the worker ships (its bundled static build). */
 const config: ExtractConfig = { timeoutMs: 60_000, maxHeapMb: 256, pdfMaxPageSizes: 10_000, dicomIncludePhi: false };
 
-/** Fixtures are the files that have an expected.json; an extra directory is taken whole. */
+/** Fixtures are the files that have an expected.json; an extra directory is taken whole, hidden files aside. */
 function listFiles(dir: string, fixturesOnly: boolean): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...listFiles(full, fixturesOnly));
     else if (entry.isFile() && !entry.name.endsWith('.expected.json')) {
@@ -115,6 +116,8 @@ async function main(): Promise<number> {
   let explained = 0;
   /** Per set (fixtures, or the directories given) and data type: files, comparisons, disagreements. */
   const tally = new Map<string, [number, number, number]>();
+  /** Disagreements per rule of known.ts. */
+  const byRule = new Map<string, number>();
   console.log('Tolerances: durations 10 ms; fps 0.1 %; bit rates 1 %; PDF page sizes 0.01 pt; everything else exact.\n');
   for (const row of rows) {
     checked += row.checked;
@@ -132,6 +135,7 @@ async function main(): Promise<number> {
       const why = await explain(d);
       if (why) explained++;
       else unexplained++;
+      byRule.set(why ?? 'UNEXPLAINED', (byRule.get(why ?? 'UNEXPLAINED') ?? 0) + 1);
       console.log(`      ${d.field.padEnd(28)} ours ${show(d.ours).padEnd(14)} ${d.tool} ${show(d.theirs).padEnd(14)} ${why ? `explained: ${why}` : 'UNEXPLAINED'}`);
     }
   }
@@ -140,6 +144,8 @@ async function main(): Promise<number> {
     const [set = '', type = ''] = key.split(' ');
     console.log(`${set.padEnd(9)} ${type.padEnd(8)} ${String(n).padStart(5)} ${String(c).padStart(12)} ${String(f).padStart(14)}`);
   }
+  console.log('\ndisagreements by rule (docs/cross-check.md)');
+  for (const [rule, n] of [...byRule].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`${String(n).padStart(5)}  ${rule}`);
   console.log(`\n${files.length} files, ${checked} comparisons, ${explained + unexplained} disagreements: ${explained} explained (docs/cross-check.md), ${unexplained} unexplained.`);
   return unexplained ? 1 : 0;
 }

