@@ -4,7 +4,7 @@
  * numbers reproduce its value, or another tool with our definition agrees), never by file name, so a new
  * file that disagrees for a new reason is printed as UNEXPLAINED.
  */
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { AssetResult } from '../../src/contract.js';
 import { agrees, num, type Claim, type Value } from './claim.js';
 import { lfOnlyShortfall } from './documents.js';
@@ -305,6 +305,23 @@ const rules: Record<string, Rule> = {
     const p = await packets(d);
     return p.video === Number(d.ours) && p.lastVideoByte === d.result.sizeBytes;
   },
+
+  // A JPEG without its end marker is cut (docs/contract.md): exiftool reads its header and says no more.
+  'jpeg-without-end-marker': async (d) => {
+    if (d.tool !== 'exiftool' || d.field !== 'status' || d.result.error?.code !== 'CORRUPT_ASSET' || d.exif?.FileType !== 'JPEG') return false;
+    const buf = await readFile(d.file);
+    return buf.readUInt16BE(0) === 0xffd8 && buf.lastIndexOf(Buffer.from([0xff, 0xd9])) === -1;
+  },
+
+  // Camera raws are refused by design (docs/contract.md §3): their first image is often a small preview.
+  'camera-raw-refused': (d) =>
+    d.tool === 'exiftool' && d.field === 'status' && d.result.error?.code === 'UNSUPPORTED_TYPE' &&
+    /^image\/x-(adobe-dng|canon-cr[23]|nikon-nef|sony-arw|panasonic-rw2|olympus-orf|fujifilm-raf)$/.test(String(d.exif?.MIMEType)),
+
+  // Known bug: a valid TIFF of 64-bit samples (doubles), which libvips does not read, is called corrupt.
+  'known-bug-tiff-64-bit-samples': (d) =>
+    d.tool === 'exiftool' && d.field === 'status' && d.result.error?.code === 'CORRUPT_ASSET' && d.exif?.FileType === 'TIFF' &&
+    String(d.exif?.BitsPerSample).split(' ').includes('64'),
 
   // A page tree with a cycle: pdf.js refuses, poppler and qpdf report the root's /Count.
   'pdf-page-tree-cycle': (d) =>
