@@ -1,6 +1,6 @@
 /**
- * What the fixture table cannot show about the audio extractor: when ffprobe runs (once a file, never for a
- * whole WAV), that MP3 frames are what is timed, and WAV headers the fixtures do not hold.
+ * What the fixture table cannot show about the audio extractor: when ffprobe runs, that an MP3's VBR header
+ * is taken only where the file holds what it states, and WAV headers the fixtures do not hold.
  */
 import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,20 +31,34 @@ function runs(log: string): number {
   }
 }
 
-describe('one ffprobe process a file, none for a whole WAV', () => {
+/**
+ * ffprobe runs only where music-metadata's or the WAV header's length cannot be shown to be what the file
+ * holds (audio.ts): none for a whole MP3 with a Xing/Info header, an Ogg (cut or not: its pages are read to
+ * the end), a whole WAV or AIFF; one where a header's claim does not fit the file, where nothing states a
+ * length, for FLAC, ADTS and what music-metadata does not read, and for MP4 (the video extractor).
+ */
+describe('ffprobe processes a file', () => {
   it.each([
     ['pcm-s16le-8k-mono.wav', 0],
     ['pcm-s32le-8k-mono.wav', 0], // WAVE_FORMAT_EXTENSIBLE: named from our own read of the header
     ['g726-8k-mono.wav', 0], // named from our own read of the header; its fact chunk states the samples
-    ['truncated.wav', 1], // the data chunk runs past the end: measured
-    ['pcm-s16be-8k-mono.aiff', 1],
+    ['truncated.wav', 1], // the data chunk runs past the end
+    ['pcm-s16be-8k-mono.aiff', 0],
+    ['truncated.aiff', 1], // the SSND chunk runs past the end
+    ['vorbis-22k-mono.ogg', 0],
+    ['opus-48k-mono.opus', 0],
+    ['truncated.opus', 0], // the last whole page's granule position: no header claim to check
+    ['cbr-32k.mp3', 0], // LAME's Info header: its bytes are the file's
+    ['cover-art.mp3', 0],
+    ['vbr-xing.mp3', 0],
+    ['truncated-xing.mp3', 1], // the Xing header states more bytes than the file holds
+    ['vbr-no-xing.mp3', 1], // no VBR header: nothing states a length
+    ['truncated-mid-frame.mp3', 1],
     ['s16-8k-mono.flac', 1],
-    ['vorbis-22k-mono.ogg', 1],
-    ['opus-48k-mono.opus', 1],
     ['aac-24k-mono.aac', 1],
-    ['cbr-32k.mp3', 1],
-    ['vbr-no-xing.mp3', 1],
-  ])('%s: %i ffprobe process(es)', async (name, expected) => {
+    ['ac3-48k-mono.ac3', 1], // no music-metadata parser
+    ['aac-24k-mono.m4a', 1], // the video extractor reads its index
+  ])('%s: %i', async (name, expected) => {
     const log = path.join(tmp, `${name}.log`);
     const out = await extractFile(audio(name), testExtractConfig({ ffprobePath: countingFfprobe(log) }));
     expect(out.dataType).toBe('audio');
