@@ -280,15 +280,6 @@ const rules: Record<string, Rule> = {
     return false;
   },
 
-  // Known bug: FFmpeg gives an Ogg Vorbis stream's last packet a duration of 2^32 samples less a few when
-  // its final granule position trims the packet (a negative duration wrapped); our duration adds it.
-  'known-bug-ogg-wrapped-last-packet': async (d) => {
-    const rate = d.result.audio?.sampleRate;
-    if (!d.field.endsWith('durationSec') || container(d.result) !== 'ogg' || !rate || Number(d.ours) <= Number(d.theirs)) return false;
-    const p = await packets(d);
-    return p.longest > 2 ** 31 / rate && close(Number(d.ours), p.end, 0.001);
-  },
-
   // Raw MP3 and ADTS: our bit rate is the frames' bytes over our duration; the tools take a VBR header's
   // or the first frame's rate.
   'frames-bit-rate': async (d) => {
