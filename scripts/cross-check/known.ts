@@ -137,7 +137,7 @@ const rules: Record<string, Rule> = {
     return close(Number(d.theirs) - preroll / 1000, Number(d.ours), 0.01);
   },
 
-  // mediainfo's bit rates are its own (MP3: the frames only; MPEG-TS: from PCR timing); ffprobe uses ours.
+  // mediainfo's bit rates are its own measures (AAC in MP4, a cut AIFF, MPEG-TS timing); ffprobe states ours.
   'bitrate-definition': (d) => d.tool === 'mediainfo' && d.field.endsWith('bitRate') && agreedBy(d, 'ffprobe'),
 
   // A cut MP3 frame: FFmpeg decodes it (and we count it); mediainfo counts complete frames only.
