@@ -66,6 +66,40 @@ describe('ffprobe processes a file', () => {
   });
 });
 
+describe("a header's length is taken only where the file can hold it", () => {
+  async function extractCounted(name: string, bytes: Buffer) {
+    const file = path.join(tmp, name);
+    writeFileSync(file, bytes);
+    const log = path.join(tmp, `${name}.log`);
+    const out = await extractFile(file, testExtractConfig({ ffprobePath: countingFfprobe(log) }));
+    return { section: out.section as { durationSec: number }, ffprobeRuns: runs(log) };
+  }
+
+  it('an AIFF whose COMM chunk claims twice the frames its SSND chunk holds: the samples that are there', async () => {
+    const bytes = Buffer.from(readFileSync(audio('pcm-s16be-8k-mono.aiff')));
+    const comm = bytes.indexOf('COMM', 12, 'latin1');
+    // COMM: id, size, channels (2 bytes), then the frame count; this file holds 4000 (0.5 s at 8 kHz).
+    expect(bytes.readUInt32BE(comm + 10)).toBe(4000);
+    bytes.writeUInt32BE(8000, comm + 10);
+    const { section, ffprobeRuns } = await extractCounted('lying-comm.aiff', bytes);
+    expect(section.durationSec).toBeCloseTo(0.5, 9);
+    expect(ffprobeRuns).toBe(1);
+  });
+
+  it("an Ogg page's granule position claiming a million seconds in a 4.5 KB file: the pages before it", async () => {
+    const bytes = Buffer.from(readFileSync(audio('vorbis-22k-mono.ogg')));
+    const last = bytes.lastIndexOf('OggS', undefined, 'latin1');
+    // Page header: capture pattern, version, type, then the 64-bit granule position; 22050 samples (1 s) here.
+    expect(bytes.readBigUInt64LE(last + 6)).toBe(22050n);
+    bytes.writeBigUInt64LE(22050n * 1_000_000n, last + 6);
+    const { section, ffprobeRuns } = await extractCounted('damaged-granule.ogg', bytes);
+    // The page's CRC no longer matches: ffprobe drops it, and the 1 s of tone ends on the page before.
+    expect(section.durationSec).toBeGreaterThan(0.9);
+    expect(section.durationSec).toBeLessThan(1);
+    expect(ffprobeRuns).toBe(1);
+  });
+});
+
 describe('MP3 durations are the frames the file holds', () => {
   it('bytes after the last frame count at most as one cut frame', async () => {
     const file = path.join(tmp, 'junk-tail.mp3');

@@ -1,31 +1,26 @@
 /**
- * Audio: music-metadata reads MP3, Ogg (Vorbis, Opus, Speex) and plain AIFF; a whole WAV is read from its
- * header (wav.ts); ffprobe reads the rest with its packets listed (video/packets.ts). The duration is what
- * the file holds, so music-metadata's is taken only where it is that, as facts of the file show:
- * - MP3: a Xing/Info header's frame count, where the file holds the bytes the header states and those
- *   bytes over that length are a bit rate MPEG audio has. Without such a header music-metadata estimates
- *   (a stream whose first frames share a bit rate from its size, else it stops counting 164 bytes before
- *   the end); a VBRI header it does not read. Those, and a cut or lying header, are listed.
- * - Ogg: the last whole page's granule position; music-metadata reads every page, cut file or not.
+ * Audio: music-metadata reads MP3, Ogg (Vorbis, Opus) and plain AIFF, wav.ts a whole WAV's header, ffprobe
+ * lists the packets of the rest (video/packets.ts). The duration is what the file holds: music-metadata's
+ * is taken only where facts of the file show it is.
+ * - MP3: a Xing/Info header's frames, where the file holds the bytes it states (`xingHolds`). Without one,
+ *   music-metadata estimates (from the size when the first frames share a bit rate, else it stops counting
+ *   164 bytes before the end) and it reads no VBRI header: listed, as a cut or lying header is.
+ * - Ogg: the last whole page's granule position (all pages are read), where the file's size can hold it.
  * - AIFF: the COMM chunk's frames, where the SSND chunk fits inside the file and holds them.
- * - A WAV whose data chunk fits inside the file, PCM or with a fact chunk (see `wavFromHeader`).
- * Listed: FLAC (STREAMINFO's sample count is not checked against the frames without reading them),
- * ADTS AAC (music-metadata stops counting before the end), formats music-metadata has no parser for
- * (AC-3, E-AC-3, DTS) or whose names we do not map (AIFF-C), and anything music-metadata cannot read.
- * MP4/M4A, Matroska/WebM and ASF (WMA) audio go to the video extractor (the same rule; music-metadata
- * reports 2 channels for mono AAC in MP4 and ignores the edit list that hides the AAC priming).
- *
- * Choices: `container` and `codec` use FFmpeg's names (names.ts). `bitRate` is the audio stream's, never
- * the file's size over its duration (an ID3v2 picture or a container's overhead is not audio): an MP3's
- * frames' or VBR header's, Vorbis' nominal, PCM's; none for FLAC and Opus, which state none.
- * `bitsPerSample` is given for PCM and lossless codecs only. `lossless` follows the codec.
+ * - WAV: the data chunk's size where it fits inside the file, for PCM or with a fact chunk.
+ * Listed: FLAC (its STREAMINFO sample count cannot be checked without reading the frames), ADTS (music-
+ * metadata stops counting early), AIFF-C, what music-metadata cannot read (AC-3, E-AC-3, DTS). MP4/M4A,
+ * Matroska/WebM, ASF: the video extractor (music-metadata reports 2 channels for mono AAC in MP4 and
+ * ignores the edit list hiding the AAC priming).
+ * Choices: FFmpeg's names (names.ts). `bitRate` is the audio stream's, never the file's size over its
+ * duration (an ID3v2 picture is not audio): an MP3's frames' or VBR header's, Vorbis' nominal, PCM's; none
+ * for FLAC and Opus, which state none. `bitsPerSample` for PCM and lossless codecs only.
  */
 import { parseFile } from 'music-metadata';
 import type { AudioInfo } from '../../contract.js';
-import type { ExtractConfig } from '../../config.js';
 import { CorruptAssetError } from '../../errors.js';
 import { ffmpegNames } from './names.js';
-import { readWavFormat, wavCodecName, type WavFormat } from './wav.js';
+import { readWavFormat, wavCodecName } from './wav.js';
 import type { ExtractInput, Extractor } from '../extractor.js';
 import { readAtSync, withSourceSync } from '../read-sync.js';
 import { ffprobeTimeoutMs, runFfprobe } from '../video/ffprobe.js';
@@ -44,11 +39,13 @@ const opusDecodeRateHz = 48_000;
  * count when there is one (both prefer it), else data bytes over block align, which counts samples only for
  * PCM. Undefined where ffprobe must decide (see above).
  */
-function wavFromHeader(wav: WavFormat, sizeBytes: number): AudioInfo | undefined {
+async function fromWavHeader(input: ExtractInput): Promise<AudioInfo | undefined> {
+  const wav = await readWavFormat(input.path);
+  if (!wav) throw new CorruptAssetError('WAV without a fmt chunk');
   const codec = wavCodecName(wav);
   const { dataOffset, dataBytes, blockAlign, sampleRate } = wav;
   if (!codec || (!codec.startsWith('pcm_') && wav.factSamples === undefined)) return undefined;
-  if (dataOffset === undefined || dataBytes === undefined || dataOffset + dataBytes > sizeBytes || !blockAlign || !sampleRate) return undefined;
+  if (dataOffset === undefined || dataBytes === undefined || dataOffset + dataBytes > input.sizeBytes || !blockAlign || !sampleRate) return undefined;
   const lossless = isLosslessCodec(codec);
   const bits = wav.validBitsPerSample ?? wav.bitsPerSample;
   return {
@@ -62,12 +59,6 @@ function wavFromHeader(wav: WavFormat, sizeBytes: number): AudioInfo | undefined
     ...(lossless && bits ? { bitsPerSample: bits } : {}),
     lossless,
   };
-}
-
-async function fromWavHeader(input: ExtractInput): Promise<AudioInfo | undefined> {
-  const wav = await readWavFormat(input.path);
-  if (!wav) throw new CorruptAssetError('WAV without a fmt chunk');
-  return wavFromHeader(wav, input.sizeBytes);
 }
 
 /**
@@ -89,14 +80,13 @@ function xingHolds(input: ExtractInput, durationSec: number): boolean {
   });
 }
 
-/** An AIFF's SSND chunk (IFF: big-endian sizes, chunks padded to even size) fits inside the file and holds `sampleBytes`. */
+/** An AIFF's SSND chunk (IFF: big-endian sizes, padded to even) fits in the file and holds `sampleBytes` past its two fields. */
 function ssndHolds(input: ExtractInput, sampleBytes: number): boolean {
   return withSourceSync(input.path, input.bytes, (src, size) => {
     for (let at = 12, n = 0; n < 1_000; n++) {
       const chunk = readAtSync(src, at, 8);
       if (chunk.length < 8) return false;
       const bytes = chunk.readUInt32BE(4);
-      // After the id and size: an offset and a block size, then the samples.
       if (chunk.toString('latin1', 0, 4) === 'SSND') return at + 8 + bytes <= size && bytes - 8 >= sampleBytes;
       at += 8 + bytes + (bytes & 1);
     }
@@ -106,14 +96,18 @@ function ssndHolds(input: ExtractInput, sampleBytes: number): boolean {
 
 /** music-metadata's answer where its duration is what the file holds (see above); undefined where ffprobe decides. */
 async function fromMusicMetadata(input: ExtractInput): Promise<AudioInfo | undefined> {
-  const f = await parseFile(input.path, { duration: true, skipCovers: true }).then((m) => m.format, () => undefined);
+  // A file music-metadata cannot read is ffprobe's to judge. An MP3's frames are not counted: only its header's are used.
+  const f = await parseFile(input.path, { duration: input.ext !== 'mp3', skipCovers: true }).then((m) => m.format, () => undefined);
   const names = f && ffmpegNames(f);
-  const { duration, sampleRate, numberOfChannels: channels, bitsPerSample: bits } = f ?? {};
-  if (!names || !duration || duration <= 0 || !sampleRate || !channels) return undefined;
+  if (!f || !names || !f.duration || f.duration <= 0 || !f.sampleRate || !f.numberOfChannels) return undefined;
+  const { duration, sampleRate, numberOfChannels: channels, bitsPerSample: bits = 0 } = f;
   const pcm = names.container === 'aiff';
   if (names.container === 'mp3' && !xingHolds(input, duration)) return undefined;
-  if (pcm && !ssndHolds(input, (f?.numberOfSamples ?? Infinity) * channels * (bits ?? 0) / 8)) return undefined;
-  const bitRate = pcm ? sampleRate * channels * (bits ?? 0) : names.codec === 'opus' ? undefined : f?.bitrate;
+  // Ogg: a page of 28 bytes or more carries at most 255 packets, of at most 120 ms (Opus, RFC 6716 §3.2.1)
+  // or 8192 samples (Vorbis I §4.3.1): a last granule position past that for the file's size was damaged.
+  if (names.container === 'ogg' && duration > (input.sizeBytes / 28) * 255 * (names.codec === 'opus' ? 0.12 : 8192 / sampleRate)) return undefined;
+  if (pcm && !ssndHolds(input, ((f.numberOfSamples ?? Infinity) * channels * bits) / 8)) return undefined;
+  const bitRate = pcm ? sampleRate * channels * bits : names.codec === 'opus' ? undefined : f.bitrate;
   return {
     ...names,
     // To the nanosecond, as the packet listing's.
@@ -126,7 +120,7 @@ async function fromMusicMetadata(input: ExtractInput): Promise<AudioInfo | undef
   };
 }
 
-export const extractAudio: Extractor = async (input, config: ExtractConfig) => {
+export const extractAudio: Extractor = async (input, config) => {
   if (videoExts.has(input.ext)) return probeVideo(input, config);
   const section =
     (input.ext === 'wav' ? await fromWavHeader(input) : listedExts.has(input.ext) ? undefined : await fromMusicMetadata(input)) ??

@@ -67,24 +67,17 @@ export function clockwiseRotation(stream: FfprobeStream): 0 | 90 | 180 | 270 {
   return ([0, 90, 180, 270] as const)[quarter] ?? 0;
 }
 
-/** Streams whose packets are played: audio and video, not cover art. */
-function played(probe: FfprobeResult): FfprobeStream[] {
-  return probe.streams.filter((s) => s.codec_type === 'audio' || isRealVideo(s));
-}
-
 /**
  * With the packets listed, the time they span (packets.ts): what the file holds, whatever its header says.
  * Else the container's duration, else the longest stream's. A file with none has no timeline to report.
  */
 export function durationSec(probe: FfprobeResult): number {
-  const d = probe.packets ? measuredSec(probe, played(probe)) : num(probe.format.duration) ?? maxStreamDuration(probe);
+  // Played streams: audio and video, not cover art.
+  const played = probe.streams.filter((s) => s.codec_type === 'audio' || isRealVideo(s));
+  const longest = probe.streams.reduce((m, s) => Math.max(m, num(s.duration) ?? -Infinity), -Infinity);
+  const d = probe.packets ? measuredSec(probe, played) : num(probe.format.duration) ?? longest;
   if (d === undefined || d < 0 || (probe.packets && d === 0)) throw new CorruptAssetError('ffprobe found no audio or video to time');
   return d;
-}
-
-function maxStreamDuration(probe: FfprobeResult): number | undefined {
-  const ds = probe.streams.map((s) => num(s.duration)).filter((d): d is number => d !== undefined);
-  return ds.length ? Math.max(...ds) : undefined;
 }
 
 /**

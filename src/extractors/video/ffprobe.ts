@@ -1,12 +1,9 @@
 /**
- * Runs ffprobe on one local file of untrusted bytes and returns its JSON, bounded in time and output (a
- * packet listing is read as it streams, packets.ts).
- *
- * Why the binary is spawned here rather than through fluent-ffmpeg's `ffprobe()`: that call has no
- * timeout and can wait forever on a stuck process (fluent-ffmpeg issue #1089), cannot kill what it
- * started, and parses ffprobe's INI output itself (dropping the display-matrix side data we read for the
- * rotation). Spawning it ourselves gives a hard deadline with a kill, bounded buffers, JSON output and
- * the exact argument list the security rules below need.
+ * Runs ffprobe on one local file of untrusted bytes and returns its JSON, bounded in time and output (read
+ * as it streams, packets.ts). Spawned here, not through fluent-ffmpeg's `ffprobe()`: that call has no
+ * timeout (fluent-ffmpeg issue #1089), cannot kill what it started and parses ffprobe's INI output itself
+ * (dropping the display matrix we read for the rotation); here: a deadline with a kill, bounded buffers,
+ * JSON, and the argument list the security rules below need.
  *
  * Security: ffprobe is told it may use the `file` protocol only and only the demuxers we accept
  * (`acceptedDemuxers`). The protocol whitelist alone is not enough: an HLS playlist or an ffconcat file
@@ -93,10 +90,7 @@ export function defaultFfprobePath(): string {
   }
 }
 
-/**
- * ffprobe's own deadline: a little less than the extraction's, so that ffprobe is killed (and reported
- * as EXTRACT_TIMEOUT) by us before the thread running the extractor is torn down around it.
- */
+/** ffprobe's deadline: a little less than the extraction's, so that we kill it (EXTRACT_TIMEOUT) before its thread goes. */
 export function ffprobeTimeoutMs(extractTimeoutMs: number): number {
   return Math.max(1, extractTimeoutMs - Math.min(1_000, Math.floor(extractTimeoutMs / 10)));
 }
@@ -141,9 +135,8 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
       detached: true,
       env: bundledFfprobeEnv(),
     });
-    const stdout: Buffer[] = [];
-    let stdoutBytes = 0;
-    const listing = options.packets ? new PacketListing(ffprobeMaxStdoutBytes) : undefined;
+    // Every output goes through the listing's reader: without packets it only keeps the lines, bounded.
+    const listing = new PacketListing(ffprobeMaxStdoutBytes);
     let stderr = '';
     let failure: Error | undefined;
     let settled = false;
@@ -173,20 +166,11 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
     );
 
     child.stdout.on('data', (chunk: Buffer) => {
-      if (listing) {
-        try {
-          listing.feed(chunk.toString('latin1'));
-        } catch (err) {
-          kill(err as Error);
-        }
-        return;
+      try {
+        listing.feed(chunk.toString('latin1'));
+      } catch (err) {
+        kill(err as Error);
       }
-      stdoutBytes += chunk.length;
-      if (stdoutBytes > ffprobeMaxStdoutBytes) {
-        kill(new CorruptAssetError(`ffprobe output exceeds ${ffprobeMaxStdoutBytes} bytes`));
-        return;
-      }
-      stdout.push(chunk);
     });
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (chunk: string) => {
@@ -202,9 +186,8 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
         return finish(undefined, new CorruptAssetError(`ffprobe cannot read the file (${how}): ${cleanStderr(stderr, path)}`));
       }
       try {
-        const text = listing ? Buffer.from(listing.text(), 'latin1').toString('utf8') : Buffer.concat(stdout).toString('utf8');
-        const parsed = JSON.parse(text) as Partial<FfprobeResult>;
-        finish({ streams: parsed.streams ?? [], format: parsed.format ?? {}, ...(listing ? { packets: listing.streams } : {}) });
+        const parsed = JSON.parse(Buffer.from(listing.text(), 'latin1').toString('utf8')) as Partial<FfprobeResult>;
+        finish({ streams: parsed.streams ?? [], format: parsed.format ?? {}, ...(options.packets ? { packets: listing.streams } : {}) });
       } catch (err) {
         finish(undefined, new CorruptAssetError('ffprobe printed no valid JSON', { cause: err }));
       }

@@ -1,9 +1,6 @@
 /**
- * Video: one ffprobe process per file (`-show_format -show_streams`, JSON), see ffprobe.ts for how it is
- * bounded and locked down. ffprobe's JSON is mapped to the contract here and in ffprobe-map.ts and goes
- * no further.
- *
- * Choices the contract leaves open:
+ * Video: one ffprobe process per file (ffprobe.ts: bounded, locked down); its JSON is mapped to the contract
+ * here and in ffprobe-map.ts and goes no further. Choices the contract leaves open:
  * - width/height are the decoded picture size as stored (ffprobe's width/height, not the codec's
  *   macroblock-aligned coded_width); displayWidth/displayHeight swap them for a 90/270 rotation and
  *   do not apply the sample aspect ratio, so they stay whole pixels of the stored picture.
