@@ -29,10 +29,11 @@ const fixturesDir = path.join(root, 'fixtures');
 /** The worker's defaults (docs/contract.md §7), with the ffprobe the worker ships (its bundled static build). */
 const config: ExtractConfig = { timeoutMs: 60_000, maxHeapMb: 256, pdfMaxPageSizes: 10_000, dicomIncludePhi: false };
 
-/** Fixtures are the files that have an expected.json; an extra directory is taken whole. */
+/** Fixtures are the files that have an expected.json; an extra directory is taken whole, hidden files aside. */
 function listFiles(dir: string, fixturesOnly: boolean): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name.startsWith('.')) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) out.push(...listFiles(full, fixturesOnly));
     else if (entry.isFile() && !entry.name.endsWith('.expected.json')) {
@@ -99,22 +100,30 @@ async function main(): Promise<number> {
     console.error(`cross-check: missing tools: ${missing.join(', ')} (Debian: libimage-exiftool-perl, ffmpeg, mediainfo, poppler-utils, qpdf, dcmtk, file, coreutils)`);
     return 2;
   }
-  const files = [...listFiles(fixturesDir, true), ...process.argv.slice(2).flatMap((d) => listFiles(path.resolve(d), false))];
+  const fixtures = listFiles(fixturesDir, true);
+  const files = [...fixtures, ...process.argv.slice(2).flatMap((d) => listFiles(path.resolve(d), false))];
   const exif = await exiftoolBatch(paths.exiftool, files);
   const rows = await mapLimit(files, 4, async (file) => {
     const result = await probeFile(file, config);
     const tags = exif.get(file);
     const type = result.status === 'ok' ? result.dataType : exiftoolDataType(tags);
     const claims = await claimsFor(file, type, exiftoolClaims(tags, type), paths);
-    return { file, result, ...compare({ file, result, exif: tags, claims, tools: paths }) };
+    return { file, result, type: type ?? 'unknown', ...compare({ file, result, exif: tags, claims, tools: paths }) };
   });
 
   let checked = 0;
   let unexplained = 0;
   let explained = 0;
+  /** Per set (fixtures, or the directories given) and data type: files, comparisons, disagreements. */
+  const tally = new Map<string, [number, number, number]>();
+  /** Disagreements per rule of known.ts. */
+  const byRule = new Map<string, number>();
   console.log('Tolerances: durations 10 ms; fps 0.1 %; bit rates 1 %; PDF page sizes 0.01 pt; everything else exact.\n');
   for (const row of rows) {
     checked += row.checked;
+    const key = `${fixtures.includes(row.file) ? 'fixtures' : 'given'} ${row.type}`;
+    const t = tally.get(key) ?? [0, 0, 0];
+    tally.set(key, [t[0] + 1, t[1] + row.checked, t[2] + row.found.length]);
     const rel = path.relative(root, row.file);
     const status = row.result.status === 'ok' ? `${row.result.dataType}` : `failed ${row.result.error?.code}`;
     if (row.found.length === 0) {
@@ -126,9 +135,17 @@ async function main(): Promise<number> {
       const why = await explain(d);
       if (why) explained++;
       else unexplained++;
+      byRule.set(why ?? 'UNEXPLAINED', (byRule.get(why ?? 'UNEXPLAINED') ?? 0) + 1);
       console.log(`      ${d.field.padEnd(28)} ours ${show(d.ours).padEnd(14)} ${d.tool} ${show(d.theirs).padEnd(14)} ${why ? `explained: ${why}` : 'UNEXPLAINED'}`);
     }
   }
+  console.log('\nset       type     files  comparisons  disagreements');
+  for (const [key, [n, c, f]] of [...tally].sort()) {
+    const [set = '', type = ''] = key.split(' ');
+    console.log(`${set.padEnd(9)} ${type.padEnd(8)} ${String(n).padStart(5)} ${String(c).padStart(12)} ${String(f).padStart(14)}`);
+  }
+  console.log('\ndisagreements by rule (docs/cross-check.md)');
+  for (const [rule, n] of [...byRule].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))) console.log(`${String(n).padStart(5)}  ${rule}`);
   console.log(`\n${files.length} files, ${checked} comparisons, ${explained + unexplained} disagreements: ${explained} explained (docs/cross-check.md), ${unexplained} unexplained.`);
   return unexplained ? 1 : 0;
 }

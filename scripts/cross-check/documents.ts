@@ -71,9 +71,9 @@ const dicomTags: Record<string, string> = {
   '0028,0004': 'dicom.photometricInterpretation',
 };
 
-/** `dcmdump -M -Un`: header only (long values not loaded), UIDs as numbers, not names. */
+/** `dcmdump -M +uc -Un`: header only (long values not loaded), UN elements of a known tag read as their real VR, UIDs as numbers. */
 export async function dcmdumpClaims(bin: string, file: string): Promise<Claim[]> {
-  const out = await run(bin, ['-M', '-Un', file]);
+  const out = await run(bin, ['-M', '+uc', '-Un', file]);
   const c = new Claims('dcmdump');
   if (out.code !== 0 || /^E: /m.test(out.stderr)) return c.add('status', 'failed').list;
   c.add('status', 'ok');

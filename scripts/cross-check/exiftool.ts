@@ -43,7 +43,8 @@ export function exiftoolDataType(tags: ExifTags | undefined): DataType | undefin
 function imageFormat(fileType: unknown): string | undefined {
   if (typeof fileType !== 'string') return undefined;
   const t = fileType.toLowerCase().replace(/^extended /, '');
-  return t === 'jpeg 2000' ? 'jp2' : t;
+  // The contract names an animated PNG png (its frames say it is animated).
+  return t === 'jpeg 2000' ? 'jp2' : t === 'apng' ? 'png' : t;
 }
 
 /** Encodings that every one of these names can hold unchanged: libmagic's "us-ascii" agrees with all. */
@@ -59,7 +60,8 @@ export function exiftoolClaims(tags: ExifTags | undefined, type: DataType | unde
   const c = new Claims('exiftool');
   if (!tags) return c.list;
   // An Error is exiftool not knowing the format ("Unknown file type"), not a verdict on the file; and
-  // exiftool reads headers only, so it never claims a file is whole either: no status claim from it.
+  // exiftool reads headers only, so it never claims a file is whole. Its one status claim: an image whose
+  // header gives a size is one a reader can open (where we fail it, a rule says why).
   if (typeof tags.Error === 'string') return c.list;
   c.add('dataType', exiftoolDataType(tags));
   const mpegAudio = tags.MIMEType === 'audio/mpeg';
@@ -69,6 +71,7 @@ export function exiftoolClaims(tags: ExifTags | undefined, type: DataType | unde
       c.add('image.width', num(tags.ImageWidth)).add('image.height', num(tags.ImageHeight));
       c.add('image.orientation', num(tags.Orientation) ?? (tags.FileType === 'SVG' ? undefined : 1));
       c.add('image.frames', num(tags.FrameCount) ?? num(tags.PageCount) ?? num(tags.ImageCount) ?? num(tags.AnimationFrames));
+      if (num(tags.ImageWidth) && num(tags.ImageHeight)) c.add('status', 'ok');
       break;
     case 'video':
       c.add('video.durationSec', seconds(tags.Duration));

@@ -42,7 +42,8 @@ export async function ffprobeClaims(bin: string, file: string, type: 'video' | '
   const p = type;
   if (formatName) c.add(`${p}.container`, formatName, containerAgrees(formatName));
   c.add(`${p}.durationSec`, num(format.duration));
-  c.add(`${p}.bitRate`, num(format.bit_rate));
+  // The contract's video bitRate is the file's average, its audio bitRate the audio stream's own.
+  if (type === 'video') c.add('video.bitRate', num(format.bit_rate));
   if (type === 'video' && video) {
     c.add('video.width', num(video.width)).add('video.height', num(video.height));
     c.add('video.videoCodec', video.codec_name);
@@ -63,6 +64,7 @@ export async function ffprobeClaims(bin: string, file: string, type: 'video' | '
     c.add('audio.codec', audio.codec_name);
     c.add('audio.sampleRate', num(audio.sample_rate));
     c.add('audio.channels', num(audio.channels));
+    c.add('audio.bitRate', num(audio.bit_rate));
     c.add('audio.bitsPerSample', num(audio.bits_per_raw_sample) || num(audio.bits_per_sample) || undefined);
   }
   return c.list;
@@ -130,7 +132,7 @@ export async function mediainfoClaims(bin: string, file: string, type: 'image' |
   }
   if (type === 'audio' && audio) {
     c.add('audio.durationSec', num(general.Duration));
-    c.add('audio.bitRate', num(general.OverallBitRate));
+    c.add('audio.bitRate', num(audio.BitRate));
     c.add('audio.codec', mediainfoCodec(audio));
     c.add('audio.sampleRate', num(audio.SamplingRate));
     c.add('audio.channels', num(audio.Channels));
