@@ -183,18 +183,6 @@ const rules: Record<string, Rule> = {
     return b.length === 6 && b.readUInt16BE(0) === 0x0008 && /^[A-Z]{2}$/.test(b.toString('latin1', 4, 6));
   },
 
-  // Known bug: where the stream that ends last lists its packets without a duration (ASF video), our
-  // duration stops at the last packet's start: its frame's own time is lost (and the bit rate divides by
-  // the shorter duration).
-  'known-bug-untimed-last-frame': async (d) => {
-    const duration = d.result.video?.durationSec ?? d.result.audio?.durationSec;
-    const longer = d.field.endsWith('durationSec') && Number(d.theirs) > Number(d.ours);
-    const lower = d.field.endsWith('bitRate') && Number(d.theirs) < Number(d.ours);
-    if (!duration || !(longer || lower)) return false;
-    const p = await packets(d);
-    return close(duration, p.endAsListed, 0.001) && p.end - duration > 0.01;
-  },
-
   // Known bug: a Theora stream that ends with dropped frames (empty packets: the picture is held), which
   // FFmpeg's demuxer does not list. Its last granule position counts them; our packet-based duration does not.
   'known-bug-theora-held-frames-at-end': async (d) => {

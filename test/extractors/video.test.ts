@@ -193,6 +193,25 @@ describe('the packet listing, read as it streams', () => {
     expect(listing.streams.get(1)?.count).toBe(51);
   });
 
+  it('a last packet without a duration is marked untimed; a duration of 2^31 ticks or more counts as none', () => {
+    const listing = new PacketListing(1 << 20);
+    listing.feed([
+      '{',
+      '    "packets": [',
+      '        { "stream_index": 0, "pts": 46, "dts": 46, "size": "1753" },',
+      '        { "stream_index": 1, "pts": 0, "dts": 0, "duration": 46, "size": "185" },',
+      '        { "stream_index": 1, "pts": 46, "dts": 46, "duration": 4294967290, "size": "185" },',
+      '        { "stream_index": 2, "pts": 0, "dts": 0, "size": "10" },',
+      '        { "stream_index": 2, "pts": 0, "dts": 0, "duration": 40, "size": "10" }',
+      '    ],',
+      '}',
+    ].join('\n'));
+    expect(listing.streams.get(0)).toMatchObject({ start: 46, end: 46, untimedEnd: true });
+    // The wrapped duration (-6 ticks) ends that packet where it starts, after the first packet's end.
+    expect(listing.streams.get(1)).toMatchObject({ start: 0, end: 46, untimedEnd: true });
+    expect(listing.streams.get(2)).toMatchObject({ start: 0, end: 40, untimedEnd: false });
+  });
+
   it('a line or a remainder longer than its bound is CORRUPT_ASSET, not held', () => {
     expect(() => new PacketListing(100).feed('x'.repeat(101))).toThrow(CorruptAssetError);
     const text = output('h264.mkv');

@@ -139,10 +139,14 @@ function tick(stream: FfprobeStream): number | undefined {
   return n && d ? n / d : undefined;
 }
 
+/** Longest time a video packet without a duration is taken to last: one frame, at most this. */
+const maxUntimedFrameSec = 1;
+
 /**
  * Seconds from the first packet to the end of the last, over the given streams, as a decoder plays them:
  * packets before 0 (AAC priming, Opus pre-skip, which decoders drop) do not count; a timeline that starts
- * later (MPEG-TS) counts from its start. Undefined when no packet of those streams has a time.
+ * later (MPEG-TS) counts from its start. A last video packet without a duration lasts one frame period
+ * (none without a frame rate). Undefined when no packet of those streams has a time.
  */
 export function measuredSec(probe: FfprobeResult, streams: FfprobeStream[]): number | undefined {
   let start = Infinity;
@@ -151,8 +155,9 @@ export function measuredSec(probe: FfprobeResult, streams: FfprobeStream[]): num
     const p = probe.packets?.get(s.index);
     const t = tick(s);
     if (!p || t === undefined || p.end === -Infinity) continue;
+    const fps = p.untimedEnd && isRealVideo(s) ? rate(s.avg_frame_rate) ?? rate(s.r_frame_rate) : undefined;
     start = Math.min(start, p.start * t);
-    end = Math.max(end, p.end * t);
+    end = Math.max(end, p.end * t + (fps ? Math.min(1 / fps, maxUntimedFrameSec) : 0));
   }
   // Rounded to the nanosecond: ticks times a time base leave float noise (0.9999999999999998).
   return end > -Infinity ? Math.round(Math.max(0, end - Math.max(0, start)) * 1e9) / 1e9 : undefined;

@@ -1,9 +1,8 @@
 /**
  * Runs ffprobe on one local file of untrusted bytes and returns its JSON, bounded in time and output (read
- * as it streams, packets.ts). Spawned here, not through fluent-ffmpeg's `ffprobe()`: that call has no
- * timeout (fluent-ffmpeg issue #1089), cannot kill what it started and parses ffprobe's INI output itself
- * (dropping the display matrix we read for the rotation); here: a deadline with a kill, bounded buffers,
- * JSON, and the argument list the security rules below need.
+ * as it streams, packets.ts). Not through fluent-ffmpeg's `ffprobe()`: it has no timeout, cannot kill what
+ * it started and parses the INI output itself (dropping the display matrix we read for the rotation);
+ * here: a deadline with a kill, bounded buffers, JSON, and the argument list the security rules below need.
  *
  * Security: ffprobe is told it may use the `file` protocol only and only the demuxers we accept
  * (`acceptedDemuxers`). The protocol whitelist alone is not enough: an HLS playlist or an ffconcat file
@@ -196,9 +195,8 @@ export function runFfprobe(path: string, options: FfprobeOptions): Promise<Ffpro
 }
 
 /**
- * ffprobe's complaint without the temp file's path or heap addresses, so that the message is stable
- * and says nothing about the worker's file system: "[mov,mp4,...] moov atom not found; <input>: Invalid
- * data found when processing input".
+ * ffprobe's complaint without the temp file's path or heap addresses, stable and silent about the worker's
+ * file system: "[mov,mp4,...] moov atom not found; <input>: Invalid data found when processing input".
  */
 export function cleanStderr(stderr: string, path: string): string {
   const lines = stderr

@@ -4,9 +4,8 @@
  * states what the file was meant to hold, the packets what it holds.
  *
  * The listing (`-show_entries packet=...`) comes first in ffprobe's JSON, one line a packet with
- * `json=compact=1`, before the streams and the format. It is read as it streams: each packet line updates
- * its stream's totals and is dropped, every other line is kept for JSON.parse. Memory stays bounded
- * whatever the number of packets.
+ * `json=compact=1`. It is read as it streams: each packet line updates its stream's totals and is dropped,
+ * every other line is kept for JSON.parse. Memory stays bounded whatever the number of packets.
  */
 import { CorruptAssetError } from '../../errors.js';
 
@@ -19,6 +18,8 @@ export interface StreamPackets {
   bytes: number;
   start: number;
   end: number;
+  /** The packet that ends last has no duration (ASF video): ffprobe-map.ts adds one frame period. */
+  untimedEnd: boolean;
 }
 
 /** Packets read at most: about 118 h of 48 kHz AAC, 52 h of 60 fps video with such audio. */
@@ -66,7 +67,7 @@ export class PacketListing {
 
   private packet([, index, pts, dts, duration, size]: RegExpExecArray): void {
     if (++this.packets > maxPackets) throw new CorruptAssetError(`more than ${maxPackets} packets`);
-    const s = this.streams.get(Number(index)) ?? { count: 0, bytes: 0, start: Infinity, end: -Infinity };
+    const s = this.streams.get(Number(index)) ?? { count: 0, bytes: 0, start: Infinity, end: -Infinity, untimedEnd: false };
     this.streams.set(Number(index), s);
     s.count++;
     s.bytes += Number(size ?? 0);
@@ -74,6 +75,9 @@ export class PacketListing {
     const time = [pts, dts].map(Number).find(Number.isFinite);
     if (time === undefined) return;
     s.start = Math.min(s.start, time);
-    s.end = Math.max(s.end, time + (Number(duration) || 0));
+    // A duration of 2^31 ticks or more is a negative one wrapped (FFmpeg's last Vorbis packet in Ogg): none.
+    const d = Number(duration) < 2 ** 31 ? Number(duration) || 0 : 0;
+    if (time + d > s.end || (d === 0 && time === s.end)) s.untimedEnd = d === 0;
+    s.end = Math.max(s.end, time + d);
   }
 }

@@ -36,17 +36,10 @@ const audioMimeOf: Record<string, string> = {
   'application/vnd.ms-asf': 'audio/x-ms-asf',
 };
 
-function firstVideo(probe: FfprobeResult): FfprobeStream | undefined {
-  return probe.streams.find(isRealVideo);
-}
-
 /** Maps one probe (with a real video stream) to the contract's section. */
 export function videoFromFfprobe(probe: FfprobeResult, stream: FfprobeStream, mimeType: string, frameCount: number): VideoInfo {
-  const width = stream.width;
-  const height = stream.height;
-  if (!width || !height || !stream.codec_name) {
-    throw new CorruptAssetError('the video stream has no picture size or codec');
-  }
+  const { width, height } = stream;
+  if (!width || !height || !stream.codec_name) throw new CorruptAssetError('the video stream has no picture size or codec');
   const duration = durationSec(probe);
   const fps = rate(stream.avg_frame_rate) ?? (duration > 0 && frameCount > 0 ? frameCount / duration : rate(stream.r_frame_rate) ?? 0);
   const audio = probe.streams.find((s) => s.codec_type === 'audio' && s.codec_name);
@@ -76,7 +69,7 @@ export async function probeVideo(input: ExtractInput, config: ExtractConfig): Pr
   const deadline = Date.now() + ffprobeTimeoutMs(config.timeoutMs);
   const run = (packets: boolean) => runFfprobe(input.path, { ffprobePath: config.ffprobePath, timeoutMs: Math.max(1, deadline - Date.now()), packets });
   const probe = await run(!isoBmffExts.has(input.ext) || !topLevelBoxesFit(input.path));
-  const stream = firstVideo(probe);
+  const stream = probe.streams.find(isRealVideo);
   if (!stream) {
     const mimeType = audioMimeOf[input.mimeType] ?? input.mimeType;
     return { dataType: 'audio', mimeType, section: audioFromFfprobe(probe, input.mimeType) };
