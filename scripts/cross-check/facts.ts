@@ -24,8 +24,6 @@ export const isPart10 = (b: Buffer): boolean => b.toString('latin1', 128, 132) =
 export interface Packets {
   /** Where the last packet ends (seconds); a video packet without a duration lasts one frame (1 / our fps). */
   end: number;
-  /** The same with a packet without a duration timed by its start alone. */
-  endAsListed: number;
   /** The longest packet (seconds); how many are video; the audio packets' bytes. */
   longest: number;
   video: number;
@@ -40,7 +38,7 @@ export async function packets(d: Disagreement): Promise<Packets> {
     '-v', 'error', '-show_entries', 'packet=codec_type,pts_time,duration_time,pos,size', '-of', 'csv=p=0', `file:${d.file}`,
   ]);
   const frame = d.result.video?.fps ? 1 / d.result.video.fps : 0;
-  const p: Packets = { end: 0, endAsListed: 0, longest: 0, video: 0, audioBytes: 0, lastVideoByte: 0 };
+  const p: Packets = { end: 0, longest: 0, video: 0, audioBytes: 0, lastVideoByte: 0 };
   for (const line of out.stdout.split('\n')) {
     const [type, pts, duration, size, pos] = line.split(',');
     const start = Number(pts);
@@ -52,7 +50,6 @@ export async function packets(d: Disagreement): Promise<Packets> {
     if (type === 'audio') p.audioBytes += Number(size) || 0;
     if (!Number.isFinite(start)) continue;
     const listed = Number.isFinite(length) ? length : 0;
-    p.endAsListed = Math.max(p.endAsListed, start + listed);
     p.end = Math.max(p.end, start + (Number.isFinite(length) ? length : type === 'video' ? frame : 0));
     p.longest = Math.max(p.longest, listed);
   }
