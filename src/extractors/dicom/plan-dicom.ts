@@ -1,9 +1,9 @@
 /**
  * DICOM (PS3.10 §7, PS3.5 §7.1): the extractor reads the data set up to the Pixel Data element
  * (7FE0,0010) and never the pixel data, so the object is read from its start in growing ranges until
- * that element's header is held, and the last 8 bytes: the extractor checks that encapsulated pixel data
- * (undefined length) ends with its Sequence Delimitation Item there. Where it does not (an element follows),
- * the extractor walks the items, and the whole file is read. So is a deflated data set, which shows no tag.
+ * that element's header is held, and the last 8 bytes, where encapsulated pixel data (undefined length)
+ * mostly ends with its Sequence Delimitation Item. Where an element follows it, the extractor walks the
+ * items instead: the plan gives up and the whole file is read, as for a deflated data set (no tag to find).
  */
 import { unsureOnFault, type RangeReader } from '../range-plan.js';
 
