@@ -2,12 +2,15 @@
  * Detection corner cases as one table: bytes in, data type (or UNSUPPORTED_TYPE) out. The name of a file
  * never matters, so the cases are buffers.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { detect, detectBuffer } from '../src/detect/detect.js';
 import { UnsupportedTypeError } from '../src/errors.js';
+import { probeFile } from '../src/probe.js';
+import { compareExpected, type Expected } from '../src/replay/compare.js';
+import { fixturesDir, testExtractConfig } from './helpers/fixtures.js';
 
 const utf16le = (s: string) => Buffer.from(s, 'utf16le');
 const utf16be = (s: string) => Buffer.from(s, 'utf16le').swap16();
@@ -88,5 +91,22 @@ describe('detect(path)', () => {
     writeFileSync(path.join(dir, 'notes.txt'), Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex'));
     expect((await detect(path.join(dir, 'photo.jpg'))).dataType).toBe('text');
     expect((await detect(path.join(dir, 'notes.txt'))).mimeType).toBe('image/png');
+  });
+});
+
+describe('DICOM whose preamble holds another format’s magic', () => {
+  const fixture = path.join(fixturesDir, 'dicom/explicit-le.dcm');
+  const expected = JSON.parse(readFileSync(`${fixture}.expected.json`, 'utf8')) as Expected;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'detect-dicom-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Dual-personality DICOM/TIFF files: a TIFF header (first IFD at byte 8) over the preamble, "DICM" still at 128.
+  it.each([['II', '49492a0008000000'], ['MM', '4d4d002a00000008']])('a TIFF header (%s) at byte 0: the fixture’s result', async (order, tiff) => {
+    const bytes = Buffer.from(readFileSync(fixture));
+    Buffer.from(tiff, 'hex').copy(bytes, 0);
+    const file = path.join(dir, `tiff-preamble-${order}.dcm`);
+    writeFileSync(file, bytes);
+    expect(await detect(file)).toEqual({ dataType: 'dicom', mimeType: 'application/dicom', ext: 'dcm' });
+    expect(compareExpected(expected, await probeFile(file, testExtractConfig()))).toEqual([]);
   });
 });

@@ -147,15 +147,6 @@ const rules: Record<string, Rule> = {
     return Number(out.stdout.trim()) === Number(d.ours) && Number(d.theirs) < Number(d.ours);
   },
 
-  // Known bug: a DICOM file whose preamble holds a TIFF header (PS3.10 §7.5 dual-personality files) is
-  // detected as a TIFF image.
-  'known-bug-dicom-tiff-preamble': async (d) => {
-    if (d.tool !== 'dcmdump' || d.field !== 'status' || d.ours !== 'failed') return false;
-    const b = await head(d.file, 132);
-    const tiff = b.toString('latin1', 0, 4);
-    return isPart10(b) && (tiff === 'II*\0' || tiff === 'MM\0*');
-  },
-
   // A Part 10 file whose meta header lacks the required TransferSyntaxUID: dcmdump guesses one.
   'dicom-meta-without-transfer-syntax': async (d) =>
     d.tool === 'dcmdump' && d.field === 'status' && d.result.error?.code === 'CORRUPT_ASSET' &&
@@ -166,14 +157,6 @@ const rules: Record<string, Rule> = {
     if (d.tool !== 'dcmdump' || d.field !== 'status' || d.result.error?.code !== 'CORRUPT_ASSET') return false;
     const out = await run(d.tools.dcmdump ?? 'dcmdump', ['-M', d.file]);
     return /^W: .*Invalid Element/m.test(out.stderr);
-  },
-
-  // Known bug: encapsulated pixel data followed by another element (DataSetTrailingPadding) is taken for a
-  // cut file, because our check wants the sequence delimiter in the file's last 8 bytes.
-  'known-bug-dicom-element-after-pixel-sequence': async (d) => {
-    if (d.tool !== 'dcmdump' || d.field !== 'status' || d.result.error?.code !== 'CORRUPT_ASSET') return false;
-    const out = await run(d.tools.dcmdump ?? 'dcmdump', ['-M', d.file]);
-    return /^\(fffe,e0dd\).*\n\([0-9a-f]{4},[0-9a-f]{4}\) /m.test(out.stdout);
   },
 
   // A data set in explicit VR big endian with no meta header: our sniffing knows little endian only.

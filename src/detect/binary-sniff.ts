@@ -8,10 +8,9 @@ const view = (head: Uint8Array) => Buffer.from(head.buffer, head.byteOffset, hea
 
 /**
  * A TIFF whose first IFD lies past the head. file-type follows the header's IFD offset to tell camera raws
- * from plain TIFF; an offset beyond the head ends its read and it names nothing. Writers that put the pixel
- * data first (ImageMagick, libtiff's scanners, GIS tools) put the IFD at the end, in either byte order.
- * The header alone (TIFF 6.0 §2: "II" or "MM", 42, the offset) is taken as TIFF here; the raws file-type
- * refuses keep their first IFD near the start, inside the head, where it still sees them.
+ * from plain TIFF and names nothing when it is beyond the head; writers that put the pixel data first
+ * (ImageMagick, libtiff's scanners, GIS tools) put the IFD at the end, in either byte order. The header alone
+ * (TIFF 6.0 §2: "II" or "MM", 42, the offset) is TIFF here; the raws file-type refuses keep their IFD in the head.
  */
 export function sniffTiffBeyondHead(head: Uint8Array): Detected | null {
   if (head.length < 8) return null;

@@ -17,7 +17,6 @@ export const detectHeadBytes = 64 * 1024;
 /** file-type's MIME types that belong to a data type other than their top-level MIME type says. */
 const mimeOverrides: Record<string, DataType | null> = {
   'application/pdf': 'pdf',
-  'application/dicom': 'dicom',
   'application/ogg': 'audio',
   'video/ogg': 'video',
   // file-type names ASF by the stream types in its header (video/x-ms-asf, audio/x-ms-asf) and falls back
@@ -47,6 +46,8 @@ export async function detect(path: string): Promise<Detected> {
 /** Detects the data type of a file's head: file-type's signatures first, then the sniffers; else UNSUPPORTED_TYPE. */
 export async function detectBuffer(head: Uint8Array): Promise<Detected> {
   if (head.length === 0) throw new UnsupportedTypeError('empty file');
+  // "DICM" after the 128-byte preamble (PS3.10 §7.1) wins over any magic in it (dual-personality DICOM/TIFF files).
+  if (String.fromCharCode(...head.subarray(128, 132)) === 'DICM') return { dataType: 'dicom', mimeType: 'application/dicom', ext: 'dcm' };
   // A BOM followed by text is text, before file-type matches its FF FE as an MPEG audio frame header.
   const bomText = bomOf(head) ? sniffText(head) : null;
   if (bomText) return bomText;
@@ -54,10 +55,8 @@ export async function detectBuffer(head: Uint8Array): Promise<Detected> {
   const ftType = ft ? byMime(ft.mime) : null;
   if (ft && ftType && ftType !== 'text') return { dataType: ftType, mimeType: ft.mime, ext: ft.ext };
   if (ft && !ftType) throw new UnsupportedTypeError(`unsupported type ${ft.mime}`);
-  if (!ft) {
-    const binary = sniffTiffBeyondHead(head) ?? sniffDts(head);
-    if (binary) return binary;
-  }
+  const binary = ft ? null : (sniffTiffBeyondHead(head) ?? sniffDts(head));
+  if (binary) return binary;
   // file-type finds `%PDF` at byte 0 only; what it took for text or nothing may be a PDF with bytes before.
   const sniffed = sniffPdfAfterLeadingBytes(head) ?? sniffDicom(head);
   if (sniffed) return sniffed;

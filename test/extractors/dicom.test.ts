@@ -15,9 +15,13 @@ import { findLeaks } from '../../scripts/fuzz/phi-leaks.js';
 import type { DicomInfo } from '../../src/contract.js';
 import { maxErrorMessageBytes, type AssetError } from '../../src/errors.js';
 import { extractDicom } from '../../src/extractors/dicom/dicom.js';
+import { planDicom } from '../../src/extractors/dicom/plan-dicom.js';
 import { readDicomHeader } from '../../src/extractors/dicom/reader.js';
 import { identifyingTags } from '../../src/extractors/dicom/tags.js';
 import type { ExtractInput } from '../../src/extractors/extractor.js';
+import type { RangeReader } from '../../src/extractors/range-plan.js';
+import { probeFile } from '../../src/probe.js';
+import { compareExpected, type Expected } from '../../src/replay/compare.js';
 import { fixturesDir, testExtractConfig } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'dicom-test-'));
@@ -201,5 +205,48 @@ describe('dicom reader', () => {
     await expect(readDicomHeader(file, { firstChunkBytes: 64 * 1024, maxHeaderBytes: 4 << 20 })).rejects.toMatchObject({
       code: 'TOO_LARGE',
     });
+  });
+});
+
+describe('encapsulated pixel data: its items and delimiter inside the file, whatever follows', () => {
+  const fixture = path.join(fixturesDir, 'dicom/jpeg-baseline.dcm');
+  const bytes = readFileSync(fixture);
+  const expected = JSON.parse(readFileSync(`${fixture}.expected.json`, 'utf8')) as Expected;
+  // DataSetTrailingPadding (FFFC,FFFC), OB, 4 bytes of zeros (PS3.10 §7.2): 16 bytes after the delimiter.
+  const padding = Buffer.from('fcfffcff4f4200000400000000000000', 'hex');
+  // The fixture ends with its fragment's last 12 bytes and the 8-byte sequence delimiter.
+  const cut = bytes.subarray(0, bytes.length - 20);
+  const variants: [label: string, file: Buffer, outcome: Expected][] = [
+    ['padding after the delimiter', Buffer.concat([bytes, padding]), expected],
+    ['cut inside the fragment', cut, { status: 'failed', error: { code: 'CORRUPT_ASSET' } }],
+    ['cut inside the fragment, then the padding', Buffer.concat([cut, padding]), { status: 'failed', error: { code: 'CORRUPT_ASSET' } }],
+  ];
+
+  it.each(variants)('%s', async (label, variant, outcome) => {
+    const file = path.join(tmp, `encapsulated-${label.replace(/\W+/g, '-')}.dcm`);
+    writeFileSync(file, variant);
+    expect(compareExpected(outcome, await probeFile(file, testExtractConfig()))).toEqual([]);
+  });
+
+  /** The object as the ranged read leaves it: zeros wherever the planner did not read. */
+  async function planned(variant: Buffer): Promise<Buffer | undefined> {
+    const held = Buffer.alloc(variant.length);
+    const hold = (s: number, e: number) => variant.copy(held, s, s, Math.min(e, variant.length));
+    const src: RangeReader = {
+      size: variant.length,
+      read: async (s, n) => {
+        hold(s, s + n);
+        return held.subarray(s, s + n);
+      },
+      ensureAll: async (spans) => spans.forEach(([s, e]) => hold(s, e)),
+    };
+    return (await planDicom(src, 512)) ? held : undefined;
+  }
+
+  it('the ranged plan reads the fixture by ranges, and an element after the delimiter whole', async () => {
+    const held = await planned(bytes);
+    expect((await readDicomHeader(fixture, undefined, held)).transferSyntaxUID).toBe('1.2.840.10008.1.2.4.50');
+    // The delimiter is no longer in the last 8 bytes: the extractor walks the items, which the plan did not read.
+    expect(await planned(Buffer.concat([bytes, padding]))).toBeUndefined();
   });
 });

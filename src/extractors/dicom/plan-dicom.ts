@@ -1,9 +1,9 @@
 /**
  * DICOM (PS3.10 §7, PS3.5 §7.1): the extractor reads the data set up to the Pixel Data element
  * (7FE0,0010) and never the pixel data, so the object is read from its start in growing ranges until
- * that element's header is held. Encapsulated pixel data (undefined length) ends with a Sequence
- * Delimitation Item the extractor checks, so the last 8 bytes are read too. A deflated data set shows no
- * tag in its bytes: the search runs to its cap and the whole file is read.
+ * that element's header is held, and the last 8 bytes, where encapsulated pixel data (undefined length)
+ * mostly ends with its Sequence Delimitation Item. Where an element follows it, the extractor walks the
+ * items instead: the plan gives up and the whole file is read, as for a deflated data set (no tag to find).
  */
 import { unsureOnFault, type RangeReader } from '../range-plan.js';
 
@@ -14,6 +14,8 @@ const pixelDataLe = Buffer.from([0xe0, 0x7f, 0x10, 0x00]);
 const pixelDataBe = Buffer.from([0x7f, 0xe0, 0x00, 0x10]);
 /** Explicit VR header of Pixel Data: tag, VR, 2 reserved bytes, 4-byte length (PS3.5 §7.1.2). */
 const elementHeaderBytes = 12;
+/** (FFFE,E0DD) as a little-endian uint32 (PS3.5 §A.4). */
+const sequenceDelimiterTag = 0xe0ddfffe;
 
 export const planDicom = unsureOnFault(async function planDicom(src: RangeReader, headBytes: number): Promise<boolean> {
   for (let held = headBytes; ; held *= 2) {
@@ -22,7 +24,9 @@ export const planDicom = unsureOnFault(async function planDicom(src: RangeReader
     if (at.length) {
       const end = Math.min(...at) + elementHeaderBytes;
       await src.ensureAll([[0, end], [src.size - 8, src.size]]);
-      return true;
+      const header = await src.read(end - elementHeaderBytes, elementHeaderBytes);
+      const encapsulated = /^O[BW]$/.test(header.toString('latin1', 4, 6)) && header.readUInt32LE(8) === 0xffffffff;
+      return !encapsulated || (await src.read(src.size - 8, 4)).readUInt32LE(0) === sequenceDelimiterTag;
     }
     if (bytes.length >= src.size || held >= maxHeaderBytes) return false;
   }

@@ -2,27 +2,24 @@
  * Reads a DICOM file's data set up to the pixel data, never the pixel data itself: dicom-parser parses
  * whatever it is given, so the bounds are ours. The file is read from its start in growing chunks (64 KiB,
  * doubling) until dicom-parser reaches (7FE0,0010): a 300 MB multi-frame file costs its header only. A
- * deflated data set (PS3.5 §A.5) is inflated in one synchronous call from a growing read of its compressed
- * bytes (4 KiB, doubling: deflate inflates at most ~1,000-fold), both capped at the header cap, so a
- * deflate bomb inflates no further than the cap.
+ * deflated data set (PS3.5 §A.5) is inflated in one call from a growing read of its compressed bytes
+ * (4 KiB, doubling), both capped at the header cap: a deflate bomb inflates no further than the cap.
  *
- * Files without the 128-byte preamble and "DICM" are read too (they circulate, though PS3.10 §7.1 wants
- * both): the missing preamble is put back before a meta group; a bare data set's transfer syntax is
- * guessed from its first element (explicit VR if it names a VR, else implicit VR little endian).
+ * Files without the 128-byte preamble and "DICM" (PS3.10 §7.1 wants both, yet they circulate): the
+ * preamble is put back before a meta group; a bare data set's transfer syntax is guessed from its first
+ * element (explicit VR if it names a VR, else implicit VR little endian).
  */
 import { constants, inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { CorruptAssetError, TooLargeError, messageOf } from '../../errors.js';
 import { readAtSync, withSourceSync, type Source } from '../read-sync.js';
 
-/** What is read first; most headers fit. */
-export const dicomFirstChunkBytes = 64 * 1024;
-/** The most header (data set bytes before the pixel data, after inflating) read before giving up. */
-export const dicomMaxHeaderBytes = 64 * 1024 * 1024;
 /** Compressed bytes of a deflated data set read first. */
 const deflatedFirstReadBytes = 4 * 1024;
 
 export type DicomReadLimits = { firstChunkBytes: number; maxHeaderBytes: number };
+/** What is read first (most headers fit); the most header (data set bytes before the pixel data, after inflating) read. */
+const defaultLimits: DicomReadLimits = { firstChunkBytes: 64 * 1024, maxHeaderBytes: 64 * 1024 * 1024 };
 
 /** The data set up to the pixel data element's header, meta group merged in; bytes read (compressed ones if deflated). */
 export type DicomHeader = { dataSet: DataSet; transferSyntaxUID: string; bytesRead: number };
@@ -31,8 +28,11 @@ const pixelDataTag = 'x7fe00010';
 const implicitLittleEndian = '1.2.840.10008.1.2';
 const explicitLittleEndian = '1.2.840.10008.1.2.1';
 const deflatedLittleEndian = '1.2.840.10008.1.2.1.99';
-/** Sequence Delimitation Item (FFFE,E0DD) with length 0: how encapsulated pixel data ends (PS3.5 §A.4). */
-const sequenceDelimiter = Buffer.from([0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
+/** Item (FFFE,E000) and Sequence Delimitation Item (FFFE,E0DD) tags, read as one little-endian uint32 (PS3.5 §A.4). */
+const itemTag = 0xe000fffe;
+const sequenceDelimiterTag = 0xe0ddfffe;
+/** Items of encapsulated pixel data walked at most (one 8-byte read each) when the file does not end with its delimiter. */
+const maxPixelDataItems = 1 << 16;
 /** Preamble (128 bytes) and "DICM". */
 const prefixBytes = 132;
 
@@ -73,10 +73,7 @@ function outOfOrder(dataSet: DataSet | undefined): string | undefined {
   return undefined;
 }
 
-/**
- * One parse of the bytes read so far. Returns the data set when the pixel data was reached, or when all
- * bytes are there; undefined when more bytes may help.
- */
+/** One parse of the bytes read so far: the data set once the pixel data is reached or all bytes are there, else undefined. */
 function tryParse(bytes: Buffer, complete: boolean, layout: Layout, inflated: boolean): DataSet | undefined {
   let dataSet: DataSet | undefined;
   try {
@@ -111,25 +108,32 @@ function readAll(fd: Source, position: number, length: number): Buffer {
   return bytes;
 }
 
-/** Truncation shows where the pixel data's own length or end marker lies past the end of the file. */
+/**
+ * Truncation shows where the pixel data's own length, or an item of encapsulated pixel data or its delimiter,
+ * lies past the end of the file. Most encapsulated pixel data ends the file (one 8-byte read); where an
+ * element follows (DataSetTrailingPadding, PS3.10 §7.2), the item headers are walked to the delimiter.
+ */
 function checkPixelDataEnd(fd: Source, size: number, dataSet: DataSet, shift: number): void {
   const element = dataSet.elements[pixelDataTag];
   if (!element) return;
-  if (element.hadUndefinedLength) {
-    const tail = readAtSync(fd, Math.max(0, size - sequenceDelimiter.length), sequenceDelimiter.length);
-    if (!tail.equals(sequenceDelimiter)) throw new CorruptAssetError('dicom encapsulated pixel data has no end: file truncated');
+  if (!element.hadUndefinedLength) {
+    const end = element.dataOffset - shift + element.length;
+    if (end > size) throw new CorruptAssetError(`dicom pixel data ends at byte ${end}, file has ${size}: truncated`);
     return;
   }
-  const end = element.dataOffset - shift + element.length;
-  if (end > size) throw new CorruptAssetError(`dicom pixel data ends at byte ${end}, file has ${size}: truncated`);
+  if (readAtSync(fd, Math.max(0, size - 8), 8).readUInt32LE(0) === sequenceDelimiterTag) return;
+  for (let at = element.dataOffset - shift, items = 0; items < maxPixelDataItems; items++) {
+    const item = readAtSync(fd, at, 8);
+    if (item.length < 8) throw new CorruptAssetError('dicom encapsulated pixel data has no end: file truncated');
+    if (item.readUInt32LE(0) === sequenceDelimiterTag) return;
+    if (item.readUInt32LE(0) !== itemTag) throw new CorruptAssetError(`dicom encapsulated pixel data has no item at byte ${at}`);
+    at += 8 + item.readUInt32LE(4);
+  }
+  throw new TooLargeError(`dicom encapsulated pixel data has over ${maxPixelDataItems} items`);
 }
 
 /** Reads the header of the DICOM file at `path` (or `bytes`, the whole file when the caller holds it). */
-export async function readDicomHeader(
-  path: string,
-  limits: DicomReadLimits = { firstChunkBytes: dicomFirstChunkBytes, maxHeaderBytes: dicomMaxHeaderBytes },
-  bytes?: Buffer,
-): Promise<DicomHeader> {
+export async function readDicomHeader(path: string, limits = defaultLimits, bytes?: Buffer): Promise<DicomHeader> {
   return withSourceSync(path, bytes, (fd, size) => {
     let held = readAll(fd, 0, Math.min(size, Math.max(limits.firstChunkBytes, prefixBytes)));
     const layout = sniffLayout(held);

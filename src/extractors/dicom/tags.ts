@@ -1,13 +1,11 @@
 /**
- * The DICOM attributes a result may name in `dicom.tags`, by keyword (PS3.6), and how to read each.
- * `technicalTags` describe the pixels and the acquisition geometry; PS3.15 Annex E's Basic Application
- * Level Confidentiality Profile (Table E.1-1) removes none of them: always reported. `identifyingTags` are
- * those Table E.1-1 removes or blanks (patient, institution, people, dates and times, free-text
- * descriptions, study and device identifiers), plus manufacturer and model, which narrow a file down to a
- * site: reported only with DICOM_INCLUDE_PHI=true (docs/contract.md §3). Nothing else is ever reported.
- *
- * Values are read by the VR the dictionary gives (implicit VR files carry none), trimmed, numbers as
- * numbers; a multi-valued attribute becomes an array.
+ * The DICOM attributes a result may name in `dicom.tags`, by keyword (PS3.6), and how to read each. None of
+ * `technicalTags` (the pixels, the acquisition geometry) is removed by PS3.15 Annex E's Basic Application
+ * Level Confidentiality Profile (Table E.1-1): always reported. `identifyingTags` are those it removes or
+ * blanks (patient, institution, people, dates and times, free-text descriptions, study and device
+ * identifiers), plus manufacturer and model, which narrow a file down to a site: reported only with
+ * DICOM_INCLUDE_PHI=true (docs/contract.md §3). Nothing else is ever reported. Values are read by the VR the
+ * dictionary gives (implicit VR files carry none), trimmed, numbers as numbers; several values an array.
  */
 import type { DataSet } from 'dicom-parser';
 
@@ -55,12 +53,8 @@ export function readTag(dataSet: DataSet, { tag, vr }: TagDef): TagValue | undef
   const element = dataSet.elements[tag];
   if (!element || element.length === 0) return undefined;
   if (vr === 'US') {
-    const values: number[] = [];
-    for (let i = 0; i < element.length / 2; i++) {
-      const v = dataSet.uint16(tag, i);
-      if (v !== undefined) values.push(v);
-    }
-    return single(values);
+    const values = Array.from({ length: Math.ceil(element.length / 2) }, (_, i) => dataSet.uint16(tag, i));
+    return single(values.filter((v) => v !== undefined));
   }
   // Text VRs: backslash separates values (PS3.5 §6.4), except in ST, where it is just a character.
   const raw = vr === 'ST' ? dataSet.text(tag) : dataSet.string(tag);
