@@ -19,7 +19,8 @@ import { probeFile } from '../src/probe.js';
 import { agrees, type Claim, type Value } from './cross-check/claim.js';
 import { dcmdumpClaims, pdfClaims, textClaims } from './cross-check/documents.js';
 import { exiftoolBatch, exiftoolClaims, exiftoolDataType } from './cross-check/exiftool.js';
-import { explain, type Disagreement } from './cross-check/known.js';
+import type { Disagreement } from './cross-check/facts.js';
+import { explain } from './cross-check/known.js';
 import { ffprobeClaims, mediainfoClaims } from './cross-check/media.js';
 import { findTools, mapLimit, type ToolName } from './cross-check/run.js';
 

@@ -3,8 +3,26 @@
  * lists (where they end, how many are video, how many audio bytes they hold).
  */
 import { open } from 'node:fs/promises';
-import type { Disagreement } from './known.js';
+import type { AssetResult } from '../../src/contract.js';
+import type { Claim, Value } from './claim.js';
+import type { ExifTags } from './exiftool.js';
 import { run } from './run.js';
+
+/** One field on which a tool and we disagree, with what the rules may test. */
+export interface Disagreement {
+  file: string;
+  field: string;
+  tool: string;
+  ours: Value;
+  theirs: Value;
+  result: AssetResult;
+  /** exiftool's tags for the file (to reproduce its estimates). */
+  exif: ExifTags | undefined;
+  /** Every claim made about the file, by every tool. */
+  claims: Claim[];
+  /** Resolved tool paths. */
+  tools: Record<string, string>;
+}
 
 /** The file's first `bytes` bytes. */
 export async function head(file: string, bytes: number): Promise<Buffer> {

@@ -6,26 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { AssetResult } from '../../src/contract.js';
-import { agrees, num, type Claim, type Value } from './claim.js';
+import { agrees, num } from './claim.js';
 import { lfOnlyShortfall } from './documents.js';
-import type { ExifTags } from './exiftool.js';
-import { head, isPart10, packets } from './facts.js';
+import { head, isPart10, packets, type Disagreement } from './facts.js';
 import { run } from './run.js';
-
-export interface Disagreement {
-  file: string;
-  field: string;
-  tool: string;
-  ours: Value;
-  theirs: Value;
-  result: AssetResult;
-  /** exiftool's tags for the file (to reproduce its estimates). */
-  exif: ExifTags | undefined;
-  /** Every claim made about the file, by every tool. */
-  claims: Claim[];
-  /** Resolved tool paths. */
-  tools: Record<string, string>;
-}
 
 type Rule = (d: Disagreement) => boolean | Promise<boolean>;
 
