@@ -20,7 +20,7 @@ import { parseFile } from 'music-metadata';
 import type { AudioInfo } from '../../contract.js';
 import { CorruptAssetError } from '../../errors.js';
 import { ffmpegNames } from './names.js';
-import { readWavFormat, wavCodecName } from './wav.js';
+import { headerStatesLength, readWavFormat, wavCodecName } from './wav.js';
 import type { ExtractInput, Extractor } from '../extractor.js';
 import { readAtSync, withSourceSync } from '../read-sync.js';
 import { ffprobeTimeoutMs, runFfprobe } from '../video/ffprobe.js';
@@ -34,17 +34,13 @@ const listedExts = new Set(['flac', 'aac']);
 /** Opus decodes at 48 kHz (RFC 7845 §5.1); music-metadata reports the rate of the encoder's input. */
 const opusDecodeRateHz = 48_000;
 
-/**
- * A whole WAV from its header, where the header's length is the one ffprobe gives: the fact chunk's sample
- * count when there is one (both prefer it), else data bytes over block align, which counts samples only for
- * PCM. Undefined where ffprobe must decide (see above).
- */
+/** A whole WAV from its header: the fact chunk's sample count (ffprobe prefers it too), else data bytes over block align; undefined where ffprobe decides. */
 async function fromWavHeader(input: ExtractInput): Promise<AudioInfo | undefined> {
   const wav = await readWavFormat(input.path);
   if (!wav) throw new CorruptAssetError('WAV without a fmt chunk');
   const codec = wavCodecName(wav);
   const { dataOffset, dataBytes, blockAlign, sampleRate } = wav;
-  if (!codec || (!codec.startsWith('pcm_') && wav.factSamples === undefined)) return undefined;
+  if (!headerStatesLength(codec, wav.factSamples !== undefined)) return undefined;
   if (dataOffset === undefined || dataBytes === undefined || dataOffset + dataBytes > input.sizeBytes || !blockAlign || !sampleRate) return undefined;
   const lossless = isLosslessCodec(codec);
   const bits = wav.validBitsPerSample ?? wav.bitsPerSample;

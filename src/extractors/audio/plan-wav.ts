@@ -6,7 +6,7 @@
  * state (a codec we do not name, or neither PCM nor a fact chunk): ffprobe then times its packets, all read.
  */
 import { unsureOnFault, type RangeReader } from '../range-plan.js';
-import { parseFmt, wavCodecName } from './wav.js';
+import { headerStatesLength, parseFmt, wavCodecName } from './wav.js';
 /** A chunk other than data larger than this is not a header: read the file. */
 const maxChunkBytes = 4 * 1024 * 1024;
 /**
@@ -41,6 +41,6 @@ export const planWav = unsureOnFault(async function planWav(src: RangeReader): P
     }
     at = end;
   }
-  // The extractor's own condition for reading the header alone (audio.ts).
-  return sawData && codec !== undefined && (codec.startsWith('pcm_') || sawFact);
+  // The extractor reads the header alone on the same condition (audio.ts).
+  return sawData && headerStatesLength(codec, sawFact);
 });

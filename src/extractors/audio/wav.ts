@@ -86,6 +86,9 @@ export function parseFmt(b: Buffer): WavFormat | undefined {
   return out;
 }
 
+/** Whether a WAV header states the length ffprobe gives: PCM, or a codec we name with a fact chunk (audio.ts, plan-wav.ts). */
+export const headerStatesLength = (codec: string | undefined, fact: boolean): codec is string => !!codec && (codec.startsWith('pcm_') || fact);
+
 /** FFmpeg's codec name for a WAV format tag (libavformat/riff.c), undefined when we do not know it. */
 export function wavCodecName(f: WavFormat): string | undefined {
   const bits = f.bitsPerSample;

@@ -1,9 +1,8 @@
 /**
- * DICOM (PS3.10 §7, PS3.5 §7.1): the extractor reads the data set up to the Pixel Data element
- * (7FE0,0010) and never the pixel data, so the object is read from its start in growing ranges until
- * that element's header is held, and the last 8 bytes, where encapsulated pixel data (undefined length)
- * mostly ends with its Sequence Delimitation Item. Where an element follows it, the extractor walks the
- * items instead: the plan gives up and the whole file is read, as for a deflated data set (no tag to find).
+ * DICOM (PS3.10 §7, PS3.5 §7.1): the extractor reads the data set up to the Pixel Data element (7FE0,0010),
+ * so the object is read from its start in growing ranges until that element's header is held, and its last
+ * 8 bytes, where encapsulated pixel data mostly ends with its Sequence Delimitation Item. Where an element
+ * follows that, the extractor walks the items: the file is read whole, as a deflated data set is.
  */
 import { unsureOnFault, type RangeReader } from '../range-plan.js';
 
@@ -14,8 +13,8 @@ const pixelDataLe = Buffer.from([0xe0, 0x7f, 0x10, 0x00]);
 const pixelDataBe = Buffer.from([0x7f, 0xe0, 0x00, 0x10]);
 /** Explicit VR header of Pixel Data: tag, VR, 2 reserved bytes, 4-byte length (PS3.5 §7.1.2). */
 const elementHeaderBytes = 12;
-/** (FFFE,E0DD) as a little-endian uint32 (PS3.5 §A.4). */
-const sequenceDelimiterTag = 0xe0ddfffe;
+/** (FFFE,E0DD) as a little-endian uint32 (PS3.5 §A.4); the reader checks the same file end. */
+export const sequenceDelimiterTag = 0xe0ddfffe;
 
 export const planDicom = unsureOnFault(async function planDicom(src: RangeReader, headBytes: number): Promise<boolean> {
   for (let held = headBytes; ; held *= 2) {

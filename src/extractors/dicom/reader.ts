@@ -13,6 +13,7 @@ import { constants, inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { CorruptAssetError, TooLargeError, messageOf } from '../../errors.js';
 import { readAtSync, withSourceSync, type Source } from '../read-sync.js';
+import { sequenceDelimiterTag } from './plan-dicom.js';
 
 /** Compressed bytes of a deflated data set read first. */
 const deflatedFirstReadBytes = 4 * 1024;
@@ -28,9 +29,8 @@ const pixelDataTag = 'x7fe00010';
 const implicitLittleEndian = '1.2.840.10008.1.2';
 const explicitLittleEndian = '1.2.840.10008.1.2.1';
 const deflatedLittleEndian = '1.2.840.10008.1.2.1.99';
-/** Item (FFFE,E000) and Sequence Delimitation Item (FFFE,E0DD) tags, read as one little-endian uint32 (PS3.5 §A.4). */
+/** Item (FFFE,E000) tag, read as one little-endian uint32 (PS3.5 §A.4). */
 const itemTag = 0xe000fffe;
-const sequenceDelimiterTag = 0xe0ddfffe;
 /** Items of encapsulated pixel data walked at most (one 8-byte read each) when the file does not end with its delimiter. */
 const maxPixelDataItems = 1 << 16;
 /** Preamble (128 bytes) and "DICM". */
