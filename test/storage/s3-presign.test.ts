@@ -3,8 +3,12 @@
  * server, which recomputes every SigV4 signature (scripts/dev/sigv4-verify.ts): with and without a
  * version, with static and session credentials. A URL whose key or token is changed after signing is
  * refused. Virtual-hosted addressing (AWS itself, not run here) is checked for its host and path only.
+ * The storage presigns as the SDK's getSignedUrl does, with the stack resolved once: the URLs are compared
+ * with getSignedUrl's own, at one frozen moment, byte for byte.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startS3Server, type S3Server } from '../../scripts/dev/s3-server.js';
 import { createS3Storage } from '../../src/storage/s3.js';
 import type { ResolvedS3Storage } from '../../src/storage/storage-config.js';
@@ -92,4 +96,35 @@ describe('virtual-hosted addressing (AWS)', () => {
     expect(u.pathname).toBe('/dir/a%20b%2Bc.jpg');
     expect(u.searchParams.get('X-Amz-Credential')).toMatch(/^AKIAEXAMPLEKEY\/\d{8}\/eu-west-1\/s3\/aws4_request$/);
   });
+});
+
+describe('the same URLs as getSignedUrl', () => {
+  const cases: [string, Partial<ResolvedS3Storage>][] = [
+    ['path-style, a custom endpoint', { endpoint: 'http://127.0.0.1:9000', forcePathStyle: true, region: 'eu-central-1' }],
+    ['virtual-hosted, AWS', { forcePathStyle: false, region: 'eu-west-1' }],
+    ['session credentials', { forcePathStyle: false, region: 'us-east-1', credentials: { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 's/k+', sessionToken: 'tok/en+=' } as ResolvedS3Storage['credentials'] }],
+  ];
+  for (const [name, extra] of cases) {
+    it(`${name}: every awkward key, with and without a version`, async () => {
+      const config: ResolvedS3Storage = {
+        id: 'x', kind: 's3', bucket: 'assets', forcePathStyle: false, region: 'us-east-1', urlTtlSeconds: 300,
+        credentials: { accessKeyId: 'AKIAEXAMPLEKEY', secretAccessKey: 'example/secret+key' }, ...extra,
+      };
+      const storage = createS3Storage(config);
+      const sdk = new S3Client({ region: config.region, forcePathStyle: config.forcePathStyle, credentials: config.credentials!, ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
+      vi.useFakeTimers({ toFake: ['Date'], now: new Date('2026-03-01T12:34:56Z') });
+      try {
+        for (const key of keys) {
+          for (const versionId of [undefined, 'v3/L4kq+x=']) {
+            const expected = await getSignedUrl(sdk, new GetObjectCommand({ Bucket: 'assets', Key: key, ...(versionId ? { VersionId: versionId } : {}) }), { expiresIn: 300 });
+            const { url } = await storage.sign({ assetId: 'a', key, ...(versionId ? { versionId } : {}) });
+            expect(url, key).toBe(expected);
+            expect(url).toContain('X-Amz-Date=20260301T123456Z');
+          }
+        }
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+  }
 });
