@@ -4,7 +4,7 @@
  * pid; a shared volume: by a stopped heartbeat) as they start and every `siblingSweepMs`, so a replica
  * killed with SIGKILL leaves customer bytes for seconds only.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,7 +66,8 @@ export class TempDir {
 
   /** A fresh path for one download; the caller creates it with mode 0600 and flag 'wx'. */
   newFile(): string {
-    const file = path.join(this.dir, `${randomBytes(16).toString('hex')}.part`);
+    // A v4 UUID: 122 random bits, from a buffer of randomness the process refills in batches.
+    const file = path.join(this.dir, `${randomUUID()}.part`);
     this.files.add(file);
     return file;
   }

@@ -55,7 +55,7 @@ describe('kill -9 in the middle of a job', () => {
     // The partial download exists, with a random name and mode 0600, in the replica's own directory.
     await until('the partial file', () => h.tmp.files().length === 1);
     const [partial] = h.tmp.files();
-    expect(partial).toMatch(new RegExp(`/replica-${a.pid}-[0-9a-f]{12}/[0-9a-f]{32}\\.part$`));
+    expect(partial).toMatch(new RegExp(`/replica-${a.pid}-[0-9a-f]{12}/[0-9a-f-]{36}\\.part$`));
     expect(statSync(partial!).mode & 0o777).toBe(0o600);
 
     // A sibling on the same host, started while the first is alive: it keeps the first's directory.

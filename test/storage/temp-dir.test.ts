@@ -42,7 +42,7 @@ describe('TempDir', () => {
       expect(statSync(a.dir).mode & 0o777).toBe(0o700);
       const names = new Set(Array.from({ length: 1000 }, () => path.basename(a.newFile())));
       expect(names.size).toBe(1000);
-      for (const n of names) expect(n).toMatch(/^[0-9a-f]{32}\.part$/);
+      for (const n of names) expect(n).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.part$/);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }
