@@ -73,12 +73,15 @@ async function replicaCost(options: CostOptions, variant: Variant, concurrency: 
   const env = { ...options.env, distDir: variant.distDir };
   return withReplicas(env, 1, concurrency, {}, async (queue, events, [replica]) => {
     const pid = replica!.child.pid!;
-    // Untimed: the replica's JIT and connections warm, as after its first minutes.
-    await runBatch(queue, events, options.files, `w${++batches}`);
+    // Untimed: as many jobs as the timed batch, so that the JIT's work on the hot paths (V8's helper
+    // threads) is done, as in a replica past its first minutes; one pass over the files left part of it
+    // in the timed batch.
+    await runBatch(queue, events, jobs, `w${++batches}`);
     const before = cpuSeconds(pid, true)!;
     const threadsBefore = threadCpuSeconds(pid);
     const { seconds, results } = await runBatch(queue, events, jobs, `t${++batches}`);
     const threadsAfter = threadCpuSeconds(pid);
+    for (const r of results.filter((r) => r.status !== 'ok').slice(0, 5)) options.log(`  failed: ${r.assetId}: ${r.error?.code} ${r.error?.message}`);
     const perJob = (after: number, before = 0) => ((after - before) * 1000) / jobs.length;
     return {
       jobsPerSec: jobs.length / seconds,
@@ -100,11 +103,14 @@ export async function measureQueueCost(options: CostOptions): Promise<{ runs: Co
   const jobs = Array.from({ length: options.copies }, () => options.files).flat();
   const runs: CostRun[] = [];
   for (let r = 1; r <= options.rounds; r++) {
-    // Alternating order from round to round, so that neither variant always runs first.
+    // The variants back to back at each step, in an order alternating from round to round, so that a change
+    // of the machine's load falls on both alike and their difference can be read round by round.
     const order = r % 2 ? options.variants : [...options.variants].reverse();
-    for (const variant of order) {
-      const probeCpuMsPerFile = await probeCost(variant.lib, jobs, options.extractConfig);
-      for (const concurrency of options.concurrencies) {
+    const probe = new Map<Variant, number>();
+    for (const variant of order) probe.set(variant, await probeCost(variant.lib, jobs, options.extractConfig));
+    for (const concurrency of options.concurrencies) {
+      for (const variant of order) {
+        const probeCpuMsPerFile = probe.get(variant)!;
         const run = await replicaCost(options, variant, concurrency, jobs);
         runs.push({ variant: variant.label, round: r, concurrency, jobs: jobs.length, probeCpuMsPerFile, ...run });
         options.log(`  round ${r} ${variant.label} c${concurrency}: ${round(run.replicaCpuMsPerJob, 2)} ms/job, probe ${round(probeCpuMsPerFile, 2)} ms/file, ${Math.round(run.jobsPerSec)} jobs/s`);
@@ -143,6 +149,22 @@ export function renderCost(runs: CostRun[], profiles: Record<string, TopEntry[]>
       `${col((r) => r.replicaCpuMsPerJob - r.probeCpuMsPerFile)} | ${Math.round(Math.max(...rs.map((r) => r.peakRssMiB)))} | ${rs.reduce((s, r) => s + r.failed, 0)} |`);
   }
   lines.push('', 'CPU: user + system of every thread, with the ffprobe children, from /proc; the probe reads the same files in this process.');
+  const variants = [...new Set(runs.map((r) => r.variant))];
+  if (variants.length === 2) {
+    // Paired by round: the two variants ran back to back, so the machine's drift mostly cancels out.
+    const [base, cur] = variants as [string, string];
+    lines.push('', `${cur} minus ${base}, ms/job, each round's pair (median, range in brackets):`, '',
+      '| concurrency | replica CPU | overhead | rounds |', '|---:|---:|---:|---:|');
+    for (const c of [...new Set(runs.map((r) => r.concurrency))]) {
+      const pairs = runs.filter((r) => r.variant === cur && r.concurrency === c)
+        .map((a) => [a, runs.find((b) => b.variant === base && b.concurrency === c && b.round === a.round)!] as const);
+      const diff = (f: (r: CostRun) => number) => {
+        const ds = pairs.map(([a, b]) => f(a) - f(b));
+        return `${round(median(ds), 2)}${ds.length > 1 ? ` (${round(Math.min(...ds), 2)} to ${round(Math.max(...ds), 2)})` : ''}`;
+      };
+      lines.push(`| ${c} | ${diff((r) => r.replicaCpuMsPerJob)} | ${diff((r) => r.replicaCpuMsPerJob - r.probeCpuMsPerFile)} | ${pairs.length} |`);
+    }
+  }
   lines.push('', 'Replica CPU ms/job by thread (median over rounds): main; V8 helpers (GC, compilation); worker threads as they started (extraction, fetch); libuv pool; ffprobe children', '',
     '| variant | concurrency | main | V8 helpers | worker threads | libuv | children |', '|---|---:|---:|---:|---:|---:|---:|');
   for (const key of keys) {
