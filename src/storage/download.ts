@@ -5,7 +5,7 @@
  * the way: the decoded bytes are what is limited (a bomb ends as TOO_LARGE), hashed and extracted.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
@@ -86,28 +86,39 @@ export async function streamResponse(
   return streamToFile(res.body, temp, maxBytes, url, signal, codings.reverse().map((c) => decoders[c]!()));
 }
 
-/** Streams `body` (through `decoders`) into a fresh temp file; the limit counts the decoded bytes. */
+/**
+ * Streams `body` (through `decoders`) into a fresh temp file; the limit counts the decoded bytes. Each
+ * chunk is written as it comes with a synchronous write (the page cache takes it at once) and hashed:
+ * a write stream's queue and callbacks, and a body gathered into one buffer first, cost measurably more.
+ */
 export async function streamToFile(
-  body: Readable | AsyncIterable<Buffer>, temp: TempDir, maxBytes: number, url: URL, signal: AbortSignal, decoders: Transform[] = [],
+  body: Readable | AsyncIterable<Buffer> | Iterable<Buffer>, temp: TempDir, maxBytes: number, url: URL, signal: AbortSignal, decoders: Transform[] = [],
 ): Promise<DownloadedFile> {
   const path = temp.newFile();
   const hash = createHash('sha256');
   let size = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  let fd: number | undefined;
+  // Set when the limit ends the download: the pipeline may reject with the stages' abort instead.
+  let tooLarge: TooLargeError | undefined;
+  const write = async (chunks: AsyncIterable<Buffer> | Iterable<Buffer>) => {
+    for await (const chunk of chunks) {
       size += chunk.length;
-      if (size > maxBytes) return done(new TooLargeError(`object is over the limit of ${maxBytes} bytes`));
+      if (size > maxBytes) throw (tooLarge = new TooLargeError(`object is over the limit of ${maxBytes} bytes`));
+      for (let at = 0; at < chunk.length; ) at += writeSync(fd!, chunk, at);
       hash.update(chunk);
-      done(null, chunk);
-    },
-  });
+    }
+  };
   try {
-    await pipeline([body instanceof Readable ? body : Readable.from(body), ...decoders, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 })]);
+    fd = openSync(path, 'wx', 0o600);
+    // pipeline's types know no array of a stream, transforms and a function; its documentation does.
+    const stages = [body instanceof Readable ? body : Readable.from(body), ...decoders, write] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream];
+    await (decoders.length ? pipeline(stages) : write(body));
     return { path, sizeBytes: size, sha256: hash.digest('hex') };
   } catch (err) {
     if (body instanceof Readable) discard(body);
     for (const d of decoders) d.destroy();
     await temp.remove(path);
+    if (tooLarge) throw tooLarge;
     // A zlib error (Z_DATA_ERROR, Z_BUF_ERROR when truncated) or a brotli one (ERR_BROTLI_…,
     // ERR__ERROR_FORMAT_…): the bytes arrived whole (a cut body is the transport's error) and do not decode.
     const code = (err as { code?: unknown })?.code;
@@ -115,5 +126,7 @@ export async function streamToFile(
       throw new CorruptAssetError(`object's Content-Encoding does not decode (${messageOf(err).slice(0, 80)}) at ${redactUrl(url.href)}`, { cause: err });
     }
     throw transportError(err, url, signal);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
