@@ -110,9 +110,9 @@ export async function streamToFile(
   };
   try {
     fd = openSync(path, 'wx', 0o600);
+    if (decoders.length === 0) await write(body);
     // pipeline's types know no array of a stream, transforms and a function; its documentation does.
-    const stages = [body instanceof Readable ? body : Readable.from(body), ...decoders, write] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream];
-    await (decoders.length ? pipeline(stages) : write(body));
+    else await pipeline([body instanceof Readable ? body : Readable.from(body), ...decoders, write] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
     return { path, sizeBytes: size, sha256: hash.digest('hex') };
   } catch (err) {
     if (body instanceof Readable) discard(body);
