@@ -61,34 +61,20 @@ export function createS3Storage(config: ResolvedS3Storage): Storage {
   };
 }
 
-/** Middleware names of getSignedUrl's presigning step, and of the step it comes before. */
-const presignStep = 'presignInterceptMiddleware';
-const authStep = 'awsAuthMiddleware';
-
-/** getSignedUrl (@aws-sdk/s3-request-presigner 3.x, getSignedUrl.js) with its client's stack resolved once. */
+/** getSignedUrl (@aws-sdk/s3-request-presigner 3.x, getSignedUrl.js), its step added to a stack resolved once. */
 function presignerFor(clientConfig: S3ClientConfig, expiresIn: number): (command: GetObjectCommand) => Promise<string> {
   const signing = new S3Client({ ...clientConfig, cacheMiddleware: true });
   const presigner = new S3RequestPresigner({ ...signing.config });
   type Request = Parameters<S3RequestPresigner['presign']>[0];
-  const step = (_next: unknown, context: Record<string, unknown>) => async (args: { request: unknown }) => {
-    const request = args.request as Request;
+  const step = (_next: unknown, context: Record<string, string | undefined>) => async ({ request }: { request: Request }) => {
     // What getSignedUrl drops: headers that vary per call and are not part of a GET's signature.
-    delete request.headers['amz-sdk-invocation-id'];
-    delete request.headers['amz-sdk-request'];
-    delete request.headers['x-amz-user-agent'];
-    const presigned = await presigner.presign(request, {
-      expiresIn,
-      signingRegion: context['signing_region'] as string | undefined,
-      signingService: context['signing_service'] as string | undefined,
-    });
-    return { response: {}, output: { $metadata: { httpStatusCode: 200 }, presigned } };
+    for (const name of ['amz-sdk-invocation-id', 'amz-sdk-request', 'x-amz-user-agent']) delete request.headers[name];
+    const options = { expiresIn, signingRegion: context['signing_region'], signingService: context['signing_service'] };
+    return { response: {}, output: { $metadata: { httpStatusCode: 200 }, presigned: await presigner.presign(request, options) } };
   };
-  type Step = Parameters<typeof signing.middlewareStack.addRelativeTo>[0];
-  signing.middlewareStack.addRelativeTo(step as unknown as Step, { name: presignStep, relation: 'before', toMiddleware: authStep, override: true });
-  return async (command) => {
-    const { presigned } = (await signing.send(command)) as unknown as { presigned: Request };
-    return formatUrl(presigned);
-  };
+  const at = { name: 'presignInterceptMiddleware', relation: 'before', toMiddleware: 'awsAuthMiddleware', override: true } as const;
+  signing.middlewareStack.addRelativeTo(step as unknown as Parameters<typeof signing.middlewareStack.addRelativeTo>[0], at);
+  return async (command) => formatUrl(((await signing.send(command)) as unknown as { presigned: Request }).presigned);
 }
 
 function assumeRole(config: ResolvedS3Storage, roleArn: string) {
