@@ -16,12 +16,18 @@ export async function startDelayProxy(target: string, delayMs: number): Promise<
   const agent = new http.Agent({ keepAlive: true });
   const server = http.createServer(async (req, res) => {
     await sleep(delayMs);
-    const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (reply) => {
-      res.writeHead(reply.statusCode ?? 502, reply.headers);
-      reply.pipe(res);
-    });
-    out.on('error', () => res.destroy());
-    req.pipe(out);
+    const forward = (again: boolean) => {
+      const out = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent }, (reply) => {
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(res);
+      });
+      // A kept-alive connection the server closed as it was reused (Node's documented race): a GET is sent
+      // again, once, so that the stand-in's own hiccup is not counted as the replica's failed job.
+      out.on('error', () => (!again && out.reusedSocket && !res.headersSent && req.method === 'GET' ? forward(true) : res.destroy()));
+      if (again) out.end();
+      else req.pipe(out);
+    };
+    forward(false);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

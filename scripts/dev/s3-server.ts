@@ -155,29 +155,36 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       if (size !== undefined) headers.range = `bytes=${Math.max(0, size - wanted)}-${size - 1}`;
     }
 
-    const upstream = http.request({ host: '127.0.0.1', port: s3rverPort, method, path: url, headers, agent });
-    upstream.on('response', (reply) => {
-      // s3rver answers a range of an empty object with 206 and a Content-Range it cannot fill, then holds
-      // the connection for seconds; S3 answers 416. Do what S3 does.
-      if (reply.statusCode === 206 && !/^bytes \d+-\d+\/[1-9]\d*$/.test(String(reply.headers['content-range'] ?? ''))) {
-        upstream.removeAllListeners('error').on('error', () => {});
-        reply.destroy();
-        upstream.destroy();
-        return sendError(req, res, log, 416, 'InvalidRange', 'The requested range is not satisfiable');
-      }
-      log.status = reply.statusCode ?? 502;
-      res.writeHead(log.status, forwardable(reply.headers));
-      relayBody(reply, res, log, fault).catch(() => res.destroy());
-    });
-    upstream.on('error', (error) => {
-      if (res.headersSent) res.destroy();
-      else sendError(req, res, log, 502, 'InternalError', `s3rver: ${error.message}`);
-    });
-    // A client that gives up mid-upload must not leave s3rver waiting for the rest.
-    req.on('close', () => {
-      if (!req.complete) upstream.destroy();
-    });
-    req.pipe(upstream);
+    const forward = (again: boolean) => {
+      const upstream = http.request({ host: '127.0.0.1', port: s3rverPort, method, path: url, headers, agent });
+      upstream.on('response', (reply) => {
+        // s3rver answers a range of an empty object with 206 and a Content-Range it cannot fill, then holds
+        // the connection for seconds; S3 answers 416. Do what S3 does.
+        if (reply.statusCode === 206 && !/^bytes \d+-\d+\/[1-9]\d*$/.test(String(reply.headers['content-range'] ?? ''))) {
+          upstream.removeAllListeners('error').on('error', () => {});
+          reply.destroy();
+          upstream.destroy();
+          return sendError(req, res, log, 416, 'InvalidRange', 'The requested range is not satisfiable');
+        }
+        log.status = reply.statusCode ?? 502;
+        res.writeHead(log.status, forwardable(reply.headers));
+        relayBody(reply, res, log, fault).catch(() => res.destroy());
+      });
+      upstream.on('error', (error) => {
+        // A kept-alive connection s3rver closed as it was reused (Node's documented race): a request without
+        // a body is sent again, once, on a fresh one; S3 itself does not fail that way.
+        if (!again && upstream.reusedSocket && !res.headersSent && (method === 'GET' || method === 'HEAD')) return forward(true);
+        if (res.headersSent) res.destroy();
+        else sendError(req, res, log, 502, 'InternalError', `s3rver: ${error.message}`);
+      });
+      // A client that gives up mid-upload must not leave s3rver waiting for the rest.
+      req.on('close', () => {
+        if (!req.complete) upstream.destroy();
+      });
+      if (again) upstream.end();
+      else req.pipe(upstream);
+    };
+    forward(false);
   }
 
   const proxy = http.createServer((req, res) => {
