@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --queue-cost [--store-delay-ms 50] [--rounds N] [--baseline REV] [--cpu-prof DIR]`:
+ * `npm run bench -- --queue-cost [--store-delay-ms 50] [--rounds N] [--warmup N] [--baseline REV] [--cpu-prof DIR]`:
  * what a replica spends per job beyond extraction. 60 small files (10 a type) × 5 jobs each go through
  * one replica at concurrency 16 and 64, with the store behind a proxy that holds every request; beside it,
  * the same 300 files through `probeFile` in an ExtractPool, as `asset-meta probe` reads them. Both CPU
@@ -42,6 +42,8 @@ export interface CostOptions {
   variants: Variant[];
   files: CorpusFile[];
   copies: number;
+  /** Untimed batches (each as long as the timed one) a replica runs first. */
+  warmupBatches: number;
   concurrencies: number[];
   rounds: number;
   extractConfig: ExtractConfig;
@@ -73,10 +75,10 @@ async function replicaCost(options: CostOptions, variant: Variant, concurrency: 
   const env = { ...options.env, distDir: variant.distDir };
   return withReplicas(env, 1, concurrency, {}, async (queue, events, [replica]) => {
     const pid = replica!.child.pid!;
-    // Untimed: as many jobs as the timed batch, so that the JIT's work on the hot paths (V8's helper
-    // threads) is done, as in a replica past its first minutes; one pass over the files left part of it
-    // in the timed batch.
-    await runBatch(queue, events, jobs, `w${++batches}`);
+    // Untimed: batches as long as the timed one, so that the JIT's work (V8's helper threads) is mostly
+    // done, as in a replica past its first minutes. Functions still get hot for the first time well into
+    // the second batch (docs/performance.md), so fewer warm-up batches count some of it as cost.
+    for (let i = 0; i < options.warmupBatches; i++) await runBatch(queue, events, jobs, `w${++batches}`);
     const before = cpuSeconds(pid, true)!;
     const threadsBefore = threadCpuSeconds(pid);
     const { seconds, results } = await runBatch(queue, events, jobs, `t${++batches}`);
