@@ -5,16 +5,20 @@
  *
  * Presigning is getSignedUrl's own (@aws-sdk/s3-request-presigner): the command runs through the client's
  * middleware (serialisation, endpoint, addressing) and stops, before the auth step, in the SDK's presigner.
- * getSignedUrl clones and resolves that stack for every URL; here a client of its own holds the stopping
- * step and resolves its stack once (`cacheMiddleware`): 0.12 ms of CPU a URL instead of 0.17. The
- * URLs are the same, byte for byte (test/storage/s3-presign.test.ts).
+ * None of that stack's work depends on the key but the path, and under a replica's load it cost about 1 ms
+ * of CPU a job (the queue-cost bench, with every job signed twice). So a storage's first request, built
+ * by the stack, is kept with its key cut off the path; each later key is put in its place, escaped by
+ * the SDK's own label encoder, and signed by the same presigner with the same credentials. A first path
+ * that does not end with its key so escaped is not kept: then the stack builds every request. The URLs
+ * are getSignedUrl's, byte for byte (test/storage/s3-presign.test.ts, awkward and random keys).
  */
 import { formatUrl } from '@aws-sdk/core/util';
 import { GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { extendedEncodeURIComponent } from '@smithy/core/protocols';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner';
 import type { ResolvedS3Storage } from './storage-config.js';
-import { sdkError, type Storage } from './storage.js';
+import { sdkError, type ObjectRef, type Storage } from './storage.js';
 
 /** Names the worker's sessions in the customer's CloudTrail. */
 export const defaultRoleSessionName = 'asset-metadata-worker';
@@ -35,16 +39,15 @@ export function createS3Storage(config: ResolvedS3Storage): Storage {
   };
   const client = new S3Client(clientConfig);
   // The same credentials (one STS session, one default chain) for listing and for signing.
-  const presign = presignerFor({ ...clientConfig, credentials: client.config.credentials }, config.urlTtlSeconds);
+  const presign = presignerFor({ ...clientConfig, credentials: client.config.credentials }, config.bucket, config.urlTtlSeconds);
   const statusOf = (err: unknown) => (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
   return {
     id: config.id,
     kind: 's3',
     async sign(ref) {
-      const command = new GetObjectCommand({ Bucket: config.bucket, Key: ref.key, ...(ref.versionId ? { VersionId: ref.versionId } : {}) });
       try {
         // Only credential resolution can fail here: STS refusing the role is permanent, STS unreachable is not.
-        const url = await presign(command);
+        const url = await presign(ref);
         return { url, expiresAt: new Date(Date.now() + config.urlTtlSeconds * 1000) };
       } catch (err) {
         throw sdkError(config.id, 'sign', err, statusOf(err));
@@ -61,20 +64,48 @@ export function createS3Storage(config: ResolvedS3Storage): Storage {
   };
 }
 
+type Request = Parameters<S3RequestPresigner['presign']>[0];
+type Credentials = Parameters<S3RequestPresigner['presignWithCredentials']>[1];
+interface Built {
+  request: Request;
+  options: { expiresIn: number; signingRegion?: string; signingService?: string };
+  /** An S3 Express (directory bucket) session: signed with it, as getSignedUrl does, never templated. */
+  express?: Credentials;
+}
+
+/** A greedy {Key+} path label as the SDK's serialiser writes it: each segment escaped, the slashes kept. */
+const encodeKey = (key: string) => key.split('/').map(extendedEncodeURIComponent).join('/');
+
 /** getSignedUrl (@aws-sdk/s3-request-presigner 3.x, getSignedUrl.js), its step added to a stack resolved once. */
-function presignerFor(clientConfig: S3ClientConfig, expiresIn: number): (command: GetObjectCommand) => Promise<string> {
+function presignerFor(clientConfig: S3ClientConfig, bucket: string, expiresIn: number): (ref: ObjectRef) => Promise<string> {
   const signing = new S3Client({ ...clientConfig, cacheMiddleware: true });
   const presigner = new S3RequestPresigner({ ...signing.config });
-  type Request = Parameters<S3RequestPresigner['presign']>[0];
-  const step = (_next: unknown, context: Record<string, string | undefined>) => async ({ request }: { request: Request }) => {
+  const step = (_next: unknown, context: Record<string, unknown>) => async ({ request }: { request: Request }) => {
     // What getSignedUrl drops: headers that vary per call and are not part of a GET's signature.
     for (const name of ['amz-sdk-invocation-id', 'amz-sdk-request', 'x-amz-user-agent']) delete request.headers[name];
-    const options = { expiresIn, signingRegion: context['signing_region'], signingService: context['signing_service'] };
-    return { response: {}, output: { $metadata: { httpStatusCode: 200 }, presigned: await presigner.presign(request, options) } };
+    const options = { expiresIn, signingRegion: context['signing_region'] as string, signingService: context['signing_service'] as string };
+    const express = context['s3ExpressIdentity'] as Credentials | undefined;
+    return { response: {}, output: { $metadata: { httpStatusCode: 200 }, request, options, ...(express ? { express } : {}) } };
   };
   const at = { name: 'presignInterceptMiddleware', relation: 'before', toMiddleware: 'awsAuthMiddleware', override: true } as const;
   signing.middlewareStack.addRelativeTo(step as unknown as Parameters<typeof signing.middlewareStack.addRelativeTo>[0], at);
-  return async (command) => formatUrl(((await signing.send(command)) as unknown as { presigned: Request }).presigned);
+
+  let template: (Built & { prefix: string }) | undefined;
+  // The presigner writes into the request's headers: each URL signs a copy.
+  const copy = (r: Request, path: string, versionId?: string): Request => ({ ...r, path, headers: { ...r.headers }, query: { ...r.query, ...(versionId ? { versionId } : {}) } });
+  return async ({ key, versionId }) => {
+    if (template) return formatUrl(await presigner.presign(copy(template.request, template.prefix + encodeKey(key), versionId), template.options));
+    const command = new GetObjectCommand({ Bucket: bucket, Key: key, ...(versionId ? { VersionId: versionId } : {}) });
+    const { request, options, express } = (await signing.send(command)) as unknown as Built;
+    if (express) return formatUrl(await presigner.presignWithCredentials(request, express, options));
+    const path = encodeKey(key);
+    if (request.path.endsWith(path)) {
+      const query = { ...request.query };
+      delete query['versionId'];
+      template = { request: { ...request, query }, options, prefix: request.path.slice(0, request.path.length - path.length) };
+    }
+    return formatUrl(await presigner.presign(copy(request, request.path), options));
+  };
 }
 
 function assumeRole(config: ResolvedS3Storage, roleArn: string) {
