@@ -53,14 +53,14 @@ export interface CostOptions {
 
 const selfCpu = () => cpuSeconds('self', true)!;
 
-/** CPU ms per file of probeFile over `files` in a pool of one thread per core, ffprobe included. */
-async function probeCost(lib: Compiled, files: CorpusFile[], config: ExtractConfig): Promise<number> {
+/** CPU ms per file of probeFile over `files` in a pool of one thread per core, ffprobe included, after as many untimed passes as the replica's warm-up. */
+async function probeCost(lib: Compiled, files: CorpusFile[], config: ExtractConfig, warmupPasses: number): Promise<number> {
   const cores = os.availableParallelism();
   const pool = new lib.ExtractPool(cores, config.maxHeapMb, { execArgv: [] });
   try {
     await pool.warm();
     const read = () => mapLimit(files, cores, (f) => lib.probeFile(f.path, config, (p, c) => pool.probe(p, c)));
-    await read();
+    for (let i = 0; i < Math.max(1, warmupPasses); i++) await read();
     const before = selfCpu();
     await read();
     return ((selfCpu() - before) * 1000) / files.length;
@@ -109,7 +109,7 @@ export async function measureQueueCost(options: CostOptions): Promise<{ runs: Co
     // of the machine's load falls on both alike and their difference can be read round by round.
     const order = r % 2 ? options.variants : [...options.variants].reverse();
     const probe = new Map<Variant, number>();
-    for (const variant of order) probe.set(variant, await probeCost(variant.lib, jobs, options.extractConfig));
+    for (const variant of order) probe.set(variant, await probeCost(variant.lib, jobs, options.extractConfig, options.warmupBatches));
     for (const concurrency of options.concurrencies) {
       for (const variant of order) {
         const probeCpuMsPerFile = probe.get(variant)!;
