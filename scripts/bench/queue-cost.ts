@@ -1,11 +1,13 @@
 /**
- * `npm run bench -- --queue-cost [--store-delay-ms 50] [--rounds N] [--warmup N] [--baseline REV] [--cpu-prof DIR]`:
+ * `npm run bench -- --queue-cost [--store-delay-ms 50] [--rounds N] [--warmup N] [--timed N] [--baseline REV] [--cpu-prof DIR]`:
  * what a replica spends per job beyond extraction. 60 small files (10 a type) × 5 jobs each go through
  * one replica at concurrency 16 and 64, with the store behind a proxy that holds every request; beside it,
  * the same 300 files through `probeFile` in an ExtractPool, as `asset-meta probe` reads them. Both CPU
  * figures include the ffprobe children. The overhead is the difference: queue, signing, HTTP, temp
- * file, PostgreSQL, logs, metrics. With `--baseline REV`, that revision is built too and measured in the
- * same rounds, interleaved, so that the machine's load falls on both alike.
+ * file, PostgreSQL, logs, metrics. Each figure is the median of `--timed N` passes (default 3), so that
+ * a moment of load elsewhere on the machine moves one pass, not the figure. With `--baseline REV`, that
+ * revision is built too and measured in the same rounds, interleaved, so that the machine's load falls on
+ * both alike.
  */
 import { readdirSync } from 'node:fs';
 import os from 'node:os';
@@ -28,6 +30,8 @@ export interface CostRun {
   round: number;
   concurrency: number;
   jobs: number;
+  /** Timed batches of `jobs` each; every figure is their median. */
+  batches: number;
   jobsPerSec: number;
   replicaCpuMsPerJob: number;
   probeCpuMsPerFile: number;
@@ -42,8 +46,10 @@ export interface CostOptions {
   variants: Variant[];
   files: CorpusFile[];
   copies: number;
-  /** Untimed batches (each as long as the timed one) a replica runs first. */
+  /** Untimed batches (each as long as a timed one) a replica runs first; the probe as many passes. */
   warmupBatches: number;
+  /** Timed batches (passes, for the probe) whose median is the figure. */
+  timedBatches: number;
   concurrencies: number[];
   rounds: number;
   extractConfig: ExtractConfig;
@@ -54,16 +60,20 @@ export interface CostOptions {
 const selfCpu = () => cpuSeconds('self', true)!;
 
 /** CPU ms per file of probeFile over `files` in a pool of one thread per core, ffprobe included, after as many untimed passes as the replica's warm-up. */
-async function probeCost(lib: Compiled, files: CorpusFile[], config: ExtractConfig, warmupPasses: number): Promise<number> {
+async function probeCost(lib: Compiled, files: CorpusFile[], config: ExtractConfig, warmupPasses: number, timedPasses: number): Promise<number> {
   const cores = os.availableParallelism();
   const pool = new lib.ExtractPool(cores, config.maxHeapMb, { execArgv: [] });
   try {
     await pool.warm();
     const read = () => mapLimit(files, cores, (f) => lib.probeFile(f.path, config, (p, c) => pool.probe(p, c)));
     for (let i = 0; i < Math.max(1, warmupPasses); i++) await read();
-    const before = selfCpu();
-    await read();
-    return ((selfCpu() - before) * 1000) / files.length;
+    const passes: number[] = [];
+    for (let i = 0; i < timedPasses; i++) {
+      const before = selfCpu();
+      await read();
+      passes.push(((selfCpu() - before) * 1000) / files.length);
+    }
+    return median(passes);
   } finally {
     await pool.close();
   }
@@ -79,24 +89,42 @@ async function replicaCost(options: CostOptions, variant: Variant, concurrency: 
     // done, as in a replica past its first minutes. Functions still get hot for the first time well into
     // the second batch (docs/performance.md), so fewer warm-up batches count some of it as cost.
     for (let i = 0; i < options.warmupBatches; i++) await runBatch(queue, events, jobs, `w${++batches}`);
-    const before = cpuSeconds(pid, true)!;
-    const threadsBefore = threadCpuSeconds(pid);
-    const { seconds, results } = await runBatch(queue, events, jobs, `t${++batches}`);
-    const threadsAfter = threadCpuSeconds(pid);
-    for (const r of results.filter((r) => r.status !== 'ok').slice(0, 5)) options.log(`  failed: ${r.assetId}: ${r.error?.code} ${r.error?.message}`);
-    const perJob = (after: number, before = 0) => ((after - before) * 1000) / jobs.length;
+    const batch = async () => {
+      const before = cpuSeconds(pid, true)!;
+      const threadsBefore = threadCpuSeconds(pid);
+      const { seconds, results } = await runBatch(queue, events, jobs, `t${++batches}`);
+      const threadsAfter = threadCpuSeconds(pid);
+      for (const r of results.filter((r) => r.status !== 'ok').slice(0, 5)) options.log(`  failed: ${r.assetId}: ${r.error?.code} ${r.error?.message}`);
+      const perJob = (after: number, before = 0) => ((after - before) * 1000) / jobs.length;
+      return {
+        jobsPerSec: jobs.length / seconds,
+        replicaCpuMsPerJob: perJob(cpuSeconds(pid, true)!, before),
+        byThread: {
+          main: perJob(threadsAfter.main, threadsBefore.main),
+          v8: perJob(threadsAfter.v8, threadsBefore.v8),
+          libuv: perJob(threadsAfter.libuv, threadsBefore.libuv),
+          threads: threadsAfter.threads.map((t, i) => perJob(t, threadsBefore.threads[i])),
+          children: perJob(threadsAfter.children, threadsBefore.children),
+        },
+        failed: results.filter((r) => r.status !== 'ok').length,
+      };
+    };
+    const timed: Awaited<ReturnType<typeof batch>>[] = [];
+    for (let i = 0; i < options.timedBatches; i++) timed.push(await batch());
+    // Each figure its median over the timed batches; failures summed.
+    const m = (f: (b: (typeof timed)[number]) => number) => median(timed.map(f));
     return {
-      jobsPerSec: jobs.length / seconds,
-      replicaCpuMsPerJob: perJob(cpuSeconds(pid, true)!, before),
+      jobsPerSec: m((b) => b.jobsPerSec),
+      replicaCpuMsPerJob: m((b) => b.replicaCpuMsPerJob),
       byThread: {
-        main: perJob(threadsAfter.main, threadsBefore.main),
-        v8: perJob(threadsAfter.v8, threadsBefore.v8),
-        libuv: perJob(threadsAfter.libuv, threadsBefore.libuv),
-        threads: threadsAfter.threads.map((t, i) => perJob(t, threadsBefore.threads[i])),
-        children: perJob(threadsAfter.children, threadsBefore.children),
+        main: m((b) => b.byThread.main),
+        v8: m((b) => b.byThread.v8),
+        libuv: m((b) => b.byThread.libuv),
+        threads: timed[0]!.byThread.threads.map((_, i) => m((b) => b.byThread.threads[i] ?? NaN)),
+        children: m((b) => b.byThread.children),
       },
       peakRssMiB: peakRssMiB(pid) ?? NaN,
-      failed: results.filter((r) => r.status !== 'ok').length,
+      failed: timed.reduce((n, b) => n + b.failed, 0),
     };
   }, execArgv);
 }
@@ -109,12 +137,12 @@ export async function measureQueueCost(options: CostOptions): Promise<{ runs: Co
     // of the machine's load falls on both alike and their difference can be read round by round.
     const order = r % 2 ? options.variants : [...options.variants].reverse();
     const probe = new Map<Variant, number>();
-    for (const variant of order) probe.set(variant, await probeCost(variant.lib, jobs, options.extractConfig, options.warmupBatches));
+    for (const variant of order) probe.set(variant, await probeCost(variant.lib, jobs, options.extractConfig, options.warmupBatches, options.timedBatches));
     for (const concurrency of options.concurrencies) {
       for (const variant of order) {
         const probeCpuMsPerFile = probe.get(variant)!;
         const run = await replicaCost(options, variant, concurrency, jobs);
-        runs.push({ variant: variant.label, round: r, concurrency, jobs: jobs.length, probeCpuMsPerFile, ...run });
+        runs.push({ variant: variant.label, round: r, concurrency, jobs: jobs.length, batches: options.timedBatches, probeCpuMsPerFile, ...run });
         options.log(`  round ${r} ${variant.label} c${concurrency}: ${round(run.replicaCpuMsPerJob, 2)} ms/job, probe ${round(probeCpuMsPerFile, 2)} ms/file, ${Math.round(run.jobsPerSec)} jobs/s`);
       }
     }
@@ -137,7 +165,7 @@ const range = (xs: number[]) => (xs.length > 1 ? ` (${round(Math.min(...xs), 1)}
 
 export function renderCost(runs: CostRun[], profiles: Record<string, TopEntry[]>, delayMs: number): string {
   const lines = [
-    `#### Queue path cost: one replica, store ${delayMs} ms away, ${runs[0]?.jobs ?? 0} jobs a run (median over rounds, range in brackets)`,
+    `#### Queue path cost: one replica, store ${delayMs} ms away, ${runs[0]?.jobs ?? 0} jobs a batch, each run the median of ${runs[0]?.batches ?? 0} timed batches (median over rounds, range in brackets)`,
     '',
     '| variant | concurrency | jobs/s | replica CPU ms/job | probe CPU ms/file | overhead ms/job | peak RSS MB | failed |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
