@@ -8,9 +8,10 @@
  * None of that stack's work depends on the key but the path, and under a replica's load it cost about 1 ms
  * of CPU a job (the queue-cost bench, with every job signed twice). So a storage's first request, built
  * by the stack, is kept with its key cut off the path; each later key is put in its place, escaped by
- * the SDK's own label encoder, and signed by the same presigner with the same credentials. A first path
- * that does not end with its key so escaped is not kept: then the stack builds every request. The URLs
- * are getSignedUrl's, byte for byte (test/storage/s3-presign.test.ts, awkward and random keys).
+ * the SDK's own label encoder, and signed by the same presigner with the same credentials. A path that
+ * does not end with its key so escaped is not kept (the stack builds the next request too), nor is a
+ * directory bucket's (S3 Express: signed with its session, as getSignedUrl does). The URLs are
+ * getSignedUrl's, byte for byte (test/storage/s3-presign.test.ts, awkward and random keys).
  */
 import { formatUrl } from '@aws-sdk/core/util';
 import { GetObjectCommand, ListObjectsV2Command, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
