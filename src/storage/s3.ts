@@ -77,7 +77,7 @@ interface Built {
 /** A greedy {Key+} path label as the SDK's serialiser writes it: each segment escaped, the slashes kept. */
 const encodeKey = (key: string) => key.split('/').map(extendedEncodeURIComponent).join('/');
 
-/** getSignedUrl (@aws-sdk/s3-request-presigner 3.x, getSignedUrl.js), its step added to a stack resolved once. */
+/** getSignedUrl's steps (@aws-sdk/s3-request-presigner 3.x, getSignedUrl.js) on a stack resolved once; a storage's later keys from its first request. */
 function presignerFor(clientConfig: S3ClientConfig, bucket: string, expiresIn: number): (ref: ObjectRef) => Promise<string> {
   const signing = new S3Client({ ...clientConfig, cacheMiddleware: true });
   const presigner = new S3RequestPresigner({ ...signing.config });
