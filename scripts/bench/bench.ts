@@ -98,7 +98,7 @@ async function queueCost(): Promise<void> {
     log(`${files.length} files × 5 jobs, store ${delayMs} ms away, ${rounds} round(s)`);
     const env = { s3, redisUrl, databaseUrl, schema, tmpDir: path.join(work, 'tmp'), distDir: current.distDir, storeEndpoint: proxy.endpoint };
     const { runs, profiles } = await measureQueueCost({
-      env, variants, files, copies: 5, warmupBatches: Number(option('--warmup') ?? 1), timedBatches: Number(option('--timed') ?? 3), concurrencies: [16, 64], rounds, extractConfig: loadConfig({}).extract,
+      env, variants, files, copies: 5, warmupBatches: Number(option('--warmup') ?? 1), timedBatches: Math.max(1, Number(option('--timed') ?? 3)), concurrencies: [16, 64], rounds, extractConfig: loadConfig({}).extract,
       ...(cpuProf ? { cpuProfDir: path.resolve(cpuProf) } : {}), log,
     });
     process.stdout.write(`${renderCost(runs, profiles, delayMs)}\n`);

@@ -66,7 +66,7 @@ async function probeCost(lib: Compiled, files: CorpusFile[], config: ExtractConf
   try {
     await pool.warm();
     const read = () => mapLimit(files, cores, (f) => lib.probeFile(f.path, config, (p, c) => pool.probe(p, c)));
-    for (let i = 0; i < Math.max(1, warmupPasses); i++) await read();
+    for (let i = 0; i < warmupPasses; i++) await read();
     const passes: number[] = [];
     for (let i = 0; i < timedPasses; i++) {
       const before = selfCpu();

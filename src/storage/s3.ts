@@ -91,7 +91,7 @@ function presignerFor(clientConfig: S3ClientConfig, bucket: string, expiresIn: n
   const at = { name: 'presignInterceptMiddleware', relation: 'before', toMiddleware: 'awsAuthMiddleware', override: true } as const;
   signing.middlewareStack.addRelativeTo(step as unknown as Parameters<typeof signing.middlewareStack.addRelativeTo>[0], at);
 
-  let template: (Built & { prefix: string }) | undefined;
+  let template: (Omit<Built, 'express'> & { prefix: string }) | undefined;
   // The presigner writes into the request's headers: each URL signs a copy.
   const copy = (r: Request, path: string, versionId?: string): Request => ({ ...r, path, headers: { ...r.headers }, query: { ...r.query, ...(versionId ? { versionId } : {}) } });
   return async ({ key, versionId }) => {
